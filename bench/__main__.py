@@ -1,0 +1,303 @@
+"""``make bench``: the service side by side with Oxigraph server, on the same synthetic data.
+
+For each size: generate the data, time ``kg load`` against ``oxigraph load``, start Oxigraph server
+in memory and the service (embedded store, cache off then on; then over the remote store), run the
+same query mix against each through a closed loop on loopback, and print one table of figures and
+ratios measured in this run. ``ASK {}`` and ``/doc/kpo.ttl`` are compared with a bare Flask app
+under the same WSGI server and workers. The table goes to ``docs/benchmarks.md``.
+
+The load generator (wrk) shares the two cores with the servers it measures: absolute figures are
+lower than on a dedicated client, ratios are what to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from bench import datagen, load, mix, procs, report
+from bench.report import Row
+
+
+def _timed(args: list[str], env: dict | None = None) -> float:
+    import os
+
+    started = time.perf_counter()
+    subprocess.run(
+        args,
+        check=True,
+        cwd=procs.ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def _post(url: str, path: Path, content_type: str, graph: str) -> None:
+    with open(path, "rb") as body:
+        requests.post(
+            url + "/store",
+            params={"graph": graph},
+            data=body,
+            headers={"Content-Type": content_type},
+            timeout=600,
+        ).raise_for_status()
+
+
+def _named_query(base: str) -> str | None:
+    try:
+        listing = requests.get(
+            base + "/api/queries", headers={"Accept": "application/json"}, timeout=10
+        ).json()
+    except (requests.RequestException, ValueError):
+        return None
+    items = listing.get("queries", listing) if isinstance(listing, dict) else listing
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and not item.get("parameters") and item.get("name"):
+            return item["name"]
+    return None
+
+
+def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> None:
+    label = report.size_label(size)
+    print(f"== {label} triples", flush=True)
+    data = work / f"data-{label}.nt"
+    exact = datagen.generate(size, data)
+    graph_ns = "https://w3id.org/outsourcing-kg/graph/"
+
+    # Bulk load: kg load (into the directory the service then serves) vs oxigraph load.
+    data_dir = work / f"kg-{label}"
+    kg_load = _timed(
+        [sys.executable, "-m", "kg.cli", "load", "--quiet", str(data)],
+        env={"KG_DATA_DIR": str(data_dir), "KG_STORE": "embedded"},
+    )
+    ox_dir = work / f"ox-{label}"
+    ox_load = _timed(
+        [
+            procs.oxigraph_binary(),
+            "load",
+            "--location",
+            str(ox_dir),
+            "--file",
+            str(data),
+            "--graph",
+            graph_ns + "data",
+        ]
+    )
+    shutil.rmtree(ox_dir, ignore_errors=True)
+    rows.append(
+        Row(
+            label,
+            "load",
+            "kg load vs oxigraph load (s)",
+            kg_load,
+            ox_load,
+            lower_is_better=True,
+            target=1.2,
+            note=f"{exact:,} triples",
+        )
+    )
+
+    sparql_mix = mix.sparql_requests(size, "/sparql")
+    ox_mix = mix.sparql_requests(size, "/query")
+    oxi = procs.oxigraph_server().start()
+    try:
+        _post(oxi.url, data, "application/n-triples", graph_ns + "data")
+        for name, files in (
+            ("vocabulary", [procs.ROOT / "ontology" / "outsourcing.ttl"]),
+            ("facts", sorted((procs.ROOT / "ontology" / "data").glob("*.ttl"))),
+        ):
+            for f in files:
+                _post(oxi.url, f, "text/turtle", graph_ns + name)
+        bad = load.check(oxi.url, ox_mix)
+        ox_result = load.run(oxi.url, ox_mix, seconds=args.duration)
+        ox_rss = oxi.peak_rss_mb()
+        print(f"  oxigraph server: {ox_result.rps:.0f} req/s {bad or ''}", flush=True)
+
+        # The service over the remote store (this same Oxigraph server), stateless workers.
+        remote = procs.service(
+            work / f"remote-{label}",
+            cache=False,
+            extra_env={
+                "KG_STORE": "remote",
+                "KG_SPARQL_ENDPOINT": oxi.url + "/query",
+                "KG_SPARQL_UPDATE_ENDPOINT": oxi.url + "/update",
+                "KG_WORKERS": str(args.remote_workers),
+            },
+        ).start()
+        try:
+            bad_remote = load.check(remote.url, sparql_mix)
+            remote_result = load.run(remote.url, sparql_mix, seconds=args.duration)
+        finally:
+            remote.stop()
+        direct = load.run(oxi.url, ox_mix, seconds=args.duration)
+        print(
+            f"  remote service: {remote_result.rps:.0f} req/s, endpoint direct {direct.rps:.0f} "
+            f"{bad_remote or ''}",
+            flush=True,
+        )
+        rows.append(
+            Row(
+                label,
+                "remote",
+                "query mix over the remote store vs its endpoint directly",
+                remote_result,
+                direct,
+                target=0.8,
+                bad=bad_remote,
+            )
+        )
+    finally:
+        oxi.stop()
+
+    for cache in (False, True):
+        svc = procs.service(data_dir, cache=cache).start()
+        try:
+            bad_svc = load.check(svc.url, sparql_mix)
+            result = load.run(svc.url, sparql_mix, seconds=args.duration)
+            print(
+                f"  service cache {'on' if cache else 'off'}: {result.rps:.0f} req/s {bad_svc or ''}",
+                flush=True,
+            )
+            if cache:
+                rows.append(
+                    Row(
+                        label,
+                        "cache on",
+                        "query mix, cache on (repeated) vs Oxigraph",
+                        result,
+                        ox_result,
+                        target=5.0 if size >= 100_000 else None,
+                        bad=bad_svc,
+                    )
+                )
+                continue
+            rows.append(
+                Row(
+                    label,
+                    "cache off",
+                    "query mix vs Oxigraph server (in memory)",
+                    result,
+                    ox_result,
+                    target=0.9,
+                    bad=bad_svc,
+                    bad_other=bad,
+                )
+            )
+            svc_rss = svc.peak_rss_mb()
+            rows.append(
+                Row(
+                    label,
+                    "memory",
+                    "peak RSS, MB (service vs Oxigraph)",
+                    svc_rss,
+                    ox_rss,
+                    lower_is_better=True,
+                    target=1.5 if size >= 1_000_000 else None,
+                )
+            )
+            routes = mix.route_requests(size, _named_query(svc.url))
+            bad_routes = load.check(svc.url, routes)
+            routes_result = load.run(svc.url, routes, seconds=args.duration)
+            rows.append(
+                Row(
+                    label,
+                    "routes",
+                    "service routes (/doc, /api/types, /api/compare, named query)",
+                    routes_result,
+                    None,
+                    bad=bad_routes,
+                )
+            )
+            if first:
+                _fast_paths(svc, args, rows, label)
+        finally:
+            svc.stop()
+
+
+def _fast_paths(svc: procs.Proc, args, rows: list[Row], label: str) -> None:
+    """ASK {} and /doc/kpo.ttl against a bare Flask "hello" under the same gunicorn settings."""
+    ask = [mix.Request("ASK {}", "/sparql?query=ASK%20%7B%7D", mix.RESULTS)]
+    doc = [mix.Request("/doc/kpo.ttl", "/doc/kpo.ttl", mix.TURTLE)]
+    ask_result = load.run(svc.url, ask, seconds=args.duration)
+    doc_result = load.run(svc.url, doc, seconds=args.duration)
+    bad = {**load.check(svc.url, ask), **load.check(svc.url, doc)}
+    svc.stop()  # free the cores for the baseline
+    hello = procs.hello_app(workers=1, threads=8).start()
+    try:
+        hello_result = load.run(hello.url, [mix.Request("hello", "/", "text/plain")], seconds=args.duration)
+    finally:
+        hello.stop()
+    print(
+        f"  ASK {{}} {ask_result.rps:.0f}, /doc/kpo.ttl {doc_result.rps:.0f}, "
+        f"hello {hello_result.rps:.0f} req/s",
+        flush=True,
+    )
+    rows.append(
+        Row(
+            label,
+            "ASK {}",
+            "ASK {} vs Flask hello (same gunicorn)",
+            ask_result,
+            hello_result,
+            target=0.7,
+            bad={k: v for k, v in bad.items() if k == "ASK {}"},
+        )
+    )
+    rows.append(
+        Row(
+            label,
+            "/doc/kpo.ttl",
+            "/doc/kpo.ttl vs Flask hello (same gunicorn)",
+            doc_result,
+            hello_result,
+            target=0.7,
+            bad={k: v for k, v in bad.items() if k != "ASK {}"},
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes", default="10k,100k,1M", help="comma-separated sizes in triples (10k,100k,1M)"
+    )
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds of load per measurement")
+    parser.add_argument(
+        "--remote-workers", type=int, default=2, help="gunicorn workers over the remote store"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=procs.ROOT / "docs" / "benchmarks.md",
+        help="where to write the table ('-' for nowhere)",
+    )
+    args = parser.parse_args(argv)
+    sizes = [datagen.parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    load.ensure_wrk()
+    rows: list[Row] = []
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="kg-bench-") as tmp:
+        for index, size in enumerate(sizes):
+            bench_size(size, Path(tmp), args, rows, first=index == 0)
+    command = "make bench" + (
+        f' BENCH_ARGS="{" ".join(argv or sys.argv[1:])}"' if (argv or sys.argv[1:]) else ""
+    )
+    text = report.markdown(rows, command=command, seconds=time.monotonic() - started, duration=args.duration)
+    report.print_table(rows)
+    if str(args.output) != "-":
+        args.output.write_text(text, encoding="utf-8")
+        print(f"written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Start and stop the servers under test, and read their peak memory, all on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def oxigraph_binary() -> str:
+    beside = Path(sys.executable).parent / "oxigraph"
+    return str(beside) if beside.exists() else "oxigraph"
+
+
+class Proc:
+    """A server process in its own process group, waited for until ``ready_path`` answers."""
+
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        ready_path: str = "/",
+        port: int | None = None,
+    ):
+        self.port = port or free_port()
+        self.args = [a.replace("{port}", str(self.port)) for a in args]
+        self.env = {**os.environ, **(env or {})}
+        self.ready_path = ready_path
+        self.log = tempfile.TemporaryFile()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 300) -> Proc:
+        self.proc = subprocess.Popen(
+            self.args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.args[0]} exited:\n{self.output()}")
+            try:
+                if requests.get(self.url + self.ready_path, timeout=5).status_code < 500:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{' '.join(self.args)} did not answer within {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-3000:]
+
+    def peak_rss_mb(self) -> float:
+        """Peak resident memory (VmHWM) summed over the process group (gunicorn master + workers)."""
+        if self.proc is None:
+            return 0.0
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.getpgid(int(entry)) != self.proc.pid:
+                    continue
+                with open(f"/proc/{entry}/status") as status:
+                    for line in status:
+                        if line.startswith("VmHWM:"):
+                            total += int(line.split()[1])
+            except (OSError, ProcessLookupError):
+                continue
+        return total / 1024
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+        self.proc = None
+        self.log.close()
+
+
+def service(data_dir: Path, *, cache: bool, extra_env: dict[str, str] | None = None) -> Proc:
+    """``kg serve`` as a user runs it (gunicorn, the configured workers and threads)."""
+    env = {
+        "KG_DATA_DIR": str(data_dir),
+        "KG_CACHE": "on" if cache else "off",
+        "KG_HOST": "127.0.0.1",
+        "KG_STORE": "embedded",
+        **(extra_env or {}),
+    }
+    proc = Proc([sys.executable, "-m", "kg.cli", "serve", "--port", "{port}"], env=env, ready_path="/healthz")
+    proc.env["KG_PORT"] = str(proc.port)
+    # gunicorn's access log to a file costs little but is noise here.
+    return proc
+
+
+def oxigraph_server(location: Path | None = None) -> Proc:
+    args = [oxigraph_binary(), "serve", "--bind", "127.0.0.1:{port}", "--union-default-graph"]
+    if location is not None:
+        args += ["--location", str(location)]
+    return Proc(args, ready_path="/query?query=ASK%7B%7D")
+
+
+def hello_app(workers: int, threads: int) -> Proc:
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    return Proc(
+        [
+            gunicorn,
+            "-w",
+            str(workers),
+            "--threads",
+            str(threads),
+            "-k",
+            "gthread",
+            "-b",
+            "127.0.0.1:{port}",
+            "bench.hello:app",
+        ]
+    )

@@ -1,0 +1,157 @@
+"""The benchmark's table: figures, ratios to the reference measured in the same run, targets met."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+from dataclasses import dataclass, field
+
+from bench.load import Result
+
+
+@dataclass
+class Row:
+    size: str
+    kind: str
+    what: str
+    mine: Result | float
+    other: Result | float | None
+    lower_is_better: bool = False
+    target: float | None = None
+    note: str = ""
+    bad: dict = field(default_factory=dict)  #: request names that did not answer 2xx, with the status
+    bad_other: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.other is None:
+            return None
+        a = self.mine.rps if isinstance(self.mine, Result) else self.mine
+        b = self.other.rps if isinstance(self.other, Result) else self.other
+        return a / b if b else None
+
+    @property
+    def errors(self) -> int:
+        return self.mine.errors if isinstance(self.mine, Result) else 0
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None or self.ratio is None:
+            return None
+        ok = self.ratio <= self.target if self.lower_is_better else self.ratio >= self.target
+        return ok and self.errors == 0 and not self.bad
+
+
+def size_label(size: int) -> str:
+    if size >= 1_000_000 and size % 1_000_000 == 0:
+        return f"{size // 1_000_000}M"
+    if size >= 1_000 and size % 1_000 == 0:
+        return f"{size // 1_000}k"
+    return str(size)
+
+
+def _fig(value: Result | float | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, Result):
+        return f"{value.rps:,.0f} req/s (p50 {value.p50_ms:.1f} ms, p95 {value.p95_ms:.1f} ms)"
+    return f"{value:,.1f}"
+
+
+def _cells(row: Row) -> list[str]:
+    ratio = "–" if row.ratio is None else f"{row.ratio:.2f}x"
+    target = "–" if row.target is None else ("≤ " if row.lower_is_better else "≥ ") + f"{row.target:g}x"
+    met = {None: "", True: "yes", False: "**no**"}[row.met]
+    errors = str(row.errors) if isinstance(row.mine, Result) else ""
+    if row.bad:
+        errors += " (" + _failing(row.bad) + ")"
+    return [row.size, row.what, _fig(row.mine), _fig(row.other), ratio, target, met, errors, row.note]
+
+
+def _failing(bad: dict) -> str:
+    statuses = set(bad.values())
+    if len(bad) > 2 and len(statuses) == 1:
+        return f"{len(bad)} kinds of request answer {statuses.pop()}"
+    return ", ".join(f"{k}: {v}" for k, v in bad.items())
+
+
+HEADER = ["size", "measurement", "service / kg", "reference", "ratio", "target", "met", "errors", "note"]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as info:
+            kb = int(next(ln for ln in info if ln.startswith("MemTotal")).split()[1])
+            mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, StopIteration):
+        pass
+    versions = []
+    for args in (["wrk", "-v"], [os.path.join(os.path.dirname(os.sys.executable), "oxigraph"), "--version"]):
+        try:
+            out = subprocess.run(args, capture_output=True, text=True, timeout=10)
+            versions.append((out.stdout or out.stderr).strip().splitlines()[0])
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            pass
+    import pyoxigraph
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores{mem}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, pyoxigraph {pyoxigraph.__version__}; " + "; ".join(versions)
+    )
+
+
+def markdown(rows: list[Row], *, command: str, seconds: float, duration: float) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`bench/`); every ratio compares figures measured in the same run.",
+        "",
+        f"- Command: `{command}`",
+        f"- Date: {_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}; "
+        f"whole run {seconds / 60:.1f} min",
+        f"- Machine: {machine()}",
+        f"- Load: wrk, closed loop, 8 connections, 2 threads, {duration:g} s per measurement after 1 s of "
+        "warm-up, over loopback. The client shares the 2 cores with the servers it measures.",
+        "- Service: `kg serve` (gunicorn, 1 worker, 8 threads over the embedded store; "
+        "2 stateless workers over the remote store). "
+        "Reference: `oxigraph serve --union-default-graph`, in memory.",
+        "- Query mix: lookup by IRI, list with labels, range filter with ORDER BY/LIMIT, GROUP BY aggregate, "
+        "3-way join, OPTIONAL + language filter, text filter, COUNT, ASK, DESCRIBE; 5 variants each, "
+        "cycled (`bench/mix.py`). Data: `bench/datagen.py` (deterministic).",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+    ]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
+    missed = [r for r in rows if r.met is False]
+    lines += ["", "## Targets missed", ""]
+    if not missed:
+        lines.append("None in this run.")
+    for r in missed:
+        lines.append(
+            f"- {r.size} {r.what}: {r.ratio:.2f}x (target "
+            f"{'≤' if r.lower_is_better else '≥'} {r.target:g}x)"
+            + (f", errors {r.errors}" if r.errors else "")
+            + (f" ({_failing(r.bad)})" if r.bad else "")
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def print_table(rows: list[Row]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*HEADER, title="outsourcing-kg benchmark", show_lines=False)
+    for r in rows:
+        table.add_row(*[c.replace("**", "") for c in _cells(r)])
+    Console(width=220).print(table)

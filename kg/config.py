@@ -1,0 +1,180 @@
+"""All settings in one place.
+
+Every setting has a default, can be set by a ``KG_*`` environment variable, and can be overridden
+by a CLI flag or a test (``Config.from_env(overrides)``). Code receives a ``Config`` and never reads
+the environment itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: The canonical namespace. Stored triples always use it; a deployment reached at another address
+#: rewrites it in linked-data documents (see ``public_base``).
+DEFAULT_NAMESPACE = "https://w3id.org/outsourcing-kg/"
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() not in {"", "0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Documentation of one setting: its environment variable and what it does."""
+
+    env: str
+    help: str
+
+
+@dataclass
+class Config:
+    """The service's settings. Field metadata names the environment variable of each."""
+
+    data_dir: Path = field(
+        default=PROJECT_ROOT / "var" / "data",
+        metadata={"setting": Setting("KG_DATA_DIR", "Directory of the embedded store (created if missing).")},
+    )
+    ontology_dir: Path = field(
+        default=PROJECT_ROOT / "ontology",
+        metadata={"setting": Setting("KG_ONTOLOGY_DIR", "Directory holding the vocabulary, shapes and facts.")},
+    )
+    queries_dir: Path = field(
+        default=PROJECT_ROOT / "queries",
+        metadata={"setting": Setting("KG_QUERIES_DIR", "Directory of named SPARQL queries (*.rq).")},
+    )
+    namespace: str = field(
+        default=DEFAULT_NAMESPACE,
+        metadata={"setting": Setting("KG_NAMESPACE", "Canonical namespace of every IRI the graph mints.")},
+    )
+    store: str = field(
+        default="embedded",
+        metadata={"setting": Setting("KG_STORE", "'embedded' (pyoxigraph on disk) or 'remote' (a SPARQL endpoint).")},
+    )
+    sparql_endpoint: str | None = field(
+        default=None,
+        metadata={"setting": Setting("KG_SPARQL_ENDPOINT", "Query endpoint of the remote store.")},
+    )
+    sparql_update_endpoint: str | None = field(
+        default=None,
+        metadata={"setting": Setting("KG_SPARQL_UPDATE_ENDPOINT", "Update endpoint of the remote store.")},
+    )
+    admin_token: str | None = field(
+        default=None,
+        metadata={"setting": Setting("KG_ADMIN_TOKEN", "Bearer token for writes; unset means no writes at all.")},
+    )
+    query_timeout: float = field(
+        default=10.0,
+        metadata={"setting": Setting("KG_QUERY_TIMEOUT", "Time limit of one query, in seconds.")},
+    )
+    max_rows: int = field(
+        default=10_000,
+        metadata={"setting": Setting("KG_MAX_ROWS", "Row cap of one query's results.")},
+    )
+    max_body: int = field(
+        default=1_000_000,
+        metadata={"setting": Setting("KG_MAX_BODY", "Largest accepted request body, in bytes.")},
+    )
+    public_base: str | None = field(
+        default=None,
+        metadata={"setting": Setting("KG_PUBLIC_BASE", "Address this deployment is reached at (default: the request's host).")},
+    )
+    cache: bool = field(
+        default=True,
+        metadata={"setting": Setting("KG_CACHE", "Result cache keyed by the graph's version ('off' to disable).")},
+    )
+    cache_size: int = field(
+        default=1024,
+        metadata={"setting": Setting("KG_CACHE_SIZE", "Entries in the result cache.")},
+    )
+    query_workers: int = field(
+        default=2,
+        metadata={"setting": Setting("KG_QUERY_WORKERS", "Processes that evaluate user SPARQL (killable at the deadline).")},
+    )
+    host: str = field(default="127.0.0.1", metadata={"setting": Setting("KG_HOST", "Address to listen on.")})
+    port: int = field(default=8000, metadata={"setting": Setting("KG_PORT", "Port to listen on.")})
+    workers: int = field(
+        default=1,
+        metadata={"setting": Setting("KG_WORKERS", "gunicorn worker processes (1 with the embedded store).")},
+    )
+    threads: int = field(
+        default=8, metadata={"setting": Setting("KG_THREADS", "Threads per gunicorn worker.")}
+    )
+    validate_on_load: bool = field(
+        default=True,
+        metadata={"setting": Setting("KG_VALIDATE", "Validate the shipped graph with SHACL at start.")},
+    )
+
+    @classmethod
+    def from_env(cls, overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Config:
+        """Defaults, then ``KG_*`` environment variables, then explicit overrides (None values ignored)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            setting: Setting = f.metadata["setting"]
+            if setting.env in env:
+                values[f.name] = _convert(f, env[setting.env])
+        for key, value in (overrides or {}).items():
+            if value is not None:
+                values[key] = value
+        return cls(**values).normalised()
+
+    def normalised(self) -> Config:
+        self.data_dir = Path(self.data_dir)
+        self.ontology_dir = Path(self.ontology_dir)
+        self.queries_dir = Path(self.queries_dir)
+        if not self.namespace.endswith(("/", "#")):
+            self.namespace += "/"
+        if self.public_base:
+            self.public_base = self.public_base.rstrip("/") + "/"
+        if self.admin_token == "":
+            self.admin_token = None
+        if self.store not in {"embedded", "remote"}:
+            raise ValueError(f"KG_STORE must be 'embedded' or 'remote', not {self.store!r}")
+        if self.store == "remote" and not self.sparql_endpoint:
+            raise ValueError("the remote store needs KG_SPARQL_ENDPOINT (--endpoint)")
+        return self
+
+    # IRIs derived from the namespace, so that one setting moves all of them together.
+    @property
+    def vocab_ns(self) -> str:
+        return self.namespace + "ontology#"
+
+    @property
+    def ontology_iri(self) -> str:
+        return self.namespace + "ontology"
+
+    @property
+    def id_ns(self) -> str:
+        return self.namespace + "id/"
+
+    @property
+    def graph_ns(self) -> str:
+        return self.namespace + "graph/"
+
+    @staticmethod
+    def settings() -> list[tuple[str, Setting, Any]]:
+        """(field name, setting, default) of every setting: used by docs and a test that all are documented."""
+        out = []
+        for f in dataclasses.fields(Config):
+            default = f.default if f.default is not dataclasses.MISSING else None
+            out.append((f.name, f.metadata["setting"], default))
+        return out
+
+
+def _convert(f: dataclasses.Field, raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind.startswith("Path"):
+        return Path(raw)
+    if kind.startswith("bool"):
+        return _bool(raw)
+    if kind.startswith("int"):
+        return int(raw)
+    if kind.startswith("float"):
+        return float(raw)
+    return raw

@@ -1,0 +1,127 @@
+"""The JSON-LD ``@context`` of the project, generated from the vocabulary.
+
+Every class and property of the ``out:`` vocabulary gets its local name as a short name (object
+properties are coerced to ``@id``, typed datatype properties to their range), and the few external terms
+the graph uses everywhere (labels, definitions, provenance, money) get theirs. Generating it from the
+vocabulary means a term added to ``outsourcing.ttl`` gets a short name without anyone editing a context
+by hand, and one function serves both ``/context.jsonld`` and the documents that embed it.
+
+The context is embedded by value in documents (no client or server has to fetch it) and published at a
+stable URL for clients that want to refer to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyoxigraph as ox
+
+from kg.graph import KnowledgeGraph
+from kg.namespaces import STANDARD
+from kg.rewrite import Rewriter
+
+OWL = "http://www.w3.org/2002/07/owl#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+
+#: External terms with short names: (name, IRI, whether values are IRIs).
+EXTERNAL: tuple[tuple[str, str, bool], ...] = (
+    ("label", RDFS + "label", False),
+    ("comment", RDFS + "comment", False),
+    ("isDefinedBy", RDFS + "isDefinedBy", True),
+    ("subClassOf", RDFS + "subClassOf", True),
+    ("prefLabel", SKOS + "prefLabel", False),
+    ("altLabel", SKOS + "altLabel", False),
+    ("definition", SKOS + "definition", False),
+    ("editorialNote", SKOS + "editorialNote", False),
+    ("inScheme", SKOS + "inScheme", True),
+    ("topConceptOf", SKOS + "topConceptOf", True),
+    ("hasTopConcept", SKOS + "hasTopConcept", True),
+    ("related", SKOS + "related", True),
+    ("broader", SKOS + "broader", True),
+    ("narrower", SKOS + "narrower", True),
+    ("relatedMatch", SKOS + "relatedMatch", True),
+    ("closeMatch", SKOS + "closeMatch", True),
+    ("wasDerivedFrom", "http://www.w3.org/ns/prov#wasDerivedFrom", True),
+    ("title", "http://purl.org/dc/terms/title", False),
+    ("description", "http://purl.org/dc/terms/description", False),
+    ("value", "https://schema.org/value", False),
+    ("currency", "https://schema.org/currency", False),
+)
+
+_SELECT_TERMS = """
+SELECT ?term ?kind ?range WHERE {
+  GRAPH %s {
+    ?term a ?kind .
+    VALUES ?kind { owl:Class owl:ObjectProperty owl:DatatypeProperty owl:AnnotationProperty }
+    OPTIONAL { ?term rdfs:range ?range }
+  }
+}
+"""
+
+
+def build_context(kg: KnowledgeGraph, rewriter: Rewriter | None = None) -> dict[str, Any]:
+    """The ``@context`` object (the value of the key, not a document), for this deployment's IRIs."""
+    rewriter = rewriter or Rewriter.for_config(kg.config)
+    vocab_ns = kg.config.vocab_ns
+    rows = kg.store.query(_SELECT_TERMS % ox.NamedNode(kg.graph("vocabulary")), prefixes=kg.prefixes)
+    kinds: dict[str, set[str]] = {}
+    ranges: dict[str, str] = {}
+    for row in rows:
+        term = row["term"]
+        if not isinstance(term, ox.NamedNode) or not term.value.startswith(vocab_ns):
+            continue
+        name = term.value[len(vocab_ns) :]
+        if not name or not name.replace("_", "a").isalnum():
+            continue  # not usable as a JSON-LD term
+        kinds.setdefault(name, set()).add(row["kind"].value)
+        if row["range"] is not None:
+            ranges[name] = row["range"].value
+
+    context: dict[str, Any] = {"id": "@id", "type": "@type"}
+    context.update(
+        {
+            prefix: rewriter.to_public(ns) if prefix in ("out", "outd") else ns
+            for prefix, ns in kg.prefixes.items()
+            if prefix in ("out", "outd")
+        }
+    )
+    context.update({p: ns for p, ns in STANDARD.items() if p not in ("sh", "sd")})
+    context["unit"] = STANDARD["unit"]
+    for name in sorted(kinds):
+        iri = rewriter.to_public(vocab_ns + name)
+        kind = kinds[name]
+        if OWL + "ObjectProperty" in kind:
+            context[name] = {"@id": iri, "@type": "@id"}
+        elif (
+            OWL + "DatatypeProperty" in kind
+            and ranges.get(name, "").startswith(XSD)
+            and ranges[name] != XSD + "string"
+        ):
+            context[name] = {"@id": iri, "@type": ranges[name]}
+        else:
+            context[name] = iri
+    for name, iri, is_ref in EXTERNAL:
+        if name not in context:  # the project's own terms win a clash
+            context[name] = {"@id": iri, "@type": "@id"} if is_ref else iri
+    return context
+
+
+def context_document(kg: KnowledgeGraph, rewriter: Rewriter | None = None) -> dict[str, Any]:
+    """The document published at ``/context.jsonld``."""
+    return {"@context": build_context(kg, rewriter)}
+
+
+def to_jsonld(triples: list[ox.Triple], context: dict[str, Any]) -> bytes:
+    """Triples as compact JSON-LD with ``context`` embedded by value.
+
+    rdflib's serializer is used because Oxigraph writes expanded JSON-LD only; the graph is built
+    with ``bind_namespaces="none"`` so rdflib's ~30 default prefixes stay out of the context.
+    """
+    from rdflib import Graph
+
+    from kg.terms import ox_to_graph
+
+    graph = ox_to_graph(triples, Graph(bind_namespaces="none"))
+    return graph.serialize(format="json-ld", context=context, indent=1).encode("utf-8")

@@ -1,0 +1,113 @@
+"""Resource descriptions: what ``/doc/{slug}`` and ``kg describe`` answer about one IRI.
+
+A bare Concise Bounded Description stops at IRI objects, so it would leave out the very things a reader
+wants (BPO's earnings are a node of their own, the quote behind "KPO requires specialised knowledge" is
+an evidence record pointing at KPO). A description here is therefore:
+
+1. the resource's own triples (and the blank nodes below them, as in a CBD);
+2. its fact nodes, in full: nodes it links to, or that link to it, that carry their own provenance
+   (``out:evidenceText``) and are not concepts with a page of their own: earnings, comparisons,
+   difference statements, evidence records, the period a trend started;
+3. incoming links (which types require this skill), without following ``prov:wasDerivedFrom`` into every
+   fact of a source;
+4. the labels of everything mentioned (values, properties, classes), so a client can render it alone.
+
+Every format (Turtle, JSON-LD, RDF/XML, N-Triples, HTML) is made from this one list of triples. Queries are
+fixed text; the only IRI placed in them is rendered by pyoxigraph from a validated ``NamedNode``.
+"""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+
+from kg.graph import KnowledgeGraph
+
+RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+DCT_TITLE = "http://purl.org/dc/terms/title"
+RDFS_SUBCLASS = "http://www.w3.org/2000/01/rdf-schema#subClassOf"
+PROV_DERIVED = "http://www.w3.org/ns/prov#wasDerivedFrom"
+
+#: Properties that name a thing, copied for every IRI a description mentions.
+LABEL_PROPERTIES = (RDFS_LABEL, SKOS + "prefLabel", SKOS + "altLabel", DCT_TITLE)
+
+#: How deep blank nodes below the resource and its fact nodes are followed (submitted data may nest them).
+BLANK_DEPTH = 3
+
+
+def exists(kg: KnowledgeGraph, iri: str) -> bool:
+    """Whether the graph says anything about ``iri`` or links to it."""
+    r = _node(iri)
+    return bool(kg.store.query(f"ASK {{ {{ {r} ?p ?o }} UNION {{ ?s ?p {r} }} }}"))
+
+
+def describe(kg: KnowledgeGraph, iri: str) -> list[ox.Triple]:
+    """The description of ``iri`` (canonical), sorted; empty when the graph knows nothing of it.
+
+    Raises ``ValueError`` when ``iri`` is not a valid IRI.
+    """
+    r = _node(iri)
+    evidence = ox.NamedNode(kg.config.vocab_ns + "evidenceText")
+    derived = ox.NamedNode(PROV_DERIVED)
+    found: set[ox.Triple] = set()
+
+    # Own triples and incoming links.
+    found.update(_construct(kg, f"CONSTRUCT {{ {r} ?p ?o }} WHERE {{ {r} ?p ?o }}"))
+    found.update(_construct(kg, f"CONSTRUCT {{ ?s ?p {r} }} WHERE {{ ?s ?p {r} }}"))
+
+    # Fact nodes around the resource, and blank nodes below it or them (CBD-style).
+    # A fact node carries its own quote and is not itself a concept (a type, skill or level that has
+    # a page of its own: its description is linked, not copied).
+    is_fact = (
+        f"EXISTS {{ ?n {evidence} ?t }} && "
+        f"NOT EXISTS {{ ?n a/{ox.NamedNode(RDFS_SUBCLASS)}* {ox.NamedNode(SKOS + 'Concept')} }}"
+    )
+    fact_nodes = (
+        f"{{ {r} ?x ?n FILTER(isBlank(?n) || ({is_fact})) }} UNION "
+        f"{{ ?n ?x {r} FILTER(?x != {derived} && {is_fact}) }}"
+    )
+    found.update(_construct(kg, f"CONSTRUCT {{ ?n ?p ?o }} WHERE {{ {fact_nodes} ?n ?p ?o }}"))
+    chains = []
+    for depth in range(1, BLANK_DEPTH + 1):
+        steps = " ".join(f"?b{i - 1} ?y{i} ?b{i} FILTER(isBlank(?b{i}))" for i in range(1, depth + 1))
+        chains.append(f"{{ {steps} BIND(?b{depth} AS ?b) }}")
+    roots = f"{{ {fact_nodes} BIND(?n AS ?b0) }} UNION {{ BIND({r} AS ?b0) }}"
+    found.update(
+        _construct(
+            kg, f"CONSTRUCT {{ ?b ?p ?o }} WHERE {{ {{ {roots} }} {{ {' UNION '.join(chains)} }} ?b ?p ?o }}"
+        )
+    )
+
+    # Labels of every IRI mentioned: values, subjects of incoming links, properties and classes.
+    mentioned = {
+        t
+        for triple in found
+        for t in (triple.subject, triple.predicate, triple.object)
+        if isinstance(t, ox.NamedNode) and t != r
+    }
+    if mentioned:
+        values = " ".join(str(t) for t in sorted(mentioned, key=lambda n: n.value))
+        props = " ".join(str(ox.NamedNode(p)) for p in LABEL_PROPERTIES)
+        found.update(
+            _construct(
+                kg,
+                f"CONSTRUCT {{ ?x ?l ?v }} WHERE {{ VALUES ?x {{ {values} }} "
+                f"VALUES ?l {{ {props} }} ?x ?l ?v }}",
+            )
+        )
+    return sorted(found, key=_sort_key)
+
+
+def _node(iri: str) -> ox.NamedNode:
+    try:
+        return ox.NamedNode(iri)
+    except ValueError as exc:
+        raise ValueError(f"not a valid IRI: {iri!r}") from exc
+
+
+def _construct(kg: KnowledgeGraph, sparql: str) -> list[ox.Triple]:
+    return list(kg.store.query(sparql))
+
+
+def _sort_key(t: ox.Triple) -> tuple[str, str, str]:
+    return (str(t.subject), str(t.predicate), str(t.object))

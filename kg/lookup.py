@@ -1,0 +1,352 @@
+"""Lookups people ask for without writing SPARQL: the outsourcing types, skills, activities.
+
+Queries here are fixed text; values reach them only as typed substitutions (Oxigraph binds them
+as terms), never by formatting strings. Oxigraph binds a substituted variable only when the SELECT
+projects it, so every substituted variable is projected.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import pyoxigraph as ox
+
+from kg.graph import KnowledgeGraph
+
+_TYPES = """
+SELECT ?lang ?type ?label ?acronym ?definition WHERE {
+  ?type a out:OutsourcingType .
+  OPTIONAL { ?type skos:prefLabel ?label FILTER(LANGMATCHES(LANG(?label), ?lang)) }
+  OPTIONAL { ?type skos:altLabel ?acronym }
+  OPTIONAL { ?type skos:definition ?definition FILTER(LANGMATCHES(LANG(?definition), ?lang)) }
+} ORDER BY ?acronym ?label ?type
+"""
+
+# Every outgoing statement of every type: filters and earnings are answered from it in Python,
+# which keeps one fixed query whatever the filter.
+_TYPE_FACTS = """
+SELECT ?type ?p ?o WHERE { ?type a out:OutsourcingType ; ?p ?o }
+"""
+
+_EARNINGS = """
+SELECT ?lang ?type ?rate ?amount ?currency ?unit ?unitLabel ?beneficiary ?beneficiaryLabel ?statistic WHERE {
+  ?type a out:OutsourcingType ; out:averageEarnings ?rate .
+  ?rate schema:value ?amount .
+  OPTIONAL { ?rate schema:currency ?currency }
+  OPTIONAL { ?rate out:perTimeUnit ?unit }
+  OPTIONAL { ?rate out:beneficiary ?beneficiary .
+             OPTIONAL { ?beneficiary skos:prefLabel ?beneficiaryLabel FILTER(LANGMATCHES(LANG(?beneficiaryLabel), ?lang)) } }
+  OPTIONAL { ?rate out:statistic ?statistic }
+}
+"""
+
+_CONCEPTS = """
+SELECT ?lang ?class ?concept ?label ?definition WHERE {
+  ?concept a ?class .
+  OPTIONAL { ?concept skos:prefLabel ?label FILTER(LANGMATCHES(LANG(?label), ?lang)) }
+  OPTIONAL { ?concept skos:definition ?definition FILTER(LANGMATCHES(LANG(?definition), ?lang)) }
+} ORDER BY ?label ?concept
+"""
+
+_USED_BY = """
+SELECT ?class ?property ?concept ?type WHERE { ?type a out:OutsourcingType ; ?property ?concept . ?concept a ?class }
+"""
+
+_DESCRIBE = """
+SELECT ?lang ?type ?p ?o ?pLabel ?oLabel ?oAlt ?rank ?oClass WHERE {
+  ?type ?p ?o .
+  OPTIONAL { ?p rdfs:label ?pLabel FILTER(LANGMATCHES(LANG(?pLabel), ?lang)) }
+  OPTIONAL { ?o skos:prefLabel ?oLabel FILTER(LANGMATCHES(LANG(?oLabel), ?lang)) }
+  OPTIONAL { ?o rdfs:label ?oLabel FILTER(LANGMATCHES(LANG(?oLabel), ?lang)) }
+  OPTIONAL { ?o skos:altLabel ?oAlt }
+  OPTIONAL { ?o out:rank ?rank }
+  OPTIONAL { ?o a ?oClass }
+}
+"""
+
+# Provenance of plain statements (out:Evidence) and of n-ary nodes (their own quote).
+_EVIDENCE = """
+SELECT ?type ?p ?o ?lit ?text ?source ?sourceLabel WHERE {
+  {
+    ?ev a out:Evidence ; out:supportsSubject ?type ; out:supportsProperty ?p ; out:evidenceText ?text .
+    OPTIONAL { ?ev out:supportsValue ?o }
+    OPTIONAL { ?ev out:supportsLiteral ?lit }
+    OPTIONAL { ?ev prov:wasDerivedFrom ?source }
+  } UNION {
+    ?type ?p ?o . ?o out:evidenceText ?text .
+    OPTIONAL { ?o prov:wasDerivedFrom ?source }
+  } UNION {
+    ?type out:evidenceText ?text . BIND(prov:wasDerivedFrom AS ?p)
+    OPTIONAL { ?type prov:wasDerivedFrom ?source }
+  }
+  OPTIONAL { ?source rdfs:label ?sourceLabel }
+}
+"""
+
+_NODE = """
+SELECT ?node ?p ?o WHERE { ?node ?p ?o }
+"""
+
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+def _lit(lang: str) -> ox.Literal:
+    return ox.Literal(lang)
+
+
+def _value(term) -> str | None:
+    return None if term is None else term.value
+
+
+def page_link(kg: KnowledgeGraph, iri: str) -> str | None:
+    """The relative address of a resource's page on this service, for things it serves."""
+    slug = kg.slug(iri)
+    return f"/doc/{slug}" if slug else None
+
+
+def normalise(text: str) -> str:
+    """Case- and accent-insensitive form: ``normalise("Spécialisé") == "specialise"``.
+
+    >>> normalise("Spécialisé  KPO")
+    'specialise kpo'
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"\s+", " ", stripped.casefold()).strip()
+
+
+def list_types(kg: KnowledgeGraph, lang: str = "en") -> list[dict]:
+    """Every outsourcing type with its IRI, slug, label, acronym and definition.
+
+    One entry per type even when a type has several acronyms (the first in order is kept).
+    """
+    rows = kg.store.query(_TYPES, prefixes=kg.prefixes, substitutions={"lang": _lit(lang)},
+                          timeout=kg.config.query_timeout)
+    types: dict[str, dict] = {}
+    for row in rows:
+        iri = row["type"].value
+        entry = types.setdefault(iri, {"iri": iri, "slug": kg.slug(iri), "label": None,
+                                       "acronym": None, "definition": None})
+        for key in ("label", "acronym", "definition"):
+            if entry[key] is None and row[key] is not None:
+                entry[key] = row[key].value
+    return list(types.values())
+
+
+def type_facts(kg: KnowledgeGraph) -> dict[str, dict[str, set[str]]]:
+    """type IRI → property IRI → object values (IRIs or lexical forms)."""
+    facts: dict[str, dict[str, set[str]]] = {}
+    for row in kg.store.query(_TYPE_FACTS, prefixes=kg.prefixes, timeout=kg.config.query_timeout):
+        facts.setdefault(row["type"].value, {}).setdefault(row["p"].value, set()).add(row["o"].value)
+    return facts
+
+
+def earnings(kg: KnowledgeGraph, lang: str = "en") -> dict[str, list[dict]]:
+    """type IRI → its earnings rates (amount, currency, unit, beneficiary, statistic)."""
+    out: dict[str, list[dict]] = {}
+    rows = kg.store.query(_EARNINGS, prefixes=kg.prefixes, substitutions={"lang": _lit(lang)},
+                          timeout=kg.config.query_timeout)
+    for row in rows:
+        try:
+            amount = float(row["amount"].value)
+        except ValueError:
+            continue
+        out.setdefault(row["type"].value, []).append({
+            "iri": row["rate"].value if isinstance(row["rate"], ox.NamedNode) else None,
+            "amount": amount,
+            "currency": _value(row["currency"]),
+            "unit": _value(row["unit"]),
+            "per": _unit_word(_value(row["unit"])),
+            "beneficiary": _value(row["beneficiary"]),
+            "beneficiary_label": _value(row["beneficiaryLabel"]),
+            "statistic": _value(row["statistic"]),
+        })
+    for rates in out.values():
+        rates.sort(key=lambda r: (r["beneficiary"] or "", r["amount"]))
+    return out
+
+
+def _unit_word(unit: str | None) -> str | None:
+    if unit is None:
+        return None
+    return {"HR": "hour", "DAY": "day", "WK": "week", "MO": "month", "YR": "year", "MIN": "minute"}.get(
+        unit.rsplit("/", 1)[-1], unit.rsplit("/", 1)[-1])
+
+
+@dataclass(frozen=True)
+class Concept:
+    iri: str
+    slug: str | None
+    label: str | None
+
+
+def concepts(kg: KnowledgeGraph, cls: str, lang: str = "en") -> list[Concept]:
+    """Individuals of a class (a full IRI), labelled."""
+    rows = kg.store.query(_CONCEPTS, prefixes=kg.prefixes,
+                          substitutions={"lang": _lit(lang), "class": ox.NamedNode(cls)},
+                          timeout=kg.config.query_timeout)
+    seen: dict[str, Concept] = {}
+    for row in rows:
+        iri = row["concept"].value
+        if iri not in seen:
+            seen[iri] = Concept(iri, kg.slug(iri), _value(row["label"]))
+    return list(seen.values())
+
+
+def resolve(kg: KnowledgeGraph, raw: str, candidates: list[Concept]) -> str | None:
+    """The candidate a user means by ``raw``: IRI, prefixed name, slug, slug suffix or label.
+
+    ``activity_level=high`` finds ``outd:activity-level-high`` (its slug ends in ``-high``).
+    """
+    raw = raw.strip()
+    if not raw:
+        return None
+    iri = expand(kg, raw)
+    wanted = normalise(raw)
+    for test in (
+        lambda c: c.iri == iri,
+        lambda c: (c.slug or "") == raw,
+        lambda c: normalise(c.label or "") == wanted,
+        lambda c: (c.slug or "").endswith("-" + raw),
+        lambda c: normalise(c.label or "").startswith(wanted + " "),
+        lambda c: f" {wanted} " in f" {normalise(c.label or '')} ",
+        lambda c: f"-{raw}-" in f"-{c.slug or ''}-",
+    ):
+        hits = [c for c in candidates if test(c)]
+        if len(hits) == 1:
+            return hits[0].iri
+    return None
+
+
+def expand(kg: KnowledgeGraph, raw: str) -> str:
+    """A full IRI for an IRI, a prefixed name (``outd:kpo``) or a slug (``kpo``)."""
+    if raw.startswith(("http://", "https://", "urn:")):
+        return raw
+    prefix, sep, local = raw.partition(":")
+    if sep and prefix in kg.prefixes:
+        return kg.prefixes[prefix] + local
+    return kg.iri(raw)
+
+
+def used_by(kg: KnowledgeGraph, cls: str) -> dict[str, dict[str, list[str]]]:
+    """concept IRI → property IRI → slugs of the types that point at it."""
+    out: dict[str, dict[str, list[str]]] = {}
+    rows = kg.store.query(_USED_BY, prefixes=kg.prefixes, substitutions={"class": ox.NamedNode(cls)},
+                          timeout=kg.config.query_timeout)
+    for row in rows:
+        slug = kg.slug(row["type"].value) or row["type"].value
+        bucket = out.setdefault(row["concept"].value, {}).setdefault(row["property"].value, [])
+        if slug not in bucket:
+            bucket.append(slug)
+    return out
+
+
+def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:
+    """One type: every statement about it with labels, plus the source words behind each."""
+    out = kg.prefixes["out"]
+    rows = list(kg.store.query(_DESCRIBE, prefixes=kg.prefixes,
+                               substitutions={"lang": _lit(lang), "type": ox.NamedNode(iri)},
+                               timeout=kg.config.query_timeout))
+    evidence = _evidence(kg, iri)
+    facts: dict[tuple[str, str], dict] = {}
+    labels: dict[str, list[str]] = {}
+    for row in rows:
+        p, o = row["p"], row["o"]
+        key = (p.value, o.value + (("@" + o.language) if isinstance(o, ox.Literal) and o.language else ""))
+        fact = facts.get(key)
+        if fact is None:
+            fact = facts[key] = {
+                "property": p.value,
+                "property_label": _value(row["pLabel"]) or _local(p.value),
+                "value": _term_json(kg, o),
+                "evidence": evidence.get((p.value, o.value)) or evidence.get((p.value, None), []),
+            }
+        if isinstance(o, ox.NamedNode):
+            value = fact["value"]
+            if value.get("label") is None and row["oLabel"] is not None:
+                value["label"] = row["oLabel"].value
+            if row["oAlt"] is not None and "acronym" not in value:
+                value["acronym"] = row["oAlt"].value
+            if row["rank"] is not None:
+                value["rank"] = int(row["rank"].value)
+            if row["oClass"] is not None:
+                classes = value.setdefault("classes", [])
+                if row["oClass"].value not in classes:
+                    classes.append(row["oClass"].value)
+        if isinstance(o, ox.Literal):
+            labels.setdefault(p.value, []).append(o.value)
+    entry = next((t for t in list_types(kg, lang) if t["iri"] == iri), None) or {
+        "iri": iri, "slug": kg.slug(iri), "label": None, "acronym": None, "definition": None}
+    node_details = {}
+    for fact in facts.values():
+        if fact["property"] == out + "averageEarnings":
+            node_details[fact["value"]["iri"]] = _node(kg, fact["value"]["iri"])
+    for fact in facts.values():
+        detail = node_details.get(fact["value"].get("iri"))
+        if detail:
+            fact["value"]["details"] = detail
+    result = dict(entry)
+    result["page"] = page_link(kg, iri)
+    result["earnings"] = earnings(kg, lang).get(iri, [])
+    result["provenance"] = evidence.get((kg.prefixes["prov"] + "wasDerivedFrom", None), [])
+    ordered = sorted(facts.values(), key=lambda f: (f["property_label"], str(f["value"].get("label") or
+                                                                             f["value"].get("value") or "")))
+    result["facts"] = ordered
+    return result
+
+
+def _node(kg: KnowledgeGraph, iri: str) -> dict:
+    details: dict[str, list] = {}
+    rows = kg.store.query(_NODE, prefixes=kg.prefixes, substitutions={"node": ox.NamedNode(iri)},
+                          timeout=kg.config.query_timeout)
+    for row in rows:
+        details.setdefault(_short(kg, row["p"].value), []).append(row["o"].value)
+    return details
+
+
+def _evidence(kg: KnowledgeGraph, iri: str) -> dict[tuple, list[dict]]:
+    found: dict[tuple, list[dict]] = {}
+    rows = kg.store.query(_EVIDENCE, prefixes=kg.prefixes, substitutions={"type": ox.NamedNode(iri)},
+                          timeout=kg.config.query_timeout)
+    prov = kg.prefixes["prov"] + "wasDerivedFrom"
+    for row in rows:
+        p = row["p"].value
+        value = _value(row["o"]) or _value(row["lit"])
+        keys = [(p, value)]
+        if p == prov and value is None:
+            keys = [(p, None)]
+        item = {"text": row["text"].value, "source": _value(row["source"]),
+                "source_label": _value(row["sourceLabel"])}
+        for key in keys:
+            bucket = found.setdefault(key, [])
+            if item not in bucket:
+                bucket.append(item)
+    return found
+
+
+def _term_json(kg: KnowledgeGraph, term) -> dict:
+    if isinstance(term, ox.NamedNode):
+        return {"iri": term.value, "slug": kg.slug(term.value), "label": None,
+                "page": page_link(kg, term.value)}
+    if isinstance(term, ox.Literal):
+        value: dict = {"value": term.value}
+        if term.language:
+            value["language"] = term.language
+        elif term.datatype and not term.datatype.value.endswith("#string"):
+            value["datatype"] = term.datatype.value
+        return value
+    return {"value": str(term)}
+
+
+def _local(iri: str) -> str:
+    return re.split(r"[#/]", iri)[-1]
+
+
+def _short(kg: KnowledgeGraph, iri: str) -> str:
+    for prefix, ns in kg.prefixes.items():
+        if iri.startswith(ns) and len(iri) > len(ns):
+            return f"{prefix}:{iri[len(ns):]}"
+    return iri

@@ -1,0 +1,46 @@
+"""Prefixes the project declares everywhere: in SPARQL (predeclared), Turtle output and JSON-LD.
+
+The project's own prefixes follow the configured namespace, so they are built from a ``Config``.
+"""
+
+from __future__ import annotations
+
+from kg.config import Config
+
+STANDARD: dict[str, str] = {
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "schema": "https://schema.org/",
+    "prov": "http://www.w3.org/ns/prov#",
+    "dcterms": "http://purl.org/dc/terms/",
+    "time": "http://www.w3.org/2006/time#",
+    "unit": "http://qudt.org/vocab/unit/",
+    "vann": "http://purl.org/vocab/vann/",
+    "sh": "http://www.w3.org/ns/shacl#",
+    "void": "http://rdfs.org/ns/void#",
+    "sd": "http://www.w3.org/ns/sparql-service-description#",
+}
+
+
+def prefixes(config: Config) -> dict[str, str]:
+    """Every prefix, the project's own first."""
+    return {
+        "out": config.vocab_ns,
+        "outd": config.id_ns,
+        "outg": config.graph_ns,
+        "outsh": config.namespace + "shapes#",
+        **STANDARD,
+    }
+
+
+def sparql_prologue(config: Config) -> str:
+    """PREFIX declarations for SPARQL text shown to people (the engine gets them as a dict)."""
+    return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes(config).items())
+
+
+def graph_iri(config: Config, name: str) -> str:
+    """IRI of one of the project's named graphs: vocabulary, facts, meta, extension/{slug}."""
+    return config.graph_ns + name

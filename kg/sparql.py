@@ -1,0 +1,491 @@
+"""User SPARQL, from request to bytes: checks, dataset, limits, cache, execution.
+
+Why one module: every route that runs SPARQL a user wrote (the ``/sparql`` endpoint, and any
+feature that wants the same guarantees) goes through ``run_query``/``run_update``, so the time
+limit, the row cap, the refusal of operations that reach outside and the result cache hold
+everywhere alike. It knows nothing of HTTP: the service maps its exceptions to statuses.
+
+Checks before anything runs (``analyse``): a token scan of the text, exact about strings, IRIs,
+prefixed names and comments, finds the query form and the ``FROM``/``FROM NAMED`` graphs and refuses
+``SERVICE`` (and ``LOAD`` in updates) -- Oxigraph would fetch those targets from Rust, out of reach
+of the Python guard (``kg.guard``). The parse itself is Oxigraph's (its messages carry line and
+column); rdflib's parser is slow and not thread-safe, and stays off this path.
+
+Execution: over the embedded store, in killable worker processes (``kg.query_workers``); over a
+remote store, in this thread with the store's own timeout. Both cap rows while reading.
+
+>>> analyse("PREFIX ex: <http://ex/> SELECT * FROM ex:g WHERE { ?s ?p '# SERVICE' }", {}).form
+'SELECT'
+>>> analyse("SELECT * { SERVICE <http://ex/> { ?s ?p ?o } }", {})  # doctest: +IGNORE_EXCEPTION_DETAIL
+Traceback (most recent call last):
+...
+kg.sparql.Refused: SERVICE (federated query) is not allowed here: this endpoint never contacts other services
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urljoin
+
+import pyoxigraph as ox
+
+from kg.cache import cache_for
+from kg.formats import BY_KEY, Format, NotAcceptable, by_name, formats_for, negotiate
+from kg.query_workers import (
+    Job,
+    Outcome,
+    WorkerBusy,
+    WorkerCrashed,
+    WorkerPool,
+    WorkerTimeout,
+    execute,
+)
+from kg.store import StoreError, StoreTimeout, StoreUnavailable
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+class SparqlError(Exception):
+    """A request that cannot be answered; ``status`` is the HTTP status that says why."""
+
+    status = 400
+    title = "Bad Request"
+
+    def __init__(self, detail: str, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class Malformed(SparqlError):
+    title = "Malformed query"
+
+
+class Refused(SparqlError):
+    title = "Operation not allowed"
+
+
+class UnknownGraph(SparqlError):
+    title = "Unknown graph"
+
+
+class TimedOut(SparqlError):
+    status = 503
+    title = "Query time limit exceeded"
+
+
+class Unavailable(SparqlError):
+    status = 503
+    title = "Store unavailable"
+
+
+class Stopped(SparqlError):
+    """The worker evaluating the query died (most often: it reached its memory limit)."""
+
+    status = 503
+    title = "Query stopped"
+
+
+# -- the token scan ---------------------------------------------------------------------------------
+
+_NAME_CHARS = r"\w\u00B7\u0300-\u036F\u203F-\u2040"
+_PN_LOCAL_ESC = r"\\[_~.\-!$&'()*+,;=/?#@%]"
+_TOKEN = re.compile(
+    rf"""
+    (?P<ws>\s+)
+  | (?P<comment>\#[^\r\n]*)
+  | (?P<iri><(?:[^\x00-\x20<>"{{}}|^`\\]|\\u[0-9A-Fa-f]{{4}}|\\U[0-9A-Fa-f]{{8}})*>)
+  | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
+               |'(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*")
+  | (?P<var>[?$][{_NAME_CHARS}]+)
+  | (?P<lang>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
+  | (?P<bnode>_:[{_NAME_CHARS}.\-]+)
+  | (?P<pname>(?:[^\W\d_][{_NAME_CHARS}.\-]*)?:(?:(?:[{_NAME_CHARS}:\-.]|%[0-9A-Fa-f]{{2}}|{_PN_LOCAL_ESC})*))
+  | (?P<word>[^\W\d][{_NAME_CHARS}\-]*)
+  | (?P<number>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?)
+  | (?P<other>.)
+    """,
+    re.X | re.S,
+)
+
+QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
+UPDATE_WORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"})
+_UCHAR = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+_LOCAL_ESC = re.compile(r"\\(.)")
+
+
+def tokens(text: str) -> list[tuple[str, str]]:
+    """Significant tokens (kind, text): whitespace and comments dropped, strings and IRIs whole.
+
+    >>> [t for _, t in tokens('SELECT ?s # SERVICE\\n { ?s <x#y> "a\\\\"b" }')]
+    ['SELECT', '?s', '{', '?s', '<x#y>', '"a\\\\"b"', '}']
+    """
+    out = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind not in ("ws", "comment"):
+            out.append((kind, match.group()))
+    return out
+
+
+def _unescape_iri(token: str) -> str:
+    body = token[1:-1]
+    return _UCHAR.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), body)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the scan learnt about a request's text."""
+
+    form: str | None  #: SELECT | ASK | CONSTRUCT | DESCRIBE | UPDATE | None (let the parser say)
+    from_graphs: tuple[str, ...] = ()
+    from_named: tuple[str, ...] = ()
+    problems: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def has_dataset(self) -> bool:
+        return bool(self.from_graphs or self.from_named)
+
+
+def analyse(text: str, prefixes: dict[str, str], *, update: bool = False) -> Analysis:
+    """Scan a query (or an update) and refuse what may not run; raises Refused / Malformed."""
+    items = tuple(sorted(prefixes.items()))
+    # Short texts (the usual queries, asked again and again) are scanned once; long ones every time.
+    analysis = _analyse_cached(text, items) if len(text) <= 8192 else _analyse(text, items)
+    if "service" in analysis.problems:
+        raise Refused("SERVICE (federated query) is not allowed here: this endpoint never contacts other services")
+    if update:
+        if "load" in analysis.problems:
+            raise Refused("LOAD is not allowed: this endpoint never fetches documents; "
+                          "send the data itself with INSERT DATA")
+        if analysis.form in QUERY_FORMS:
+            raise Malformed(f"this is a {analysis.form} query, not an update: send it as 'query', not 'update'")
+        return analysis
+    if analysis.form == "UPDATE":
+        raise Malformed("this is a SPARQL Update, not a query: send it with POST as 'update' "
+                        "(form field) or with Content-Type application/sparql-update")
+    for problem in analysis.problems:
+        if problem.startswith("relative:"):
+            raise Malformed(f"FROM <{problem[9:]}> is a relative IRI and the query has no BASE")
+        if problem.startswith("prefix:"):
+            raise Malformed(f"FROM uses the undeclared prefix '{problem[7:]}:'")
+    return analysis
+
+
+def _analyse(text: str, prefix_items: tuple[tuple[str, str], ...]) -> Analysis:
+    toks = tokens(text)
+    problems: list[str] = []
+    prefixes = dict(prefix_items)
+    base: str | None = None
+    form: str | None = None
+    from_graphs: list[str] = []
+    from_named: list[str] = []
+
+    def resolve(kind: str, value: str) -> str | None:
+        if kind == "iri":
+            iri = _unescape_iri(value)
+            if ":" not in iri.split("/", 1)[0] or iri.startswith(("/", "#")):
+                if base is None:
+                    problems.append("relative:" + iri)
+                    return None
+                iri = urljoin(base, iri)
+            return iri
+        if kind == "pname":
+            prefix, _, local = value.partition(":")
+            if prefix not in prefixes:
+                problems.append("prefix:" + prefix)
+                return None
+            return prefixes[prefix] + _LOCAL_ESC.sub(r"\1", local)
+        return None
+
+    i = 0
+    while i < len(toks):
+        kind, value = toks[i]
+        if kind == "word":
+            word = value.upper()
+            if word == "SERVICE":
+                problems.append("service")
+            elif word == "LOAD":
+                problems.append("load")
+            elif word == "BASE" and i + 1 < len(toks) and toks[i + 1][0] == "iri":
+                base = _unescape_iri(toks[i + 1][1])
+                i += 1
+            elif word == "PREFIX" and i + 2 < len(toks) and toks[i + 1][0] == "pname" and toks[i + 2][0] == "iri":
+                name = toks[i + 1][1].split(":", 1)[0]
+                iri = resolve("iri", toks[i + 2][1])
+                if iri is not None:
+                    prefixes[name] = iri
+                i += 2
+            elif word == "FROM" and i + 1 < len(toks):
+                named = toks[i + 1][0] == "word" and toks[i + 1][1].upper() == "NAMED"
+                j = i + 2 if named else i + 1
+                if j < len(toks):
+                    iri = resolve(*toks[j])
+                    if iri is not None:
+                        (from_named if named else from_graphs).append(iri)
+                    i = j
+            elif form is None and word in QUERY_FORMS:
+                form = word
+            elif form is None and word in UPDATE_WORDS:
+                form = "UPDATE"
+        i += 1
+    return Analysis(form, tuple(from_graphs), tuple(from_named), tuple(problems))
+
+
+_analyse_cached = lru_cache(maxsize=512)(_analyse)
+
+
+# -- formats ----------------------------------------------------------------------------------------
+
+RESULT_FORMATS: list[Format] = formats_for("results")
+GRAPH_FORMATS: list[Format] = [*formats_for("graph"), BY_KEY["trig"], BY_KEY["nquads"]]
+# ``format=`` values clients send that mean something else for a graph (SPARQLWrapper sends
+# format=xml for RDF/XML and format=json for JSON-LD).
+_GRAPH_SYNONYMS = {"xml": "rdfxml", "rdf+xml": "rdfxml", "json": "jsonld", "n3": "turtle"}
+
+
+def offered_formats(form: str | None) -> list[Format]:
+    """The formats a query form can be answered in, preferred first."""
+    if form in ("CONSTRUCT", "DESCRIBE"):
+        return GRAPH_FORMATS
+    return RESULT_FORMATS
+
+
+def choose_format(form: str | None, accept: str | None, requested: list[str] | None = None) -> Format:
+    """The answer's format: a ``format`` parameter the form can use wins, then Accept.
+
+    Unrecognised ``format`` values are ignored (clients send several spellings); a recognised one
+    the form cannot use raises NotAcceptable, as does an Accept nothing offered satisfies.
+    """
+    offered = offered_formats(form)
+    wrong: list[str] = []
+    for value in requested or []:
+        value = value.strip().lower()
+        if not value:
+            continue
+        if offered is GRAPH_FORMATS and value in _GRAPH_SYNONYMS:
+            value = _GRAPH_SYNONYMS[value]
+        fmt = by_name(value)
+        if fmt is None:
+            continue
+        if fmt in offered:
+            return fmt
+        wrong.append(value)
+    if wrong:
+        raise NotAcceptable(offered, ", ".join(wrong))
+    return negotiate(accept, offered)
+
+
+# -- the dataset --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Dataset:
+    """The RDF dataset of one query: None for both means the union of every graph."""
+
+    default_graphs: tuple[str, ...] | None = None
+    named_graphs: tuple[str, ...] | None = None
+
+    @property
+    def union(self) -> bool:
+        return self.default_graphs is None and self.named_graphs is None
+
+
+def dataset_for(kg: Any, analysis: Analysis, default_graph_uri: list[str] | None,
+                named_graph_uri: list[str] | None) -> Dataset:
+    """The protocol's graphs override the query's FROM (SPARQL 1.1 Protocol §2.1.4); every graph
+    named must exist in the store (UnknownGraph otherwise: nothing is ever fetched)."""
+    if default_graph_uri or named_graph_uri:
+        dataset = Dataset(tuple(default_graph_uri or ()), tuple(named_graph_uri or ()))
+        where = "default-graph-uri/named-graph-uri"
+    elif analysis.has_dataset:
+        dataset = Dataset(analysis.from_graphs, analysis.from_named)
+        where = "FROM/FROM NAMED"
+    else:
+        return Dataset()
+    known = known_graphs(kg)
+    unknown = [g for g in (*dataset.default_graphs, *dataset.named_graphs) if g not in known]
+    if unknown:
+        raise UnknownGraph(
+            f"{where} names graphs this store does not have: {', '.join('<' + g + '>' for g in unknown)}; "
+            "this endpoint never fetches graphs from elsewhere",
+            graphs=sorted(known))
+    return dataset
+
+
+_graphs_lock = threading.Lock()
+
+
+def known_graphs(kg: Any) -> dict[str, int]:
+    """Named graphs of the store with their triple counts, computed once per graph version."""
+    version = kg.store.version()
+    cached = kg.extras.get("sparql_graphs")
+    if cached and cached[0] == version:
+        return cached[1]
+    with _graphs_lock:
+        graphs = kg.store.graphs()
+        kg.extras["sparql_graphs"] = (version, graphs)
+    return graphs
+
+
+# -- limits -------------------------------------------------------------------------------------------
+
+def effective_timeout(kg: Any, requested: str | float | None) -> float:
+    """The configured limit, or less when the request asks for less (never more)."""
+    limit = float(kg.config.query_timeout)
+    if requested in (None, ""):
+        return limit
+    try:
+        asked = float(requested)
+    except (TypeError, ValueError):
+        raise SparqlError(f"timeout must be a number of seconds, not {requested!r}") from None
+    if not asked > 0:
+        raise SparqlError(f"timeout must be a positive number of seconds, not {requested!r}")
+    return min(asked, limit)
+
+
+# -- execution ----------------------------------------------------------------------------------------
+
+@dataclass
+class Answer:
+    """An answer ready to send."""
+
+    body: bytes
+    format: Format
+    form: str
+    truncated: bool = False
+    count: int = 0
+    max_rows: int = 0
+    cached: bool = False
+    elapsed: float = 0.0
+    time_limit: float = 0.0
+
+
+_pool_lock = threading.Lock()
+
+
+def pool_for(kg: Any) -> WorkerPool | None:
+    """The query worker pool of an embedded-store graph (started on first use); None when remote."""
+    if kg.config.store != "embedded" or getattr(kg.store, "path", None) is None:
+        return None
+    pool = kg.extras.get("query_pool")
+    if pool is None:
+        with _pool_lock:
+            pool = kg.extras.get("query_pool")
+            if pool is None:
+                from kg import guard
+
+                pool = WorkerPool(kg.store.path, kg.prefixes, kg.config.query_workers,
+                                  allow=guard.endpoints_of(kg.config))
+                kg.extras["query_pool"] = pool
+    return pool
+
+
+def run_query(
+    kg: Any,
+    text: str,
+    *,
+    accept: str | None = None,
+    requested_formats: list[str] | None = None,
+    fmt: Format | None = None,
+    default_graph_uri: list[str] | None = None,
+    named_graph_uri: list[str] | None = None,
+    timeout: str | float | None = None,
+    max_rows: int | None = None,
+    substitutions: dict[str, ox.NamedNode | ox.Literal | ox.BlankNode] | None = None,
+) -> Answer:
+    """Check, evaluate under the limits and serialise one query; answers come from the cache when
+    the same request was answered since the last write.
+
+    Raises SparqlError subclasses (400 Malformed/Refused/UnknownGraph, 503 TimedOut/Unavailable)
+    and kg.formats.NotAcceptable (406).
+    """
+    if not text or not text.strip():
+        raise Malformed("the query is empty")
+    analysis = analyse(text, kg.prefixes)
+    fmt = fmt or choose_format(analysis.form, accept, requested_formats)
+    limit = effective_timeout(kg, timeout)
+    cap = int(kg.config.max_rows if max_rows is None else min(max_rows, kg.config.max_rows))
+    dataset = dataset_for(kg, analysis, default_graph_uri, named_graph_uri)
+    subs = tuple(sorted((substitutions or {}).items()))
+    in_results = fmt in RESULT_FORMATS
+    job = Job(
+        query=text,
+        union_default=dataset.union,
+        default_graphs=dataset.default_graphs,
+        named_graphs=dataset.named_graphs,
+        substitutions=subs,
+        # When the scan could not tell the form, let the result decide with the default of the other kind.
+        results_format=fmt.key if in_results else (None if analysis.form else RESULT_FORMATS[0].key),
+        graph_format=fmt.key if not in_results else (None if analysis.form else GRAPH_FORMATS[0].key),
+        max_rows=cap,
+    )
+    version = kg.store.version()
+    cache = cache_for(kg)
+    key = ("sparql", text, dataset, job.results_format, job.graph_format, cap,
+           tuple((k, str(v)) for k, v in subs))
+    hit = cache.get(version, key)
+    if hit is not None:
+        return Answer(**{**hit.__dict__, "cached": True, "time_limit": limit})
+    outcome = _evaluate(kg, job, version, limit)
+    if outcome.status == "syntax":
+        raise Malformed(outcome.message)
+    if outcome.status == "unacceptable":
+        kind_formats = GRAPH_FORMATS if outcome.kind == "graph" else RESULT_FORMATS
+        raise NotAcceptable(kind_formats, accept or "")
+    if outcome.status != "ok":
+        raise Unavailable(f"the query failed in the store: {outcome.message}")
+    form = analysis.form or ("CONSTRUCT" if outcome.kind == "graph" else
+                             "ASK" if outcome.kind == "boolean" else "SELECT")
+    answer = Answer(outcome.body, BY_KEY[outcome.format or fmt.key], form, outcome.truncated,
+                    outcome.count, cap, elapsed=outcome.elapsed, time_limit=limit)
+    cache.put(version, key, answer, size=len(answer.body) + len(text))
+    return answer
+
+
+def _evaluate(kg: Any, job: Job, version: str, limit: float) -> Outcome:
+    pool = pool_for(kg)
+    if pool is not None:
+        job = Job(**{**job.__dict__, "version": version})
+        try:
+            return pool.run(job, limit)
+        except WorkerTimeout as exc:
+            raise TimedOut(str(exc), timeout=limit) from exc
+        except WorkerCrashed as exc:
+            raise Stopped(str(exc)) from exc
+    try:
+        return execute(kg.store, job, kg.prefixes, embedded=False, timeout=limit)
+    except StoreTimeout as exc:
+        raise TimedOut(f"the query did not finish within its time limit of {limit:g} s: {exc}",
+                       timeout=limit) from exc
+    except StoreUnavailable as exc:
+        raise Unavailable(f"the store cannot be reached: {exc}") from exc
+    except StoreError as exc:
+        raise Malformed(str(exc)) from exc
+
+
+def run_update(kg: Any, text: str) -> None:
+    """Apply one SPARQL Update request through the store's single writer (it bumps the version,
+    which invalidates the result cache). Raises Malformed/Refused (400), Unavailable (503)."""
+    if not text or not text.strip():
+        raise Malformed("the update is empty")
+    analyse(text, kg.prefixes, update=True)
+    try:
+        kg.store.update(text, prefixes=kg.prefixes)
+    except SyntaxError as exc:
+        raise Malformed(str(exc)) from exc
+    except StoreUnavailable as exc:
+        raise Unavailable(f"the store cannot be reached: {exc}") from exc
+    except StoreError as exc:
+        raise Malformed(f"the update failed: {exc}") from exc
+    cache_for(kg).clear()
+
+
+__all__ = [
+    "Analysis", "Answer", "Dataset", "Malformed", "NotAcceptable", "Refused", "SparqlError", "Stopped", "TimedOut",
+    "Unavailable", "UnknownGraph", "WorkerBusy", "analyse", "choose_format", "known_graphs",
+    "offered_formats", "pool_for", "run_query", "run_update", "tokens",
+]

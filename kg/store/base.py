@@ -1,0 +1,78 @@
+"""The store protocol: what every backend must do, in pyoxigraph's terms.
+
+Results are always pyoxigraph objects (``QuerySolutions``, ``QueryBoolean``, an iterable of
+``Triple``), whatever the backend: the remote store parses the endpoint's answers into them, so
+serialisation and the code above see one currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol, runtime_checkable
+
+import pyoxigraph as ox
+
+QueryResult = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | Iterator[ox.Triple]
+
+
+class StoreError(Exception):
+    """The store refused or failed an operation (bad query, write error)."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached (remote endpoint down); maps to 503."""
+
+
+class StoreTimeout(StoreError):
+    """The store did not answer within the time limit; maps to 503/504."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    #: Which engine evaluates queries, e.g. "oxigraph-embedded" or "remote:<endpoint>".
+    engine: str
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        union_default: bool = True,
+        default_graphs: list[str] | None = None,
+        named_graphs: list[str] | None = None,
+        substitutions: dict[str, ox.NamedNode | ox.Literal | ox.BlankNode] | None = None,
+        prefixes: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> QueryResult:
+        """Evaluate a trusted query. User queries go through ``kg.sparql`` (limits, safety)."""
+
+    def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
+        """Apply a SPARQL update atomically and bump the graph's version."""
+
+    def replace_graph(self, graph: str, triples: Iterable[ox.Triple]) -> None:
+        """Atomically make named graph ``graph`` hold exactly ``triples``; bumps the version."""
+
+    def drop_graph(self, graph: str) -> None:
+        """Remove a named graph (no error when absent); bumps the version."""
+
+    def graph_triples(self, graph: str) -> list[ox.Triple]:
+        """The triples of one named graph."""
+
+    def graphs(self) -> dict[str, int]:
+        """Every named graph with its triple count."""
+
+    def version(self) -> str:
+        """An opaque token that changes with every write (ETags, caches)."""
+
+    def modified(self) -> str:
+        """xsd:dateTime of the last write (Last-Modified)."""
+
+    def dump(self, fmt: ox.RdfFormat) -> bytes:
+        """The whole dataset (quads) in a dataset format."""
+
+    def bulk_load(self, path: str, fmt: ox.RdfFormat, graph: str | None = None) -> None:
+        """Load a large file as fast as the backend can."""
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable when the store cannot answer."""
+
+    def close(self) -> None: ...

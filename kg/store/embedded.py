@@ -1,0 +1,166 @@
+"""The default store: Oxigraph's engine in this process, durable in the data directory.
+
+One process owns the directory read-write (RocksDB allows one writer); writes are serialised by a
+lock and each is one Oxigraph transaction (a single SPARQL Update request) that also bumps the
+version. Query evaluation releases the GIL, so threads read in parallel. User queries that may run
+away are evaluated by ``kg.sparql`` in worker processes that open this directory read-only
+(``path``), the only way to stop a query running inside Rust.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kg.config import Config
+from kg.store import meta
+from kg.store.base import QueryResult, StoreError
+
+
+class StoreLocked(StoreError):
+    """Another process holds the store directory read-write."""
+
+
+def store_path(config: Config) -> Path:
+    """Where the embedded store keeps its files inside the data directory."""
+    return Path(config.data_dir) / "oxigraph"
+
+
+class EmbeddedStore:
+    engine = "oxigraph-embedded"
+
+    def __init__(self, config: Config, *, in_memory: bool = False, read_only: bool = False):
+        self.config = config
+        self.path: Path | None = None
+        self.read_only = read_only
+        if in_memory:
+            self._store = ox.Store()
+        else:
+            self.path = store_path(config)
+            self.path.mkdir(parents=True, exist_ok=True)
+            try:
+                self._store = ox.Store.read_only(str(self.path)) if read_only else ox.Store(str(self.path))
+            except OSError as exc:
+                if "lock" in str(exc).lower():
+                    raise StoreLocked(f"the store in {self.path} is open in another process "
+                                      "(a running server?): stop it, or use another --data-dir") from exc
+                raise StoreError(f"cannot open the store in {self.path}: {exc}") from exc
+        self._write_lock = threading.Lock()
+        self._version, self._modified = self._read_meta()
+        if self._version is None and not read_only:
+            self._write(meta.bump_operations(config.graph_ns, *meta.new_version()))
+
+    # -- reading -------------------------------------------------------------------------------
+    def query(
+        self,
+        sparql: str,
+        *,
+        union_default: bool = True,
+        default_graphs: list[str] | None = None,
+        named_graphs: list[str] | None = None,
+        substitutions: dict | None = None,
+        prefixes: dict[str, str] | None = None,
+        timeout: float | None = None,  # trusted, bounded queries only: see kg.sparql for limits
+    ) -> QueryResult:
+        kwargs: dict = {}
+        if default_graphs is not None:
+            kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
+        elif union_default:
+            kwargs["use_default_graph_as_union"] = True
+        if named_graphs is not None:
+            kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+        if substitutions:
+            kwargs["substitutions"] = {ox.Variable(k): v for k, v in substitutions.items()}
+        if prefixes:
+            kwargs["prefixes"] = prefixes
+        try:
+            return self._store.query(sparql, **kwargs)
+        except SyntaxError:
+            raise
+        except OSError as exc:
+            raise StoreError(str(exc)) from exc
+
+    def graph_triples(self, graph: str) -> list[ox.Triple]:
+        return [q.triple for q in self._store.quads_for_pattern(None, None, None, ox.NamedNode(graph))]
+
+    def graphs(self) -> dict[str, int]:
+        rows = self._store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+        return {r["g"].value: int(r["n"].value) for r in rows}
+
+    def version(self) -> str:
+        return self._version or ""
+
+    def modified(self) -> str:
+        return self._modified or ""
+
+    def dump(self, fmt: ox.RdfFormat) -> bytes:
+        return self._store.dump(format=fmt)
+
+    def ping(self) -> None:
+        self._store.query("ASK {}")
+
+    # -- writing -------------------------------------------------------------------------------
+    def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
+        if self.read_only:
+            raise StoreError("this store was opened read-only")
+        with self._write_lock:
+            try:
+                self._store.update(sparql, prefixes=prefixes) if prefixes else self._store.update(sparql)
+            except SyntaxError:
+                raise
+            except OSError as exc:
+                raise StoreError(str(exc)) from exc
+            self._bump()
+
+    def replace_graph(self, graph: str, triples: Iterable[ox.Triple]) -> None:
+        operations = [f"DROP SILENT GRAPH {ox.NamedNode(graph)}", meta.insert_data(graph, triples)]
+        self._write(" ;\n".join(op for op in operations if op) + " ;\n" + self._bump_ops())
+
+    def drop_graph(self, graph: str) -> None:
+        self._write(f"DROP SILENT GRAPH {ox.NamedNode(graph)} ;\n" + self._bump_ops())
+
+    def bulk_load(self, path: str, fmt: ox.RdfFormat, graph: str | None = None) -> None:
+        kwargs = {"to_graph": ox.NamedNode(graph)} if graph and not fmt.supports_datasets else {}
+        with self._write_lock:
+            if path.endswith(".gz"):
+                import gzip
+
+                with gzip.open(path, "rb") as handle:
+                    self._store.bulk_load(handle, format=fmt, **kwargs)
+            else:
+                self._store.bulk_load(path=path, format=fmt, **kwargs)
+            self._bump()
+
+    def close(self) -> None:
+        try:
+            self._store.flush()
+        except OSError:
+            pass
+
+    # -- internals -----------------------------------------------------------------------------
+    def _bump_ops(self) -> str:
+        return meta.bump_operations(self.config.graph_ns, *meta.new_version())
+
+    def _write(self, update: str) -> None:
+        if self.read_only:
+            raise StoreError("this store was opened read-only")
+        with self._write_lock:
+            try:
+                self._store.update(update)
+            except (OSError, SyntaxError) as exc:
+                raise StoreError(f"write failed: {exc}") from exc
+            self._version, self._modified = self._read_meta()
+
+    def _bump(self) -> None:
+        # Called with the write lock held, after a write that could not carry the bump itself.
+        self._store.update(meta.bump_operations(self.config.graph_ns, *meta.new_version()))
+        self._version, self._modified = self._read_meta()
+
+    def _read_meta(self) -> tuple[str | None, str | None]:
+        for row in self._store.query(meta.read_query(self.config.graph_ns)):
+            v, m = row["v"], row["m"]
+            return (v.value if v else None, m.value if m else None)
+        return None, None

@@ -1,0 +1,460 @@
+"""The graph in any SPARQL 1.1 endpoint: how the service scales past one machine.
+
+The graph lives in a (possibly clustered) store behind a SPARQL 1.1 Query/Update endpoint and the
+service runs as many stateless replicas as it needs. This class mirrors ``EmbeddedStore``: results
+are pyoxigraph objects parsed from the endpoint's answers (``parse_query_results``, ``parse``), and
+every write carries the version triples of ``kg.store.meta`` in the same update request, so all
+replicas agree on the version (and so on ETags) without talking to each other.
+
+Requests are built by SPARQLWrapper (the protocol client the project standardises on) and sent over
+one persistent HTTP connection per thread: a new TCP connection per query would cost more than
+many of the queries themselves.
+
+What the endpoint needs for ``union_default=True`` (the default graph is the union of the named
+graphs): a store that does it natively (Oxigraph server started with ``--union-default-graph``,
+Fuseki with ``tdb:unionDefaultGraph``, ...) is detected at start and queried as is; any other gets
+``default-graph-uri`` and ``named-graph-uri`` for every named graph on each query (standard SPARQL
+1.1 Protocol, costs a longer URL).
+
+Errors: connection refused → ``StoreUnavailable``; no answer in time, or a 200 answer whose body does
+not parse (``oxigraph serve --timeout-s`` ends a timed-out query that way) → ``StoreTimeout``; the
+endpoint rejecting the query's syntax (400) → ``SyntaxError``, as the embedded store raises.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import re
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterable, Iterator
+from typing import IO
+
+import pyoxigraph as ox
+from SPARQLWrapper import POST, POSTDIRECTLY, SPARQLWrapper
+
+from kg.config import Config
+from kg.store import meta
+from kg.store.base import QueryResult, StoreError, StoreTimeout, StoreUnavailable
+
+#: Result formats asked for, best first; the answer's Content-Type says which one came back.
+ACCEPT = (
+    "application/sparql-results+json, application/sparql-results+xml;q=0.9, "
+    "text/tab-separated-values;q=0.8, application/n-triples, text/turtle;q=0.9, "
+    "application/rdf+xml;q=0.5"
+)
+_RESULTS = {
+    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
+    "application/json": ox.QueryResultsFormat.JSON,
+    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
+    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
+}
+_GRAPHS = {
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "text/plain": ox.RdfFormat.N_TRIPLES,
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
+    "application/n-quads": ox.RdfFormat.N_QUADS,
+    "application/ld+json": ox.RdfFormat.JSON_LD,
+}
+#: How long a replica trusts the version it last read; writes by this replica refresh it at once.
+VERSION_TTL = 1.0
+#: Triples per INSERT DATA request when bulk loading (one request per chunk keeps memory bounded).
+LOAD_CHUNK = 20_000
+#: Time limit of requests that are not user queries (ping, version, writes).
+CONTROL_TIMEOUT = 10.0
+WRITE_TIMEOUT = 300.0
+
+
+class RemoteStore:
+    """The ``Store`` protocol over a SPARQL 1.1 endpoint (tested against Oxigraph server)."""
+
+    def __init__(self, config: Config, *, endpoint: str | None = None, update_endpoint: str | None = None):
+        self.config = config
+        self.endpoint = endpoint or config.sparql_endpoint
+        if not self.endpoint:
+            raise StoreError("the remote store needs a SPARQL endpoint (KG_SPARQL_ENDPOINT, --endpoint)")
+        self.update_endpoint = update_endpoint or config.sparql_update_endpoint or self.endpoint
+        for url in (self.endpoint, self.update_endpoint):
+            if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+                raise StoreError(f"not an http(s) SPARQL endpoint: {url!r}")
+        self.engine = f"remote:{self.endpoint}"
+        self.path = None  # no directory: kg.sparql evaluates in-process, bounded by the HTTP timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._modified: str | None = None
+        self._version_read = 0.0
+        self._graph_list: tuple[str, list[str]] | None = None
+        self._meta = ox.NamedNode(meta.meta_graph(config.graph_ns))
+        self._refresh_version(force=True)
+        if self._version is None:
+            self._write(self._bump_ops())
+        #: Whether the endpoint itself makes the default graph the union of the named graphs.
+        self.native_union = bool(
+            self._query(f"ASK {{ {self._meta} <{meta.OWL_VERSION_INFO}> ?v }}", timeout=CONTROL_TIMEOUT)
+        )
+
+    # -- reading -------------------------------------------------------------------------------
+    def query(
+        self,
+        sparql: str,
+        *,
+        union_default: bool = True,
+        default_graphs: list[str] | None = None,
+        named_graphs: list[str] | None = None,
+        substitutions: dict | None = None,
+        prefixes: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> QueryResult:
+        if substitutions:
+            sparql = bind_values(sparql, substitutions)
+        if prefixes:
+            sparql = prologue(prefixes) + sparql
+        if default_graphs is None and union_default and not self.native_union:
+            graphs = self._named_graphs()
+            default_graphs = graphs
+            named_graphs = graphs if named_graphs is None else named_graphs
+        return self._query(
+            sparql,
+            default_graphs=default_graphs,
+            named_graphs=named_graphs,
+            timeout=timeout or self.config.query_timeout,
+        )
+
+    def graph_triples(self, graph: str) -> list[ox.Triple]:
+        g = ox.NamedNode(graph)
+        return list(
+            self._query(
+                f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {g} {{ ?s ?p ?o }} }}", timeout=WRITE_TIMEOUT
+            )
+        )
+
+    def graphs(self) -> dict[str, int]:
+        rows = self._query(
+            "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g", timeout=WRITE_TIMEOUT
+        )
+        return {r["g"].value: int(r["n"].value) for r in rows}
+
+    def version(self) -> str:
+        self._refresh_version()
+        return self._version or ""
+
+    def modified(self) -> str:
+        self._refresh_version()
+        return self._modified or ""
+
+    def dump(self, fmt: ox.RdfFormat) -> bytes:
+        quads = [
+            ox.Quad(r["s"], r["p"], r["o"], r["g"])
+            for r in self._query("SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }", timeout=WRITE_TIMEOUT)
+        ]
+        if not self.native_union:  # otherwise the default graph would repeat every named graph
+            quads += [
+                ox.Quad(r["s"], r["p"], r["o"], ox.DefaultGraph())
+                for r in self._query("SELECT ?s ?p ?o WHERE { ?s ?p ?o }", timeout=WRITE_TIMEOUT)
+            ]
+        if not fmt.supports_datasets:
+            return ox.serialize([q.triple for q in quads], format=fmt)
+        return ox.serialize(quads, format=fmt)
+
+    def ping(self) -> None:
+        self._query("ASK {}", timeout=min(CONTROL_TIMEOUT, self.config.query_timeout))
+
+    # -- writing -------------------------------------------------------------------------------
+    def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
+        text = (prologue(prefixes) if prefixes else "") + sparql
+        # The bump goes in the same request: one transaction on stores that apply a request atomically.
+        self._write(text.rstrip().rstrip(";") + " ;\n" + self._bump_ops())
+
+    def replace_graph(self, graph: str, triples: Iterable[ox.Triple]) -> None:
+        operations = [f"DROP SILENT GRAPH {ox.NamedNode(graph)}", meta.insert_data(graph, triples)]
+        self._write(" ;\n".join(op for op in operations if op) + " ;\n" + self._bump_ops())
+
+    def drop_graph(self, graph: str) -> None:
+        self._write(f"DROP SILENT GRAPH {ox.NamedNode(graph)} ;\n" + self._bump_ops())
+
+    def bulk_load(self, path: str, fmt: ox.RdfFormat, graph: str | None = None, progress=None) -> None:
+        """Parse locally (Rust) and send ``INSERT DATA`` requests of ``LOAD_CHUNK`` triples.
+
+        Not atomic as a whole (each chunk is); the version is bumped with the last chunk.
+        ``progress(bytes_read)`` is called after each chunk when given.
+        """
+        target = ox.NamedNode(graph) if graph else None
+        with _open(path) as handle:
+            chunk: dict[object, list[str]] = {}
+            count = 0
+            for quad in ox.parse(handle, format=fmt, base_iri=None):
+                g = target if target is not None and not fmt.supports_datasets else quad.graph_name
+                chunk.setdefault(g, []).append(f"{quad.subject} {quad.predicate} {quad.object} .")
+                count += 1
+                if count >= LOAD_CHUNK:
+                    self._write(_insert(chunk), timeout=WRITE_TIMEOUT)
+                    chunk, count = {}, 0
+                    if progress is not None:
+                        progress(_position(handle))
+            ops = [_insert(chunk)] if chunk else []
+            self._write(" ;\n".join([*ops, self._bump_ops()]), timeout=WRITE_TIMEOUT)
+            if progress is not None:
+                progress(_position(handle))
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- internals -----------------------------------------------------------------------------
+    def _bump_ops(self) -> str:
+        return meta.bump_operations(self.config.graph_ns, *meta.new_version())
+
+    def _refresh_version(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._version_read < VERSION_TTL:
+            return
+        version = modified = None
+        for row in self._query(meta.read_query(self.config.graph_ns), timeout=CONTROL_TIMEOUT):
+            v, m = row["v"], row["m"]
+            version, modified = (v.value if v else None), (m.value if m else None)
+        with self._lock:
+            self._version, self._modified, self._version_read = version, modified, now
+
+    def _named_graphs(self) -> list[str]:
+        # Cached per version: the list changes only with a write.
+        version = self.version()
+        cached = self._graph_list
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        rows = self._query("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }", timeout=CONTROL_TIMEOUT)
+        graphs = sorted(r["g"].value for r in rows)
+        self._graph_list = (version, graphs)
+        return graphs
+
+    def _write(self, update: str, timeout: float = WRITE_TIMEOUT) -> None:
+        wrapper = self._wrapper(self.update_endpoint, update, kind="INSERT")
+        status, content_type, body = self._send(wrapper, timeout)
+        if status >= 300:
+            raise _http_error(status, body, "update")
+        self._version_read = 0.0
+        self._refresh_version(force=True)
+
+    def _query(
+        self,
+        sparql: str,
+        *,
+        default_graphs: list[str] | None = None,
+        named_graphs: list[str] | None = None,
+        timeout: float,
+    ) -> QueryResult:
+        wrapper = self._wrapper(self.endpoint, sparql, kind="SELECT")
+        for g in default_graphs or ():
+            wrapper.addDefaultGraph(g)
+        for g in named_graphs or ():
+            wrapper.addNamedGraph(g)
+        status, content_type, body = self._send(wrapper, timeout)
+        if status >= 300:
+            raise _http_error(status, body, "query")
+        return _parse(content_type, body)
+
+    def _wrapper(self, url: str, text: str, *, kind: str) -> SPARQLWrapper:
+        wrapper = SPARQLWrapper(url, updateEndpoint=url, agent="outsourcing-kg")
+        wrapper.setOnlyConneg(True)
+        wrapper.setMethod(POST)
+        wrapper.setRequestMethod(POSTDIRECTLY)
+        # Set directly rather than by setQuery(): SPARQLWrapper would guess query vs update from the
+        # first keyword it finds (and warn on text it cannot classify); the caller knows which it is.
+        wrapper.queryString = text
+        wrapper.queryType = kind
+        wrapper.addCustomHttpHeader("Accept", ACCEPT)
+        return wrapper
+
+    def _send(self, wrapper: SPARQLWrapper, timeout: float) -> tuple[int, str, bytes]:
+        # SPARQLWrapper builds the protocol request (URL, parameters, headers, body); it is sent on
+        # this thread's kept-alive connection instead of a fresh urllib connection per request.
+        request = wrapper._createRequest()
+        parts = urllib.parse.urlsplit(request.full_url)
+        target = parts.path + ("?" + parts.query if parts.query else "")
+        headers = dict(request.header_items())
+        for attempt in (0, 1):
+            conn, reused = self._connection(parts, timeout)
+            try:
+                conn.request(request.get_method(), target or "/", body=request.data, headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+                content_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
+                if response.will_close:
+                    self.close()
+                return response.status, content_type, body
+            except TimeoutError as exc:
+                self.close()
+                raise StoreTimeout(f"the SPARQL endpoint did not answer within {timeout:g} s") from exc
+            except http.client.IncompleteRead as exc:
+                self.close()
+                raise StoreTimeout("the SPARQL endpoint's answer was cut short") from exc
+            except (ConnectionRefusedError, socket.gaierror) as exc:
+                self.close()
+                raise StoreUnavailable(f"cannot reach the SPARQL endpoint {self.endpoint}: {exc}") from exc
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                self.close()
+                if reused and attempt == 0:
+                    continue  # the server closed an idle kept-alive connection: retry on a new one
+                raise StoreUnavailable(f"the SPARQL endpoint {self.endpoint} dropped the connection") from exc
+            except OSError as exc:
+                self.close()
+                raise StoreUnavailable(f"cannot reach the SPARQL endpoint {self.endpoint}: {exc}") from exc
+        raise StoreUnavailable(f"the SPARQL endpoint {self.endpoint} dropped the connection")
+
+    def _connection(self, parts: urllib.parse.SplitResult, timeout: float):
+        key = (parts.scheme, parts.hostname, parts.port)
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "key", None) == key:
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+            return conn, True
+        self.close()
+        cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = cls(parts.hostname, parts.port, timeout=timeout)
+        self._local.conn, self._local.key = conn, key
+        return conn, False
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def prologue(prefixes: dict[str, str]) -> str:
+    """PREFIX declarations for the configured prefixes (trusted names, IRIs rendered by pyoxigraph)."""
+    return "".join(
+        f"PREFIX {name}: {ox.NamedNode(ns)}\n"
+        for name, ns in prefixes.items()
+        if re.fullmatch(r"[A-Za-z][\w.-]*", name)
+    )
+
+
+def _parse(content_type: str, body: bytes) -> QueryResult:
+    """Parse a whole answer; one that does not parse was cut short by the endpoint's time limit."""
+    if content_type in _RESULTS:
+        fmt = _RESULTS[content_type]
+        try:
+            result = ox.parse_query_results(body, fmt)
+            if isinstance(result, ox.QueryBoolean):
+                return result
+            for _ in result:  # parsing is lazy: read to the end to see a truncated answer
+                pass
+        except SyntaxError as exc:
+            raise StoreTimeout(f"the SPARQL endpoint's answer does not parse (cut short?): {exc}") from exc
+        return ox.parse_query_results(body, fmt)
+    if content_type in _GRAPHS:
+        try:
+            triples = [q.triple for q in ox.parse(body, format=_GRAPHS[content_type])]
+        except SyntaxError as exc:
+            raise StoreTimeout(f"the SPARQL endpoint's answer does not parse (cut short?): {exc}") from exc
+        return iter(triples)
+    raise StoreError(f"the SPARQL endpoint answered in an unexpected format: {content_type or 'none'}")
+
+
+def _http_error(status: int, body: bytes, what: str) -> Exception:
+    text = body.decode("utf-8", "replace").strip()[:500]
+    if status == 400:
+        return SyntaxError(text or f"the endpoint rejected the {what}")
+    if status in (408, 504):
+        return StoreTimeout(f"the SPARQL endpoint timed out ({status}): {text}")
+    if status in (502, 503):
+        return StoreUnavailable(f"the SPARQL endpoint is unavailable ({status}): {text}")
+    return StoreError(f"the SPARQL endpoint refused the {what} ({status}): {text}")
+
+
+def _insert(chunk: dict[object, list[str]]) -> str:
+    parts = []
+    for graph, lines in chunk.items():
+        body = "\n".join(lines)
+        if isinstance(graph, ox.DefaultGraph) or graph is None:
+            parts.append(f"INSERT DATA {{\n{body}\n}}")
+        else:
+            parts.append(f"INSERT DATA {{ GRAPH {graph} {{\n{body}\n}} }}")
+    return " ;\n".join(parts)
+
+
+def _open(path: str) -> IO[bytes]:
+    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
+
+
+def _position(handle: IO[bytes]) -> int:
+    # Progress in bytes of the file on disk (the compressed size for .gz).
+    raw = getattr(handle, "fileobj", None) or handle
+    try:
+        return raw.tell()
+    except (OSError, ValueError):
+        return 0
+
+
+# -- substitutions -------------------------------------------------------------------------------
+# Oxigraph binds ``substitutions`` natively; over the protocol the same effect is a VALUES block at
+# the start of the query's WHERE group, holding terms rendered by pyoxigraph (never raw text).
+_TOKEN = re.compile(
+    r"""(?P<skip>'''.*?'''|\"\"\".*?\"\"\"|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|<[^<>"{}|^`\\\s]*>|\#[^\n]*)
+      |(?P<open>\{)|(?P<close>\})|(?P<popen>\()|(?P<pclose>\))
+      |(?P<word>[A-Za-z_][\w-]*)""",
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def _top_level_groups(sparql: str) -> Iterator[tuple[int, int, str | None]]:
+    """(start, end, keyword before it) of each ``{ ... }`` group at the top level of the query."""
+    depth = parens = 0
+    start = 0
+    last_word: str | None = None
+    before: str | None = None
+    for m in _TOKEN.finditer(sparql):
+        kind = m.lastgroup
+        if kind == "skip":
+            continue
+        if kind == "popen":
+            parens += 1
+        elif kind == "pclose":
+            parens = max(0, parens - 1)
+        elif kind == "open":
+            if depth == 0 and parens == 0:
+                start, before = m.start(), last_word
+            depth += 1
+        elif kind == "close":
+            depth = max(0, depth - 1)
+            if depth == 0 and parens == 0:
+                yield start, m.end(), before
+        elif kind == "word" and depth == 0 and parens == 0:
+            last_word = m.group().upper()
+
+
+def bind_values(sparql: str, substitutions: dict) -> str:
+    """The query with each variable bound to its term, like Oxigraph's ``substitutions``.
+
+    >>> bind_values("SELECT ?l WHERE { ?t <http://x/p> ?l }", {"t": ox.NamedNode("http://x/a")})
+    'SELECT ?l WHERE { VALUES (?t) { (<http://x/a>) } ?t <http://x/p> ?l }'
+    """
+    names, terms = [], []
+    for name, term in substitutions.items():
+        if isinstance(name, ox.Variable):
+            name = name.value
+        if not re.fullmatch(r"\w+", name):
+            raise ValueError(f"not a SPARQL variable name: {name!r}")
+        if not isinstance(term, ox.NamedNode | ox.Literal | ox.BlankNode):
+            raise TypeError(f"a substitution takes a pyoxigraph term, not {type(term).__name__}")
+        if isinstance(term, ox.BlankNode):
+            raise ValueError("a blank node cannot be sent to a remote store")
+        names.append(f"?{name}")
+        terms.append(str(term))
+    block = f"VALUES ({' '.join(names)}) {{ ({' '.join(terms)}) }}"
+    groups = list(_top_level_groups(sparql))
+    where = None
+    if groups:
+        first = groups[0]
+        is_construct = re.search(r"\bCONSTRUCT\b", sparql[: first[0]], re.IGNORECASE) is not None
+        if not is_construct:
+            where = first
+        elif first[2] != "WHERE" and len(groups) > 1:
+            where = groups[1]  # CONSTRUCT { template } WHERE { pattern }
+    if where is None:
+        # DESCRIBE <x> or CONSTRUCT WHERE { ... }: a trailing VALUES clause joins the whole pattern.
+        return sparql.rstrip() + "\n" + block
+    return sparql[: where[0] + 1] + " " + block + sparql[where[0] + 1 :]

@@ -1,0 +1,30 @@
+"""Who may write: the bearer of ``KG_ADMIN_TOKEN``, and nobody when it is not set.
+
+The token is compared in constant time and never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import request
+
+from service.app import current_kg
+from service.errors import Problem
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="outsourcing-kg"'}
+
+
+def require_admin() -> str:
+    """Return the writer's identity, or raise 403 (writes disabled) / 401 (no or wrong token)."""
+    expected = current_kg().config.admin_token
+    if not expected:
+        raise Problem(403, "Writes disabled",
+                      "this deployment has no admin token configured (KG_ADMIN_TOKEN), so every write is refused")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise Problem(401, "Unauthorized", "writes need the header 'Authorization: Bearer <admin token>'",
+                      headers=_CHALLENGE)
+    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise Problem(401, "Unauthorized", "the bearer token is not valid", headers=_CHALLENGE)
+    return "admin"

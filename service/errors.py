@@ -1,0 +1,108 @@
+"""Every error, whatever raised it, answered in the format the client negotiated.
+
+Routes raise ``Problem`` (or let Werkzeug raise 404/405/413/415); this module turns them into
+``application/problem+json`` (RFC 9457) on ``/api`` and for JSON clients, an HTML page for
+browsers, and plain text for the rest (SPARQL clients show it to their user). An unexpected
+exception is logged with its traceback and answered 500 without one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from kg.formats import parse_accept
+
+log = logging.getLogger(__name__)
+
+PROBLEM_BASE = "https://w3id.org/outsourcing-kg/problems/"
+
+
+class Problem(Exception):
+    """An error to answer with: HTTP status, a short title, a detail saying what was wrong."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None, *,
+                 kind: str | None = None, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail or title)
+        self.status, self.title, self.detail = status, title, detail
+        self.kind = kind or title.lower().replace(" ", "-")
+        self.headers = headers or {}
+        self.extra = extra
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.kind,
+            "title": self.title,
+            "status": self.status,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        body["instance"] = request.path
+        body.update(self.extra)
+        return body
+
+
+def wants(kind: str) -> bool:
+    """Whether the request prefers ``kind`` ("json", "html", "text") over the others."""
+    if kind == "json" and request.path.startswith(("/api", "/openapi.json")):
+        ranges = parse_accept(request.headers.get("Accept"))
+        return not ranges or ranges[0][0] not in ("text/html",)
+    for media, q in parse_accept(request.headers.get("Accept")):
+        if q <= 0:
+            continue
+        if media in ("application/problem+json", "application/json", "application/sparql-results+json",
+                     "application/ld+json"):
+            return kind == "json"
+        if media in ("text/html", "application/xhtml+xml"):
+            return kind == "html"
+        if media in ("text/plain", "*/*") or "/" in media:
+            return kind == "text"
+    return kind == "text"
+
+
+def render(problem: Problem) -> Response:
+    if wants("json"):
+        import json
+
+        response = Response(json.dumps(problem.as_dict(), ensure_ascii=False, indent=1),
+                            status=problem.status, mimetype="application/problem+json")
+    elif wants("html"):
+        response = Response(render_template("error.html", problem=problem), status=problem.status,
+                            mimetype="text/html")
+    else:
+        text = f"{problem.status} {problem.title}"
+        if problem.detail:
+            text += f": {problem.detail}"
+        for key, value in problem.extra.items():
+            text += f"\n{key}: {value}"
+        response = Response(text + "\n", status=problem.status, mimetype="text/plain")
+    for name, value in problem.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(problem: Problem) -> Response:
+        return render(problem)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        detail = {
+            404: f"nothing at {request.path}",
+            405: f"{request.method} is not allowed on {request.path}",
+            413: f"the request body is larger than the limit of {app.config.get('MAX_CONTENT_LENGTH')} bytes",
+        }.get(exc.code or 500, exc.description)
+        headers = {}
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            headers["Allow"] = ", ".join(exc.valid_methods)
+        return render(Problem(exc.code or 500, exc.name, detail, headers=headers))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return render(Problem(500, "Internal Server Error",
+                              "the server failed to answer; the error was logged"))

@@ -1,0 +1,60 @@
+"""Runs the app behind gunicorn, the production WSGI server.
+
+The app is built inside the worker (no preload): the embedded store's directory may be opened
+read-write by one process only, so with the embedded store there is exactly one worker, serving
+requests on threads (Oxigraph releases the GIL while it evaluates). Over a remote store the
+workers are stateless and their number is free.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gunicorn.app.base import BaseApplication
+
+from kg.config import Config
+
+log = logging.getLogger(__name__)
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, config: Config, options: dict):
+        self.kg_config = config
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from service.app import create_app
+
+        return create_app(self.kg_config)
+
+
+def gunicorn_options(config: Config) -> dict:
+    workers = config.workers
+    if config.store == "embedded" and workers != 1:
+        log.warning("the embedded store allows one worker process; using 1 worker with %d threads",
+                    config.threads)
+        workers = 1
+    return {
+        "bind": f"{config.host}:{config.port}",
+        "workers": workers,
+        "threads": config.threads,
+        "worker_class": "gthread",
+        # The query time limit is enforced by kg.sparql; this only catches a wedged worker.
+        "timeout": int(max(30, config.query_timeout * 3)),
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": "-",
+        # Never log the Authorization header or query strings with tokens: the default format has neither.
+        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(L)ss',
+        "limit_request_line": 16384,
+        "preload_app": False,
+    }
+
+
+def run(config: Config) -> None:
+    _Gunicorn(config, gunicorn_options(config)).run()

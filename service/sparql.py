@@ -1,0 +1,241 @@
+"""``/sparql``: the SPARQL 1.1 Protocol endpoint, its Service Description and the query editor.
+
+Thin by design: this module reads the protocol (GET, POST form, POST ``application/sparql-query``
+and ``application/sparql-update``), negotiates the format and maps ``kg.sparql``'s typed errors to
+statuses. Checking, limits, caching and execution are ``kg.sparql``'s.
+
+Outcomes: 200 with the answer (``X-KG-Truncated: true`` when the row cap cut it); 204 for an
+applied update; 400 malformed/refused request; 401/403 update without the right token; 406 no
+acceptable format (the body lists the offered ones); 413 body too large; 415 unknown body type;
+503 time limit exceeded or store unavailable.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, render_template, request
+from werkzeug.datastructures import MultiDict
+
+from kg import sparql as core
+from kg.formats import BY_KEY, NotAcceptable, negotiate
+from kg.service_description import describe_service
+from service.app import current_kg
+from service.auth import require_admin
+from service.errors import Problem
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("sparql", __name__)
+
+QUERY_TYPE = "application/sparql-query"
+UPDATE_TYPE = "application/sparql-update"
+FORM_TYPE = "application/x-www-form-urlencoded"
+HTML = BY_KEY["html"]
+
+
+@bp.record_once
+def _start(state) -> None:
+    # Warm the query workers while the server starts, not on the first request.
+    kg = state.app.extensions.get("kg")
+    if kg is None:
+        return
+    try:
+        core.pool_for(kg)
+    except Exception:  # noqa: BLE001 - the first query retries and reports the reason
+        log.exception("query workers did not start")
+
+
+@bp.before_app_request
+def _arm_guard() -> None:
+    # Arm the outbound guard in the real server process (gunicorn); an app built inside a test
+    # process for the test client leaves that process alone.
+    if current_app.extensions.get("kg_guard_armed"):
+        return
+    if request.environ.get("SERVER_SOFTWARE", "").lower().startswith("gunicorn"):
+        from kg import guard
+
+        guard.install(current_kg().config)
+        current_app.extensions["kg_guard_armed"] = True
+
+
+@bp.route("/sparql", methods=["GET", "POST"])
+def endpoint() -> Response:
+    """The SPARQL 1.1 Protocol: see the module docstring for the outcomes."""
+    kg = current_kg()
+    params, queries, updates = _read_protocol(kg)
+    if len(queries) > 1:
+        raise Problem(400, "Bad Request", f"the request carries {len(queries)} queries; send exactly one 'query'")
+    if len(updates) > 1:
+        raise Problem(400, "Bad Request", f"the request carries {len(updates)} updates; send exactly one 'update'")
+    if queries and updates:
+        raise Problem(400, "Bad Request", "the request carries both a 'query' and an 'update'; send one")
+    if updates:
+        if request.method != "POST":
+            raise Problem(400, "Bad Request", "updates must be sent with POST (form field 'update' or "
+                                              "Content-Type application/sparql-update)")
+        return _update(kg, updates[0], params)
+    if queries:
+        return _query(kg, queries[0], params)
+    if request.method == "POST":
+        raise Problem(400, "Missing query", "a POST to /sparql needs a 'query' or an 'update' "
+                                            "(form fields, or the body with Content-Type "
+                                            f"{QUERY_TYPE} / {UPDATE_TYPE})")
+    return _no_query(kg, params)
+
+
+def _read_protocol(kg) -> tuple[MultiDict, list[str], list[str]]:
+    """(parameters, queries, updates) of the request, whatever transport carried them."""
+    if request.method != "POST":
+        return request.args, request.args.getlist("query"), request.args.getlist("update")
+    limit = kg.config.max_body
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, "Content Too Large",
+                      f"the request body has {request.content_length} bytes; the limit is {limit}")
+    mimetype = request.mimetype
+    if mimetype == FORM_TYPE:
+        params = MultiDict(request.args)
+        for key, values in request.form.lists():
+            for value in values:
+                params.add(key, value)
+        return params, params.getlist("query"), params.getlist("update")
+    if mimetype in (QUERY_TYPE, UPDATE_TYPE):
+        body = _body_text(limit)
+        params = request.args
+        if mimetype == QUERY_TYPE:
+            return params, [body, *params.getlist("query")], params.getlist("update")
+        return params, params.getlist("query"), [body, *params.getlist("update")]
+    raise Problem(415, "Unsupported Media Type",
+                  f"a POST to /sparql takes {FORM_TYPE}, {QUERY_TYPE} or {UPDATE_TYPE}, "
+                  f"not {mimetype or 'a body without Content-Type'}")
+
+
+def _body_text(limit: int) -> str:
+    data = request.get_data(cache=False)
+    if len(data) > limit:
+        raise Problem(413, "Content Too Large", f"the request body is larger than the limit of {limit} bytes")
+    charset = request.mimetype_params.get("charset", "utf-8")
+    try:
+        return data.decode(charset)
+    except LookupError:
+        raise Problem(415, "Unsupported Media Type", f"unknown charset {charset!r}; send UTF-8") from None
+    except UnicodeDecodeError as exc:
+        raise Problem(400, "Bad Request", f"the body is not valid {charset}: {exc.reason} at byte {exc.start}") \
+            from None
+
+
+def _problem(exc: Exception) -> Problem:
+    if isinstance(exc, NotAcceptable):
+        offered = [f.media_type for f in exc.offered]
+        return Problem(406, "Not Acceptable",
+                       f"cannot answer in {exc.asked or 'the requested format'!s}; available: {', '.join(offered)}",
+                       offered=offered)
+    if isinstance(exc, core.SparqlError):
+        headers = {"Retry-After": "1"} if exc.status == 503 else None
+        return Problem(exc.status, exc.title, exc.detail, headers=headers, **exc.extra)
+    raise exc
+
+
+def _query(kg, text: str, params: MultiDict) -> Response:
+    accept = request.headers.get("Accept")
+    requested = params.getlist("format")
+    if request.method == "GET" and not requested:
+        # A browser following a link to a query gets the editor with it, ready to run.
+        try:
+            analysis = core.analyse(text, kg.prefixes)
+            if negotiate(accept, [*core.offered_formats(analysis.form), HTML]) is HTML:
+                return _editor(kg, text)
+        except (core.SparqlError, NotAcceptable):
+            pass
+    try:
+        answer = core.run_query(
+            kg, text, accept=accept, requested_formats=requested,
+            default_graph_uri=params.getlist("default-graph-uri"),
+            named_graph_uri=params.getlist("named-graph-uri"),
+            timeout=params.get("timeout"),
+        )
+    except (core.SparqlError, NotAcceptable) as exc:
+        raise _problem(exc) from None
+    response = Response(answer.body, status=200, content_type=answer.format.content_type)
+    response.headers["Vary"] = "Accept"
+    response.headers["X-KG-Truncated"] = "true" if answer.truncated else "false"
+    response.headers["X-KG-Row-Cap"] = str(answer.max_rows)
+    response.headers["X-KG-Cache"] = "hit" if answer.cached else "miss"
+    response.headers["X-KG-Time-Limit"] = f"{answer.time_limit:g}"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _update(kg, text: str, params: MultiDict) -> Response:
+    require_admin()
+    if params.getlist("using-graph-uri") or params.getlist("using-named-graph-uri"):
+        raise Problem(400, "Bad Request", "using-graph-uri/using-named-graph-uri are not supported: "
+                                          "write USING / USING NAMED in the update itself")
+    try:
+        core.run_update(kg, text)
+    except core.SparqlError as exc:
+        raise _problem(exc) from None
+    log.info("SPARQL update applied; graph version now %s", kg.store.version())
+    return Response(status=204)
+
+
+def _no_query(kg, params: MultiDict) -> Response:
+    """A GET without a query: the editor for browsers, the Service Description for RDF clients."""
+    offered = [*core.GRAPH_FORMATS, HTML]
+    requested = params.getlist("format")
+    try:
+        if requested:
+            fmt = next((BY_KEY[k] for k in (core._GRAPH_SYNONYMS.get(r, r) for r in requested)
+                        if k in BY_KEY and BY_KEY[k] in offered), None)
+            if fmt is None:
+                raise NotAcceptable(offered, ", ".join(requested))
+        else:
+            fmt = negotiate(request.headers.get("Accept"), offered)
+    except NotAcceptable:
+        raise Problem(400, "Missing query",
+                      "give a 'query' parameter; without one, /sparql answers with the query editor (text/html) "
+                      "or its Service Description (" + ", ".join(f.media_type for f in core.GRAPH_FORMATS) + ")",
+                      offered=[f.media_type for f in offered]) from None
+    if fmt is HTML:
+        return _editor(kg, "")
+    base = kg.config.public_base or request.host_url
+    triples = describe_service(base + "sparql", core.known_graphs(kg), [*core.RESULT_FORMATS, *core.GRAPH_FORMATS],
+                               updates=bool(kg.config.admin_token))
+    from kg.formats import serialize_triples
+
+    response = Response(serialize_triples(triples, fmt, kg.prefixes), content_type=fmt.content_type)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def _named_queries(kg) -> list[dict[str, str]]:
+    try:
+        from kg.queries import queries_for
+
+        queries = queries_for(kg)
+    except ImportError:
+        queries = None
+    except Exception:  # noqa: BLE001 - a broken .rq file must not take the editor down
+        log.exception("named queries could not be read")
+        queries = None
+    if queries is not None:
+        return [{"name": q.name, "summary": q.summary, "text": q.text} for q in queries]
+    out = []
+    for path in sorted(kg.config.queries_dir.glob("*.rq")):
+        try:
+            out.append({"name": path.stem, "summary": "", "text": path.read_text(encoding="utf-8")})
+        except OSError:
+            continue
+    return out
+
+
+def _editor(kg, text: str) -> Response:
+    vendor = Path(current_app.static_folder or "") / "vendor"
+    assets = (vendor / "yasgui.min.js").exists() and (vendor / "yasgui.min.css").exists()
+    page = render_template("sparql.html", queries=_named_queries(kg), query=text, assets=assets,
+                           prefixes=kg.prefixes, timeout=kg.config.query_timeout,
+                           max_rows=kg.config.max_rows)
+    response = Response(page, content_type="text/html; charset=utf-8")
+    response.headers["Vary"] = "Accept"
+    return response

@@ -1,0 +1,100 @@
+"""Fixtures, from cheap to dear: a config, an opened graph, a real server over HTTP.
+
+``server`` is the real service (gunicorn, ``kg serve``) on a free loopback port. It is
+parametrised by store kind (``KG_TEST_STORES``, comma-separated), so every test that uses it runs
+once per store the suite is asked to cover.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import requests
+
+from kg.config import Config
+from kg.graph import KnowledgeGraph
+from tests.support.server import ADMIN_TOKEN, ROOT, ServerProcess
+
+try:  # the Oxigraph-server fixture arrives with the remote store
+    from tests.support.remote import remote_store_env  # noqa: F401
+except ModuleNotFoundError:
+    pass
+
+STORES = [s for s in os.environ.get("KG_TEST_STORES", "embedded").split(",") if s]
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., Config]:
+    """Config with a fresh data directory; keyword arguments override fields."""
+
+    def make(**overrides) -> Config:
+        overrides.setdefault("data_dir", tmp_path / "data")
+        return Config.from_env(overrides, environ={})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def kg(tmp_path_factory) -> Iterator[KnowledgeGraph]:
+    """The shipped graph, loaded and validated into an embedded store of its own."""
+    config = Config.from_env({"data_dir": tmp_path_factory.mktemp("kg")}, environ={})
+    graph = KnowledgeGraph.open(config)
+    yield graph
+    graph.close()
+
+
+def _value(term) -> str | None:
+    return None if term is None else term.value
+
+
+@pytest.fixture(scope="session")
+def select(kg: KnowledgeGraph) -> Callable[[str], list[dict[str, str]]]:
+    """Run a SELECT over the union of all graphs; rows map variable → lexical value."""
+
+    def run(query: str) -> list[dict[str, str]]:
+        result = kg.store.query(query, prefixes=kg.prefixes)
+        assert isinstance(result, ox.QuerySolutions), "select() takes a SELECT query"
+        names = [v.value for v in result.variables]
+        return [{n: _value(row[n]) for n in names if row[n] is not None} for row in result]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def ask(kg: KnowledgeGraph) -> Callable[[str], bool]:
+    def run(query: str) -> bool:
+        return bool(kg.store.query(query, prefixes=kg.prefixes))
+
+    return run
+
+
+@pytest.fixture(scope="session", params=STORES)
+def server(request, tmp_path_factory) -> Iterator[ServerProcess]:
+    """The real service over HTTP on loopback, one per store kind."""
+    data_dir = tmp_path_factory.mktemp(f"server-{request.param}") / "data"
+    env = {"KG_STORE": request.param}
+    if request.param == "remote":
+        env.update(request.getfixturevalue("remote_store_env"))
+    proc = ServerProcess(data_dir=data_dir, env=env).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def admin_token() -> str:
+    return ADMIN_TOKEN
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT

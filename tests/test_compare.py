@@ -1,0 +1,177 @@
+"""The comparison, against the facts of the source text, and for a type added to the graph."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from rdflib import Graph
+
+from kg import compare as comparing
+from kg.graph import KnowledgeGraph
+from kg.loader import check
+from kg.terms import graph_to_ox
+from tests.support.server import ROOT
+
+SOURCE = (ROOT.parent.parent / "shared" / "source" / "bpo-vs-kpo.txt")
+
+
+def _source() -> str:
+    path = SOURCE if SOURCE.exists() else ROOT / "ontology" / "source.txt"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def _row(body, key):
+    return next(d for d in body["dimensions"] if d["key"] == key)
+
+
+def _labels(row, slug):
+    return {v["label"] for v in row["values"][slug]}
+
+
+def test_bpo_kpo_has_the_six_differences_of_the_source(server, http):
+    r = http.get(server.url + "/api/compare?types=bpo,kpo")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
+    body = r.json()
+    text = _source()
+    # 1. names
+    names = {t["slug"]: t["label"] for t in body["types"]}
+    assert names == {"bpo": "Business Process Outsourcing", "kpo": "Knowledge Process Outsourcing"}
+    if text:
+        assert "KPO stands for Knowledge Process Outsourcing" in text
+    # 2. skills: specialised knowledge vs communication and basic computer skills
+    skills = _row(body, "skills")
+    assert "specialised knowledge" in _labels(skills, "kpo")
+    assert {"good communication skills", "basic computer skills"} <= _labels(skills, "bpo")
+    assert skills["status"] == "different"
+    # 3. client contact: often vs rarely
+    contact = _row(body, "client-contact")
+    assert _labels(contact, "kpo") == {"frequent contact with international clients"}
+    assert _labels(contact, "bpo") == {"rare contact with international clients"}
+    assert "KPO employees engage with international clients often" in \
+        contact["values"]["kpo"][0]["evidence"][0]["text"]
+    # 4. KPO is an extension of BPO, BPO a simpler form of KPO
+    relations = {(r["subject"], r["property"].rsplit("#", 1)[-1], r["object"]): r for r in body["relations"]}
+    assert ("kpo", "isExtensionOf", "bpo") in relations and ("bpo", "isSimplerFormOf", "kpo") in relations
+    assert relations[("kpo", "isExtensionOf", "bpo")]["evidence"][0]["text"] == "KPO is an extension of BPO"
+    # 5. profits to developed nations: double
+    profit = next(s for s in body["stored_comparisons"] if s["measure"] == "profit to developed nations")
+    assert profit["ratio"] == 2.0 and profit["compared"] == "kpo" and profit["baseline"] == "bpo"
+    # 6. earnings: $11 vs $24 per hour, ratio computed
+    earnings = _row(body, "earnings")
+    assert [v["amount"] for v in earnings["values"]["bpo"]] == [11.0]
+    assert [v["amount"] for v in earnings["values"]["kpo"]] == [24.0]
+    assert body["earnings_ratios"][0]["ratio"] == pytest.approx(24 / 11, abs=1e-3)
+    if text:
+        for quote in (profit["evidence"][0]["text"], relations[("kpo", "isExtensionOf", "bpo")]["evidence"][0]["text"]):
+            assert quote in text
+        assert re.search(r"\$11 per hour", text) and re.search(r"\$24 every hour", text)
+
+
+def test_rows_follow_the_dimensions_of_the_graph(server, http, select):
+    body = http.get(server.url + "/api/compare?types=kpo,bpo").json()
+    dims = select("SELECT ?d ?o WHERE { ?d a out:Dimension ; out:displayOrder ?o } ORDER BY ?o")
+    assert [d["dimension"] for d in body["dimensions"]] == [row["d"] for row in dims]
+    assert [t["slug"] for t in body["types"]] == ["kpo", "bpo"]
+
+
+@pytest.mark.parametrize("accept, fmt, media", [
+    ("text/csv", None, "text/csv"), ("text/markdown", None, "text/markdown"),
+    ("text/html", None, "text/html"), (None, "csv", "text/csv"), (None, "markdown", "text/markdown"),
+])
+def test_negotiated_formats(server, http, accept, fmt, media):
+    params = {"types": "bpo,kpo", **({"format": fmt} if fmt else {})}
+    r = http.get(server.url + "/api/compare", params=params, headers={"Accept": accept} if accept else {})
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith(media)
+    if media == "text/csv":
+        rows = list(csv.reader(io.StringIO(r.text)))
+        assert rows[0][:3] == ["dimension", "BPO", "KPO"]
+        assert any("USD 24 per hour" in cell for row in rows for cell in row)
+    elif media == "text/markdown":
+        assert "| client contact |" in r.text
+    else:
+        assert "<svg" in r.text and "USD 24 per hour" in r.text and "<script" not in r.text
+        assert "http://" not in r.text.split("<svg", 1)[1].split("</svg>")[0].replace("http://www.w3.org/2000/svg", "")
+
+
+def test_unknown_type_and_bad_parameters(server, http):
+    r = http.get(server.url + "/api/compare?types=bpo,xpo")
+    assert r.status_code == 404 and "bpo" in r.json()["known"]
+    r = http.get(server.url + "/api/compare?types=bpo")
+    assert r.status_code == 400 and r.json()["parameter"] == "types"
+    r = http.get(server.url + "/api/compare?types=bpo,kpo", headers={"Accept": "image/png"})
+    assert r.status_code == 406
+
+
+LPO = """
+@prefix out: <https://w3id.org/outsourcing-kg/ontology#> .
+@prefix outd: <https://w3id.org/outsourcing-kg/id/> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@prefix prov: <http://www.w3.org/ns/prov#> .
+@prefix schema: <https://schema.org/> .
+@prefix unit: <http://qudt.org/vocab/unit/> .
+
+outd:lpo a out:OutsourcingType ;
+    skos:prefLabel "Legal Process Outsourcing"@en ;
+    skos:altLabel "LPO"@en ;
+    skos:definition "Outsourcing of legal work such as research and document review."@en ;
+    skos:inScheme outd:outsourcing-types ;
+    out:requiresSkill outd:skill-legal-knowledge , outd:skill-english ;
+    out:typicalActivity outd:activity-legal-matters ;
+    out:hasActivityLevel outd:activity-level-high ;
+    out:hasClientContactFrequency outd:contact-often ;
+    out:isExtensionOf outd:kpo ;
+    out:averageEarnings outd:lpo-earnings ;
+    prov:wasDerivedFrom outd:source-bpo-vs-kpo ;
+    out:evidenceText "test fixture" .
+
+outd:lpo-earnings a out:EarningsRate ;
+    schema:value 33.0 ; schema:currency "USD" ; out:perTimeUnit unit:HR ;
+    out:beneficiary outd:host-country ; out:statistic outd:stat-mean ;
+    prov:wasDerivedFrom outd:source-bpo-vs-kpo ; out:evidenceText "test fixture" .
+"""
+
+
+@pytest.fixture
+def kg_with_lpo(make_config):
+    kg = KnowledgeGraph.open(make_config())
+    graph = Graph().parse(data=LPO, format="turtle")
+    report = check(kg.ontology, graph)
+    assert report.conforms, report.text()
+    kg.store.replace_graph(kg.graph("extension/lpo"), graph_to_ox(graph))
+    yield kg
+    kg.close()
+
+
+def test_comparison_works_for_an_added_type(kg_with_lpo):
+    result = comparing.compare(kg_with_lpo, ["kpo", "lpo", "bpo"])
+    data = comparing.to_dict(result)
+    assert [t["acronym"] for t in data["types"]] == ["KPO", "LPO", "BPO"]
+    level = _row(data, "activity-level")
+    assert _labels(level, "lpo") == {"high-level processes"} and level["status"] == "different"
+    skills = _row(data, "skills")
+    assert "knowledge of legal matters" in _labels(skills, "lpo")
+    ratios = {(r["type"], r["baseline"]): r["ratio"] for r in data["earnings_ratios"]}
+    assert ratios[("lpo", "kpo")] == pytest.approx(33 / 24, abs=1e-3)
+    assert ratios[("bpo", "kpo")] == pytest.approx(11 / 24, abs=1e-3)
+    assert any(r["subject"] == "lpo" and r["object"] == "kpo" for r in data["relations"])
+    two = comparing.to_dict(comparing.compare(kg_with_lpo, ["lpo", "kpo"]))
+    assert _row(two, "activity-level")["status"] == "same"
+    assert "activity-level" in two["shared"]
+    json.dumps(data)
+
+
+def test_kg_compare_command(tmp_path):
+    env = {"KG_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "kg.cli", "compare", "bpo", "kpo", "--format", "markdown"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "# BPO vs KPO" in out.stdout and "USD 11 per hour" in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "kg.cli", "compare", "bpo", "nope"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "known types" in bad.stderr

@@ -1,0 +1,223 @@
+"""The remote store answers like the embedded one, over a real Oxigraph server, and fails clearly.
+
+Each test talks to a real ``oxigraph serve`` on loopback (in memory, started here) through
+``RemoteStore``; expected answers come from an embedded store holding the same shipped graph.
+"""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+import pytest
+import requests
+
+from kg.config import Config
+from kg.graph import KnowledgeGraph
+from kg.store import StoreTimeout, StoreUnavailable
+from kg.store import remote as remote_module
+from kg.store.embedded import EmbeddedStore
+from kg.store.remote import RemoteStore, bind_values
+from tests.support.remote import OxigraphServer
+from tests.support.server import ServerProcess, free_port
+
+pytestmark = pytest.mark.remote
+
+
+def _config(server: OxigraphServer, **extra) -> Config:
+    return Config.from_env(
+        {
+            "store": "remote",
+            "sparql_endpoint": server.env["KG_SPARQL_ENDPOINT"],
+            "sparql_update_endpoint": server.env["KG_SPARQL_UPDATE_ENDPOINT"],
+            "validate_on_load": False,
+            **extra,
+        },
+        environ={},
+    )
+
+
+@pytest.fixture(scope="module", params=["native-union", "protocol-union"])
+def remote_kg(request, kg):
+    """The shipped graph in an Oxigraph server: with its union default graph, and without it."""
+    server = OxigraphServer(union_default_graph=request.param == "native-union").start()
+    graph = KnowledgeGraph.open(_config(server))
+    yield graph
+    graph.close()
+    server.stop()
+
+
+def _rows(result) -> set[tuple]:
+    if isinstance(result, ox.QueryBoolean):
+        return {(bool(result),)}
+    if isinstance(result, ox.QuerySolutions):
+        names = [v.value for v in result.variables]
+        return {tuple(str(row[n]) if row[n] is not None else None for n in names) for row in result}
+    return {(str(t.subject), str(t.predicate), str(t.object)) for t in result}
+
+
+QUERIES = [
+    "SELECT ?t ?label WHERE { ?t a out:OutsourcingType ; skos:prefLabel ?label }",
+    "SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p ORDER BY DESC(?n) ?p LIMIT 5",
+    "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
+    "SELECT ?t ?l WHERE { ?t a out:OutsourcingType "
+    "OPTIONAL { ?t skos:prefLabel ?l FILTER(lang(?l) = 'en') } }",
+    "ASK { ?t a out:OutsourcingType }",
+    "ASK { outd:no-such-thing ?p ?o }",
+    "CONSTRUCT { ?t skos:prefLabel ?l } WHERE { ?t a out:OutsourcingType ; skos:prefLabel ?l }",
+    "DESCRIBE outd:kpo",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_remote_answers_equal_embedded(remote_kg, kg, query):
+    expected = _rows(kg.store.query(query, prefixes=kg.prefixes))
+    got = _rows(remote_kg.store.query(query, prefixes=remote_kg.prefixes))
+    assert got == expected
+    assert expected  # every query of the list has an answer in the shipped graph
+
+
+def test_results_are_pyoxigraph_objects(remote_kg):
+    result = remote_kg.store.query(
+        "SELECT ?s WHERE { ?s a out:OutsourcingType }", prefixes=remote_kg.prefixes
+    )
+    assert isinstance(result, ox.QuerySolutions)
+    # Native serialisation works on what the remote store returns.
+    assert result.serialize(format=ox.QueryResultsFormat.JSON).startswith(b'{"head"')
+    assert isinstance(remote_kg.store.query("ASK {}"), ox.QueryBoolean)
+
+
+def test_substitutions_bind_terms_like_the_embedded_store(remote_kg, kg):
+    query = "SELECT ?t ?label WHERE { ?t skos:prefLabel ?label }"  # Oxigraph binds projected variables
+    for slug in ("bpo", "kpo"):
+        subs = {"t": ox.NamedNode(kg.iri(slug))}
+        expected = _rows(kg.store.query(query, prefixes=kg.prefixes, substitutions=subs))
+        assert expected
+        assert (
+            _rows(remote_kg.store.query(query, prefixes=remote_kg.prefixes, substitutions=subs)) == expected
+        )
+
+
+def test_substituted_literal_cannot_break_out_of_its_quotes(remote_kg):
+    before = remote_kg.store.graphs()
+    hostile = ox.Literal('x" } } ; DROP ALL ; SELECT * { "')
+    result = remote_kg.store.query(
+        "SELECT ?s ?label WHERE { ?s skos:prefLabel ?label }",
+        prefixes=remote_kg.prefixes,
+        substitutions={"label": hostile},
+    )
+    assert list(result) == []
+    assert remote_kg.store.graphs() == before
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        (
+            "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }",
+            "CONSTRUCT { ?s ?p ?o } WHERE { VALUES (?s) { (<http://x/a>) } ?s ?p ?o }",
+        ),
+        (
+            "SELECT * WHERE { ?s ?p '{' } # {",
+            "SELECT * WHERE { VALUES (?s) { (<http://x/a>) } ?s ?p '{' } # {",
+        ),
+        ("DESCRIBE ?s", "DESCRIBE ?s\nVALUES (?s) { (<http://x/a>) }"),
+        (
+            "SELECT (EXISTS { ?s ?p ?o } AS ?e) { ?s ?p ?o }",
+            "SELECT (EXISTS { ?s ?p ?o } AS ?e) { VALUES (?s) { (<http://x/a>) } ?s ?p ?o }",
+        ),
+    ],
+)
+def test_values_block_goes_into_the_where_group(query, expected):
+    assert bind_values(query, {"s": ox.NamedNode("http://x/a")}) == expected
+
+
+def test_writes_bump_a_version_shared_by_replicas(remote_kg, monkeypatch):
+    monkeypatch.setattr(remote_module, "VERSION_TTL", 0.0)
+    other = RemoteStore(remote_kg.config)  # a second stateless replica
+    try:
+        before = remote_kg.store.version()
+        assert other.version() == before
+        graph = remote_kg.graph("test-remote-write")
+        triple = ox.Triple(
+            ox.NamedNode(remote_kg.iri("x")), ox.NamedNode(remote_kg.iri("p")), ox.Literal("v")
+        )
+        remote_kg.store.replace_graph(graph, [triple])
+        after = remote_kg.store.version()
+        assert after != before and other.version() == after
+        assert other.graph_triples(graph) == [triple]
+        other.drop_graph(graph)
+        assert remote_kg.store.version() not in (before, after)
+        assert graph not in remote_kg.store.graphs()
+    finally:
+        other.close()
+
+
+def test_refused_connection_is_store_unavailable(kg):
+    port = free_port()
+    with pytest.raises(StoreUnavailable):
+        RemoteStore(
+            Config.from_env(
+                {"store": "remote", "sparql_endpoint": f"http://127.0.0.1:{port}/query"}, environ={}
+            )
+        )
+
+
+@pytest.fixture(scope="module")
+def slow_server():
+    """An Oxigraph server with data where a cross product takes long, cut at 1 s by the server."""
+    server = OxigraphServer(timeout_s=1).start()
+    lines = "".join(f'<http://x/s{i}> <http://x/p> "{i}" .\n' for i in range(3000))
+    requests.post(
+        server.url + "/store",
+        params={"graph": "http://x/g"},
+        data=lines.encode(),
+        headers={"Content-Type": "application/n-triples"},
+        timeout=30,
+    ).raise_for_status()
+    yield server
+    server.stop()
+
+
+SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?o . ?b ?q ?r . ?c ?x ?y }"
+
+
+def test_client_timeout_is_store_timeout(slow_server):
+    store = RemoteStore(_config(slow_server))
+    try:
+        with pytest.raises(StoreTimeout):
+            store.query(SLOW, timeout=0.3)
+        assert bool(store.query("ASK {}"))  # the store is usable again afterwards
+    finally:
+        store.close()
+
+
+def test_truncated_answer_of_a_timed_out_oxigraph_is_store_timeout(slow_server):
+    store = RemoteStore(_config(slow_server))
+    try:
+        with pytest.raises(StoreTimeout):
+            store.query("SELECT ?a ?b WHERE { ?a ?p ?o . ?b ?q ?r }", timeout=20)
+    finally:
+        store.close()
+
+
+def test_service_over_an_unreachable_store_reports_503(tmp_path, http):
+    """A replica whose store goes away says so on /healthz (load balancers take it out)."""
+    store_server = OxigraphServer().start()
+    service = ServerProcess(
+        data_dir=tmp_path / "data", env={"KG_STORE": "remote", "KG_VALIDATE": "0", **store_server.env}
+    ).start()
+    try:
+        body = http.get(service.url + "/healthz").json()
+        assert body["engine"] == "remote:" + store_server.env["KG_SPARQL_ENDPOINT"]
+        store_server.stop()
+        r = http.get(service.url + "/healthz")
+        assert r.status_code == 503 and r.json()["status"] == "unavailable"
+    finally:
+        service.stop()
+        store_server.stop()
+
+
+def test_embedded_and_remote_agree_on_graph_sizes(remote_kg, kg):
+    embedded = {g: n for g, n in kg.store.graphs().items() if not g.endswith(("meta", "test-remote-write"))}
+    remote = {g: n for g, n in remote_kg.store.graphs().items() if not g.endswith("meta")}
+    assert remote == embedded
+    assert isinstance(kg.store, EmbeddedStore)

@@ -1,0 +1,125 @@
+"""Every query runs under a time limit and a row cap: a runaway query is stopped (503) while other
+requests keep being answered; big results are cut at the cap with a clear signal; memory stays
+bounded; the result cache can be turned off."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.support.server import ServerProcess
+
+JSON = "application/sparql-results+json"
+# A four-way cross product of the whole graph under an aggregate: it cannot stream, it never ends.
+EXPLOSIVE = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+CROSS = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f }"
+
+
+@pytest.fixture(scope="module")
+def small_server(tmp_path_factory):
+    """A server configured with a short time limit, a small row cap, no cache and a small memory
+    allowance per query worker."""
+    data_dir = tmp_path_factory.mktemp("limits") / "data"
+    proc = ServerProcess(data_dir=data_dir, env={
+        "KG_QUERY_TIMEOUT": "1.5", "KG_MAX_ROWS": "7", "KG_CACHE": "off", "KG_VALIDATE": "0",
+        "KG_WORKER_MEMORY": str(700 * 1024 * 1024)}).start()
+    yield proc
+    proc.stop()
+
+
+def test_explosive_query_is_stopped_while_a_simple_one_is_answered(server):
+    outcome: dict = {}
+
+    def explode():
+        started = time.monotonic()
+        outcome["response"] = requests.get(server.url + "/sparql", params={"query": EXPLOSIVE, "timeout": "1.5"},
+                                           headers={"Accept": JSON}, timeout=30)
+        outcome["elapsed"] = time.monotonic() - started
+
+    thread = threading.Thread(target=explode)
+    thread.start()
+    time.sleep(0.3)  # the explosive query is now evaluating
+    started = time.monotonic()
+    simple = requests.get(server.url + "/sparql", params={"query": "SELECT ?t WHERE { ?t a out:OutsourcingType }"},
+                          headers={"Accept": JSON}, timeout=30)
+    simple_elapsed = time.monotonic() - started
+    assert thread.is_alive(), "the simple query was answered while the explosive one still ran"
+    thread.join()
+    assert simple.status_code == 200 and simple.json()["results"]["bindings"]
+    assert simple_elapsed < 1.0
+    r = outcome["response"]
+    assert r.status_code == 503
+    assert "time limit" in r.json()["detail"]
+    assert 1.5 <= outcome["elapsed"] < 3.5
+    # The stopped worker was replaced: the server keeps answering, and stops the next runaway too.
+    after = requests.get(server.url + "/sparql", params={"query": "ASK { ?s ?p ?o }"}, timeout=30)
+    assert after.status_code == 200
+    again = requests.get(server.url + "/sparql", params={"query": EXPLOSIVE, "timeout": "0.5"}, timeout=30)
+    assert again.status_code == 503
+
+
+def test_request_may_lower_the_time_limit_never_raise_it(server, http):
+    def limit(value):
+        r = http.get(server.url + "/sparql", params={"query": "ASK {}", "timeout": value})
+        assert r.status_code == 200
+        return float(r.headers["X-KG-Time-Limit"])
+
+    configured = limit("")
+    assert configured == 10  # the default of Config.query_timeout
+    assert limit("2.5") == 2.5
+    assert limit("3600") == configured
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "nan"])
+def test_bad_timeout_is_400(server, http, value):
+    r = http.get(server.url + "/sparql", params={"query": "ASK {}", "timeout": value})
+    assert r.status_code == 400 and "timeout" in r.text
+
+
+def test_row_cap_cuts_huge_results_with_a_signal(server, http, select):
+    triples = int(select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")[0]["n"])
+    assert triples * triples > 10_000, "the cross product exceeds the default cap"
+    started = time.monotonic()
+    r = http.get(server.url + "/sparql", params={"query": CROSS}, headers={"Accept": JSON})
+    assert r.status_code == 200
+    assert time.monotonic() - started < 5, "rows are read up to the cap, not all of them"
+    cap = int(r.headers["X-KG-Row-Cap"])
+    assert r.headers["X-KG-Truncated"] == "true"
+    assert len(r.json()["results"]["bindings"]) == cap == 10_000
+    small = http.get(server.url + "/sparql", params={"query": "SELECT * WHERE { ?s a out:OutsourcingType }"})
+    assert small.headers["X-KG-Truncated"] == "false"
+
+
+def test_configured_limits(small_server, http):
+    url = small_server.url + "/sparql"
+    r = http.get(url, params={"query": CROSS}, headers={"Accept": "text/csv"})
+    assert r.status_code == 200 and r.headers["X-KG-Truncated"] == "true"
+    assert len(r.text.strip().splitlines()) == 1 + 7
+    r = http.get(url, params={"query": "CONSTRUCT { ?a <urn:x:p> ?d } WHERE { ?a ?b ?c . ?d ?e ?f }"},
+                 headers={"Accept": "application/n-triples"})
+    assert r.status_code == 200 and r.headers["X-KG-Truncated"] == "true"
+    assert len(r.text.strip().splitlines()) <= 7
+    started = time.monotonic()
+    r = http.get(url, params={"query": EXPLOSIVE})
+    assert r.status_code == 503 and time.monotonic() - started < 3.5
+    assert http.get(url, params={"query": "ASK {}", "timeout": "99"}).headers["X-KG-Time-Limit"] == "1.5"
+
+
+def test_memory_hungry_query_is_stopped_and_the_server_lives_on(small_server, http):
+    # ORDER BY must hold every row: a three-way cross product outgrows the worker's memory allowance.
+    query = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } ORDER BY ?a ?i"
+    started = time.monotonic()
+    r = http.get(small_server.url + "/sparql", params={"query": query}, headers={"Accept": JSON})
+    assert r.status_code == 503
+    assert "memory" in r.json()["detail"], r.text
+    assert time.monotonic() - started < 1.5, "stopped by the memory allowance, before the time limit"
+    assert http.get(small_server.url + "/sparql", params={"query": "ASK {}"}).status_code == 200
+
+
+def test_cache_off_answers_every_request_afresh(small_server, http):
+    for _ in range(2):
+        r = http.get(small_server.url + "/sparql", params={"query": "ASK { ?s ?p ?o }"})
+        assert r.status_code == 200 and r.headers["X-KG-Cache"] == "miss"
