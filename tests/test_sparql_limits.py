@@ -35,7 +35,8 @@ def test_explosive_query_is_stopped_while_a_simple_one_is_answered(server):
 
     def explode():
         started = time.monotonic()
-        outcome["response"] = requests.get(server.url + "/sparql", params={"query": EXPLOSIVE, "timeout": "1.5"},
+        outcome["response"] = requests.get(server.url + "/sparql",
+                                           params={"query": EXPLOSIVE, "timeout": "1.5"},
                                            headers={"Accept": JSON}, timeout=30)
         outcome["elapsed"] = time.monotonic() - started
 
@@ -43,7 +44,8 @@ def test_explosive_query_is_stopped_while_a_simple_one_is_answered(server):
     thread.start()
     time.sleep(0.3)  # the explosive query is now evaluating
     started = time.monotonic()
-    simple = requests.get(server.url + "/sparql", params={"query": "SELECT ?t WHERE { ?t a out:OutsourcingType }"},
+    simple = requests.get(server.url + "/sparql",
+                          params={"query": "SELECT ?t WHERE { ?t a out:OutsourcingType }"},
                           headers={"Accept": JSON}, timeout=30)
     simple_elapsed = time.monotonic() - started
     assert thread.is_alive(), "the simple query was answered while the explosive one still ran"

@@ -145,7 +145,8 @@ def test_post_without_query_is_400(server, http):
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(alphabet=st.sampled_from(list("SELECTASKWHERE{}()?<>\"'#:;.,*$ \n\\aoxpu01")), max_size=80))
+@given(text=st.text(alphabet=st.sampled_from(list("SELECTASKWHERE{}()?<>\"'#:;.,*$ \n\\aoxpu01")),
+                    max_size=80))
 def test_arbitrary_text_never_gets_500(server, http, text):
     for r in (http.get(server.url + "/sparql", params={"query": text, "timeout": "2"}),
               http.post(server.url + "/sparql", data=text.encode(),
@@ -218,3 +219,36 @@ def test_browser_gets_the_query_editor(server, http, repo_root):
     r = http.get(server.url + "/sparql", params={"query": "ASK { ?s ?p 'probe' }"},
                  headers={"Accept": "text/html"})
     assert r.status_code == 200 and "ASK { ?s ?p" in r.text
+
+
+@pytest.mark.browser
+def test_editor_runs_a_query_in_a_real_browser_without_outside_calls(server):
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if not shutil.which("chromedriver"):
+        pytest.skip("chromedriver is not installed")
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options)
+    try:
+        driver.get(server.url + "/sparql")
+        wait = WebDriverWait(driver, 20)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".yasqe .CodeMirror"))
+        driver.execute_script(
+            "window.kgYasgui.getTab().setQuery('SELECT ?t WHERE { ?t a out:OutsourcingType }');"
+            "window.kgYasgui.getTab().query();")
+        wait.until(lambda d: "outsourcing-kg/id/" in d.find_element(By.CSS_SELECTOR, ".yasr").text)
+        endpoint = driver.execute_script("return window.kgYasgui.getTab().getEndpoint();")
+        assert endpoint == server.url + "/sparql"
+        urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name);")
+        assert urls and all(u.startswith(server.url) or u.startswith("data:") for u in urls), urls
+        errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
+    finally:
+        driver.quit()

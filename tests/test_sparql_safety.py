@@ -127,7 +127,7 @@ def test_unknown_graphs_are_refused_not_fetched(server, http, listener, where):
 
 def _guarded(code: str, port: int) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter with the project's guard installed."""
-    program = "from kg import guard\nguard.install()\nPORT = %d\n" % port + textwrap.dedent(code)
+    program = f"from kg import guard\nguard.install()\nPORT = {port}\n" + textwrap.dedent(code)
     return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
 
 
@@ -143,7 +143,7 @@ def test_guard_stops_a_json_ld_remote_context(listener):
         else:
             print("parsed")
     """, listener.port)
-    assert "refused" in done.stdout, done.stdout + done.stderr
+    assert "refused: OutboundRefused" in done.stdout, done.stdout + done.stderr
     assert listener.connections == 0
 
 
@@ -156,6 +156,7 @@ def test_guard_stops_rdflib_service_and_urllib(listener):
             print("queried")
         except Exception as exc:
             print("service refused:", type(exc).__name__)
+            assert type(exc).__name__ == "OutboundRefused", exc
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{PORT}/", timeout=2)
             print("fetched")
@@ -168,7 +169,8 @@ def test_guard_stops_rdflib_service_and_urllib(listener):
             print("file refused:", exc)
     """, listener.port)
     out = done.stdout + done.stderr
-    assert "service refused" in out and "urllib refused" in out and "file refused" in out, out
+    assert "service refused: OutboundRefused" in out, out
+    assert "urllib refused" in out and "file refused" in out, out
     assert listener.connections == 0
 
 

@@ -135,6 +135,8 @@ class EmbeddedStore:
             self._bump()
 
     def close(self) -> None:
+        if self.read_only:
+            return
         try:
             self._store.flush()
         except OSError:

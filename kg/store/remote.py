@@ -395,7 +395,7 @@ def _position(handle: IO[bytes]) -> int:
 _TOKEN = re.compile(
     r"""(?P<skip>'''.*?'''|\"\"\".*?\"\"\"|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|<[^<>"{}|^`\\\s]*>|\#[^\n]*)
       |(?P<open>\{)|(?P<close>\})|(?P<popen>\()|(?P<pclose>\))
-      |(?P<word>[A-Za-z_][\w-]*)""",
+      |(?P<var>[?$]\w+)|(?P<word>[A-Za-z_][\w-]*)""",
     re.VERBOSE | re.DOTALL,
 )
 
@@ -430,7 +430,7 @@ def bind_values(sparql: str, substitutions: dict) -> str:
     """The query with each variable bound to its term, like Oxigraph's ``substitutions``.
 
     >>> bind_values("SELECT ?l WHERE { ?t <http://x/p> ?l }", {"t": ox.NamedNode("http://x/a")})
-    'SELECT ?l WHERE { VALUES (?t) { (<http://x/a>) } ?t <http://x/p> ?l }'
+    'SELECT ?l WHERE { VALUES (?t) { (<http://x/a>) } <http://x/a> <http://x/p> ?l }'
     """
     names, terms = [], []
     for name, term in substitutions.items():
@@ -457,4 +457,38 @@ def bind_values(sparql: str, substitutions: dict) -> str:
     if where is None:
         # DESCRIBE <x> or CONSTRUCT WHERE { ... }: a trailing VALUES clause joins the whole pattern.
         return sparql.rstrip() + "\n" + block
-    return sparql[: where[0] + 1] + " " + block + sparql[where[0] + 1 :]
+    # The VALUES block binds the variables for the projection; inside the pattern each use is also
+    # replaced by the term, so that filters in nested OPTIONALs see it as Oxigraph's substitution does.
+    body = _replace_uses(sparql[where[0] + 1 : where[1] - 1], dict(zip(names, terms, strict=True)))
+    return sparql[: where[0] + 1] + " " + block + body + sparql[where[1] - 1 :]
+
+
+def _replace_uses(body: str, terms: dict[str, str]) -> str:
+    """``body`` with each use of a variable in ``terms`` replaced, except where SPARQL needs a variable.
+
+    Kept as variables: after ``AS``, in a sub-SELECT's projection, in ``GROUP BY``/``ORDER BY`` and
+    in a ``VALUES`` variable list.
+    """
+    out, last = [], 0
+    keep = False  # inside a projection, a VALUES variable list or a GROUP/ORDER BY clause
+    previous = ""
+    for m in _TOKEN.finditer(body):
+        kind, text = m.lastgroup, m.group()
+        if kind == "word":
+            word = text.upper()
+            if word in ("SELECT", "VALUES", "BY"):
+                keep = True
+            elif word in ("WHERE", "LIMIT", "OFFSET", "HAVING"):
+                keep = False
+            previous = word
+        elif kind == "open" or kind == "close":
+            keep = False
+            previous = text
+        elif kind == "var":
+            name = "?" + text[1:]
+            if name in terms and not keep and previous != "AS":
+                out.append(body[last : m.start()] + terms[name])
+                last = m.end()
+            previous = "var"
+    out.append(body[last:])
+    return "".join(out)
