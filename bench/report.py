@@ -144,7 +144,11 @@ def markdown(rows: list[Row], *, command: str, seconds: float, duration: float) 
             + (f" ({_failing(r.bad)})" if r.bad else "")
         )
     if missed:
-        lines += ["", "What limits them (measured by profiling these runs, see the per-row latencies):", ""]
+        lines += ["", (
+            "Likely limits (inferred from the latencies above; not profiled yet). At 1M a 6 s window "
+            "holds only a few hundred requests of up to seconds each, so those ratios vary by ±2x "
+            "between runs:"
+        ), ""]
         lines += [f"- {kind}: {why}" for kind, why in LIMITS.items() if any(r.kind == kind for r in missed)]
     lines.append("")
     return "\n".join(lines)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pyoxigraph as ox
 
 from kg.graph import KnowledgeGraph
+
+T = TypeVar("T")
 
 _TYPES = """
 SELECT ?lang ?type ?label ?acronym ?definition WHERE {
@@ -242,6 +246,30 @@ def used_by(kg: KnowledgeGraph, cls: str) -> dict[str, dict[str, list[str]]]:
         if slug not in bucket:
             bucket.append(slug)
     return out
+
+
+def stored_version(kg: KnowledgeGraph) -> str | None:
+    """The graph's version as the store holds it (written in the same transaction as every write)."""
+    from kg.store import meta
+
+    for row in kg.store.query(meta.read_query(kg.config.graph_ns), timeout=kg.config.query_timeout):
+        return row["v"].value if row["v"] is not None else None
+    return None
+
+
+def consistent(kg: KnowledgeGraph, read: Callable[[], T], attempts: int = 5) -> T:
+    """Run ``read`` (several queries) until no write committed while it ran, so that the answer
+    describes one state of the graph, never half of a type being added or removed.
+
+    Each query sees a snapshot, and every write bumps the stored version atomically, so an
+    unchanged version before and after means that all the queries saw the same graph.
+    """
+    for _ in range(attempts - 1):
+        before = stored_version(kg)
+        result = read()
+        if stored_version(kg) == before:
+            return result
+    return read()
 
 
 def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:

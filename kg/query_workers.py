@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
-#: Address space a worker may use (bytes): a query building a huge intermediate result fails in its
-#: worker (answered 503) instead of pushing the machine into swap. Override with KG_WORKER_MEMORY.
+#: Heap a worker may use (RLIMIT_DATA: allocations, not the store's mapped files), in bytes: a query
+#: building a huge intermediate result fails in its
+#: worker (answered 503) instead of pushing the machine into swap. Set by Config.worker_memory.
 DEFAULT_WORKER_MEMORY = 2 * 1024**3
 
 
@@ -340,9 +341,10 @@ class WorkerPool:
     """A fixed number of warm worker processes over one read-only store directory."""
 
     def __init__(self, store_path: Path | str, prefixes: dict[str, str], size: int = 2,
-                 allow: list[tuple[str, int]] | None = None):
+                 allow: list[tuple[str, int]] | None = None, memory: int = DEFAULT_WORKER_MEMORY):
         self.size = max(1, int(size))
-        self._init = {"path": str(store_path), "prefixes": dict(prefixes), "allow": list(allow or [])}
+        self._init = {"path": str(store_path), "prefixes": dict(prefixes), "allow": list(allow or []),
+                      "memory": int(memory)}
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
@@ -418,13 +420,12 @@ class WorkerPool:
 
 # -- the worker process --------------------------------------------------------------------------
 
-def _limit_memory() -> None:
+def _limit_memory(limit: int) -> None:
     try:
         import resource
 
-        limit = int(os.environ.get("KG_WORKER_MEMORY", DEFAULT_WORKER_MEMORY))
         if limit > 0:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     except (ImportError, ValueError, OSError):
         pass
 
@@ -444,7 +445,7 @@ def worker_main(job_fd: int, result_fd: int) -> None:
     from kg import guard
 
     guard.install(extra=[tuple(x) for x in init.get("allow", [])], rdflib=False)
-    _limit_memory()
+    _limit_memory(int(init.get("memory", DEFAULT_WORKER_MEMORY)))
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     path, prefixes = init["path"], init["prefixes"]
     store: ox.Store | None = None

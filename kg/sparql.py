@@ -383,7 +383,7 @@ def pool_for(kg: Any) -> WorkerPool | None:
                 from kg import guard
 
                 pool = WorkerPool(kg.store.path, kg.prefixes, kg.config.query_workers,
-                                  allow=guard.endpoints_of(kg.config))
+                                  allow=guard.endpoints_of(kg.config), memory=kg.config.worker_memory)
                 kg.extras["query_pool"] = pool
     return pool
 

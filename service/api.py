@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from kg import compare as comparing
-from kg import lookup, queries
+from kg import lookup, queries, sparql
 from kg.formats import BY_KEY, NotAcceptable, negotiate
 from kg.search import search as run_search
 from service.app import current_kg
@@ -151,11 +151,17 @@ def _known_types(kg) -> list[str]:
                                               {"application/problem+json": ref("Problem")})})
 def get_type(slug, lang):
     kg = current_kg()
-    known = _known_types(kg)
-    if slug not in known:
+
+    def read() -> tuple[list[str], dict | None]:
+        known = _known_types(kg)
+        return known, (lookup.describe_type(kg, kg.iri(slug), lang) if slug in known else None)
+
+    # One state of the graph: a type removed while it is described is absent, never half there.
+    known, body = lookup.consistent(kg, read)
+    if body is None:
         raise Problem(404, "Not Found", f"no outsourcing type {slug!r}; known types: {', '.join(known)}",
                       kind="unknown-type", known=known)
-    return jsonify(lookup.describe_type(kg, kg.iri(slug), lang))
+    return jsonify(body)
 
 
 def _concept_list(cls: str, lang: str, limit: int, offset: int) -> Response:
@@ -270,6 +276,7 @@ def list_queries():
 
 
 RESULT_FORMATS = [BY_KEY["json"], BY_KEY["csv"], BY_KEY["tsv"]]
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _run_named(name: str) -> Response:
@@ -280,6 +287,11 @@ def _run_named(name: str) -> Response:
         raise Problem(404, "Not Found", f"no named query {name!r}; known queries: {', '.join(known)}",
                       kind="unknown-query", known=known)
     values: dict[str, Any] = {k: v for k, v in request.args.items() if k != "format"}
+    if request.method == "POST" and request.mimetype not in _FORM_TYPES and (request.content_length or 0) > 0:
+        # A body Flask cannot read as a form would be ignored silently; say so instead.
+        raise Problem(415, "Unsupported Media Type",
+                      f"send the parameters as a form ({', '.join(_FORM_TYPES)}) or in the query string, "
+                      f"not as {request.mimetype or 'a body without Content-Type'}", kind="unsupported-media-type")
     if request.method == "POST":
         values.update({k: v for k, v in request.form.items() if k != "format"})
     try:
@@ -288,56 +300,24 @@ def _run_named(name: str) -> Response:
         raise Problem(406, "Not Acceptable", str(exc), kind="not-acceptable",
                       available=[f.media_type for f in exc.offered]) from None
     try:
-        result = queries.run(kg, query, values)
+        terms = queries.bind(kg, query, values)
     except queries.BadParameter as exc:
         raise Problem(400, "Bad Request", str(exc), kind="bad-parameter", parameter=exc.param.name,
                       expected=exc.expected) from None
     except ValueError as exc:
         raise Problem(400, "Bad Request", str(exc), kind="bad-parameter") from None
-    variables, rows, truncated = queries.capped_rows(result, kg.config.max_rows)
-    body, mimetype = _serialize(variables, rows, fmt.key)
-    response = Response(body, mimetype=mimetype)
+    # The same path as /sparql (kg.sparql.run_query): evaluated in a killable worker under the time
+    # limit, read up to the row cap, cached per graph version.
+    try:
+        answer = sparql.run_query(kg, query.text, fmt=fmt, substitutions=terms)
+    except sparql.SparqlError as exc:
+        raise Problem(exc.status, exc.title, exc.detail, headers={"Retry-After": "1"} if exc.status == 503 else None,
+                      **exc.extra) from None
+    response = Response(answer.body, content_type=answer.format.content_type)
     response.headers["Vary"] = "Accept"
-    if truncated:
-        response.headers["X-KG-Truncated"] = str(kg.config.max_rows)
+    response.headers["X-KG-Truncated"] = "true" if answer.truncated else "false"
+    response.headers["X-KG-Row-Cap"] = str(answer.max_rows)
     return response
-
-
-def _serialize(variables: list[str], rows: list[dict], key: str) -> tuple[str, str]:
-    import pyoxigraph as ox
-
-    if key == "json":
-        import json
-
-        def term(t) -> dict:
-            if isinstance(t, ox.NamedNode):
-                return {"type": "uri", "value": t.value}
-            if isinstance(t, ox.BlankNode):
-                return {"type": "bnode", "value": t.value}
-            d = {"type": "literal", "value": t.value}
-            if t.language:
-                d["xml:lang"] = t.language
-            elif t.datatype and t.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
-                d["datatype"] = t.datatype.value
-            return d
-
-        doc = {"head": {"vars": variables},
-               "results": {"bindings": [{k: term(v) for k, v in row.items()} for row in rows]}}
-        return json.dumps(doc, ensure_ascii=False), "application/sparql-results+json"
-    if key == "csv":
-        import csv
-        import io
-
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(variables)
-        for row in rows:
-            writer.writerow([row[v].value if v in row else "" for v in variables])
-        return out.getvalue(), "text/csv"
-    lines = ["\t".join("?" + v for v in variables)]
-    for row in rows:
-        lines.append("\t".join(str(row[v]) if v in row else "" for v in variables))
-    return "\n".join(lines) + "\n", "text/tab-separated-values"
 
 
 def _query_operations(q: queries.NamedQuery) -> list[Operation]:

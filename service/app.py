@@ -36,9 +36,10 @@ def create_app(config: Config | None = None, kg: KnowledgeGraph | None = None) -
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app.extensions["kg"] = kg or KnowledgeGraph.open(config)
 
-    from service import errors, headers
+    from service import errors, headers, response_cache
 
     errors.register(app)
+    response_cache.register(app)
     headers.register(app)
     for name in BLUEPRINTS:
         try:

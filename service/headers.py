@@ -30,7 +30,8 @@ def register(app: Flask) -> None:
         if request.path.startswith(CORS_PREFIXES):
             response.headers["Access-Control-Allow-Origin"] = "*"
             response.headers["Access-Control-Expose-Headers"] = (
-                "ETag, Last-Modified, Link, Content-Location, Location, X-KG-Truncated"
+                "ETag, Last-Modified, Link, Content-Location, Location, X-KG-Truncated, X-KG-Row-Cap, "
+                "X-KG-Cache, X-KG-Time-Limit"
             )
             if request.method == "OPTIONS":
                 response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, PUT, DELETE, OPTIONS"

@@ -28,8 +28,11 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        from kg import guard
         from service.app import create_app
 
+        # The outbound guard goes in before anything can parse or fetch (see kg/guard.py).
+        guard.install(self.kg_config)
         return create_app(self.kg_config)
 
 

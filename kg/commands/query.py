@@ -57,6 +57,12 @@ def _evaluate(kg, text: str, path: Path | None, params: tuple[str, ...]):
             raise click.ClickException(str(exc)) from exc
     if params:
         raise click.UsageError("--param applies to a named query given with --file")
+    from kg.sparql import SparqlError, analyse
+
+    try:  # the same refusals as the endpoint: SERVICE, LOAD, unknown graphs
+        analyse(text, kg.prefixes)
+    except SparqlError as exc:
+        raise click.ClickException(str(exc)) from exc
     return kg.store.query(text, prefixes=kg.prefixes)
 
 

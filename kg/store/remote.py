@@ -112,18 +112,24 @@ class RemoteStore:
     ) -> QueryResult:
         if substitutions:
             sparql = bind_values(sparql, substitutions)
+        shift = 0
         if prefixes:
-            sparql = prologue(prefixes) + sparql
+            head = prologue(prefixes)
+            shift = head.count("\n")
+            sparql = head + sparql
         if default_graphs is None and union_default and not self.native_union:
             graphs = self._named_graphs()
             default_graphs = graphs
             named_graphs = graphs if named_graphs is None else named_graphs
-        return self._query(
-            sparql,
-            default_graphs=default_graphs,
-            named_graphs=named_graphs,
-            timeout=timeout or self.config.query_timeout,
-        )
+        try:
+            return self._query(
+                sparql,
+                default_graphs=default_graphs,
+                named_graphs=named_graphs,
+                timeout=timeout or self.config.query_timeout,
+            )
+        except SyntaxError as exc:
+            raise SyntaxError(_shift_position(str(exc), shift)) from None
 
     def graph_triples(self, graph: str) -> list[ox.Triple]:
         g = ox.NamedNode(graph)
@@ -330,6 +336,18 @@ def prologue(prefixes: dict[str, str]) -> str:
         for name, ns in prefixes.items()
         if re.fullmatch(r"[A-Za-z][\w.-]*", name)
     )
+
+
+def _shift_position(message: str, lines: int) -> str:
+    """An endpoint's "at LINE:COL" counted in the user's text, not with the PREFIX lines added."""
+    if not lines:
+        return message
+
+    def move(m: re.Match) -> str:
+        line = int(m.group(1))
+        return f"{line - lines}:{m.group(2)}" if line > lines else m.group(0)
+
+    return re.sub(r"(?<![\d.])(\d+):(\d+)", move, message, count=1)
 
 
 def _parse(content_type: str, body: bytes) -> QueryResult:
