@@ -133,7 +133,7 @@ def _query(store: Any, job: Job, prefixes: dict[str, str] | None, *, embedded: b
         job.query, union_default=job.union_default,
         default_graphs=list(job.default_graphs) if job.default_graphs is not None else None,
         named_graphs=list(job.named_graphs) if job.named_graphs is not None else None,
-        substitutions=subs, prefixes=prefixes, timeout=timeout,
+        substitutions=subs, prefixes=prefixes, timeout=timeout, max_rows=job.max_rows,
     )
 
 

@@ -101,6 +101,18 @@ def register(app: Flask) -> None:
             headers["Allow"] = ", ".join(exc.valid_methods)
         return render(Problem(exc.code or 500, exc.name, detail, headers=headers))
 
+    from kg.store import StoreTimeout, StoreUnavailable
+
+    @app.errorhandler(StoreUnavailable)
+    def _store_down(exc: StoreUnavailable) -> Response:
+        log.warning("store unavailable on %s %s: %s", request.method, request.path, exc)
+        return render(Problem(503, "Store unavailable", f"the graph store cannot be reached: {exc}",
+                              headers={"Retry-After": "5"}))
+
+    @app.errorhandler(StoreTimeout)
+    def _store_slow(exc: StoreTimeout) -> Response:
+        return render(Problem(504, "Store timeout", f"the graph store did not answer in time: {exc}"))
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.path)

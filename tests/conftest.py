@@ -24,7 +24,7 @@ try:  # the Oxigraph-server fixture arrives with the remote store
 except ModuleNotFoundError:
     pass
 
-STORES = [s for s in os.environ.get("KG_TEST_STORES", "embedded").split(",") if s]
+STORES = [s for s in os.environ.get("KG_TEST_STORES", "embedded,remote").split(",") if s]
 
 
 @pytest.fixture

@@ -42,8 +42,12 @@ class Store(Protocol):
         substitutions: dict[str, ox.NamedNode | ox.Literal | ox.BlankNode] | None = None,
         prefixes: dict[str, str] | None = None,
         timeout: float | None = None,
+        max_rows: int | None = None,
     ) -> QueryResult:
-        """Evaluate a trusted query. User queries go through ``kg.sparql`` (limits, safety)."""
+        """Evaluate a trusted query. User queries go through ``kg.sparql`` (limits, safety).
+
+        ``max_rows`` lets a backend stop reading a SELECT answer after ``max_rows + 1`` rows (results
+        are consumed lazily, so a caller that reads fewer rows never pays for the rest)."""
 
     def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
         """Apply a SPARQL update atomically and bump the graph's version."""

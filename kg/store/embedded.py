@@ -64,6 +64,7 @@ class EmbeddedStore:
         substitutions: dict | None = None,
         prefixes: dict[str, str] | None = None,
         timeout: float | None = None,  # trusted, bounded queries only: see kg.sparql for limits
+        max_rows: int | None = None,  # results are lazy: the caller stops reading at its cap
     ) -> QueryResult:
         kwargs: dict = {}
         if default_graphs is not None:

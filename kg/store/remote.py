@@ -31,7 +31,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
-from typing import IO
+from typing import IO, Any
 
 import pyoxigraph as ox
 from SPARQLWrapper import POST, POSTDIRECTLY, SPARQLWrapper
@@ -109,7 +109,10 @@ class RemoteStore:
         substitutions: dict | None = None,
         prefixes: dict[str, str] | None = None,
         timeout: float | None = None,
+        max_rows: int | None = None,
     ) -> QueryResult:
+        """As the protocol says; ``max_rows`` reads a SELECT answer only up to ``max_rows + 1`` rows
+        (parsed as it arrives), so a huge answer is never held whole in memory."""
         if substitutions:
             sparql = bind_values(sparql, substitutions)
         shift = 0
@@ -127,6 +130,7 @@ class RemoteStore:
                 default_graphs=default_graphs,
                 named_graphs=named_graphs,
                 timeout=timeout or self.config.query_timeout,
+                max_rows=max_rows,
             )
         except SyntaxError as exc:
             raise SyntaxError(_shift_position(str(exc), shift)) from None
@@ -254,16 +258,52 @@ class RemoteStore:
         default_graphs: list[str] | None = None,
         named_graphs: list[str] | None = None,
         timeout: float,
+        max_rows: int | None = None,
     ) -> QueryResult:
         wrapper = self._wrapper(self.endpoint, sparql, kind="SELECT")
         for g in default_graphs or ():
             wrapper.addDefaultGraph(g)
         for g in named_graphs or ():
             wrapper.addNamedGraph(g)
+        if max_rows is not None:
+            return self._query_capped(wrapper, timeout, max_rows)
         status, content_type, body = self._send(wrapper, timeout)
         if status >= 300:
             raise _http_error(status, body, "query")
         return _parse(content_type, body)
+
+    def _query_capped(self, wrapper: SPARQLWrapper, timeout: float, max_rows: int) -> QueryResult:
+        status, content_type, response = self._send(wrapper, timeout, stream=True)
+        try:
+            if status >= 300 or content_type not in _RESULTS:
+                body = response.read()
+                if status >= 300:
+                    raise _http_error(status, body, "query")
+                return _parse(content_type, body)
+            fmt = _RESULTS[content_type]
+            result = ox.parse_query_results(response, fmt)
+            if isinstance(result, ox.QueryBoolean):
+                return result
+            variables = [v.value for v in result.variables]
+            rows = []
+            try:
+                for row in result:
+                    rows.append(row)
+                    if len(rows) > max_rows:
+                        break
+            except SyntaxError as exc:
+                raise StoreTimeout(f"the SPARQL endpoint's answer does not parse (cut short?): {exc}") from exc
+            except (TimeoutError, OSError) as exc:
+                raise StoreTimeout(f"the SPARQL endpoint did not answer within {timeout:g} s") from exc
+        finally:
+            # A partly read answer leaves the connection unusable for the next request.
+            self.close()
+        # Re-encode the rows read as a real QuerySolutions, the one currency of the stores.
+        from kg.formats import BY_KEY
+        from kg.query_workers import serialize_solutions
+
+        return ox.parse_query_results(serialize_solutions(variables, rows, BY_KEY["json"]),
+                                      ox.QueryResultsFormat.JSON)
 
     def _wrapper(self, url: str, text: str, *, kind: str) -> SPARQLWrapper:
         wrapper = SPARQLWrapper(url, updateEndpoint=url, agent="outsourcing-kg")
@@ -277,7 +317,7 @@ class RemoteStore:
         wrapper.addCustomHttpHeader("Accept", ACCEPT)
         return wrapper
 
-    def _send(self, wrapper: SPARQLWrapper, timeout: float) -> tuple[int, str, bytes]:
+    def _send(self, wrapper: SPARQLWrapper, timeout: float, *, stream: bool = False) -> tuple[int, str, Any]:
         # SPARQLWrapper builds the protocol request (URL, parameters, headers, body); it is sent on
         # this thread's kept-alive connection instead of a fresh urllib connection per request.
         request = wrapper._createRequest()
@@ -289,8 +329,10 @@ class RemoteStore:
             try:
                 conn.request(request.get_method(), target or "/", body=request.data, headers=headers)
                 response = conn.getresponse()
-                body = response.read()
                 content_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
+                if stream:
+                    return response.status, content_type, response
+                body = response.read()
                 if response.will_close:
                     self.close()
                 return response.status, content_type, body
