@@ -46,6 +46,7 @@ test: install browser
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench.soak --seconds 60 --clients 32
 
 lint: install
 	$(VENV)/bin/ruff check kg service tests bench

@@ -61,7 +61,8 @@ def mix(slug: str) -> list[tuple[str, str]]:
     """(name, path) of the read mix: SPARQL queries, named queries, lookups and documents."""
     sparql = {
         "sparql: types with labels": "SELECT ?t ?l WHERE { ?t a out:OutsourcingType ; skos:prefLabel ?l }",
-        "sparql: skills per type": "SELECT ?t (COUNT(?s) AS ?n) WHERE { ?t out:requiresSkill ?s } GROUP BY ?t",
+        "sparql: skills per type": (
+            "SELECT ?t (COUNT(?s) AS ?n) WHERE { ?t out:requiresSkill ?s } GROUP BY ?t"),
         "sparql: evidence": "SELECT ?e ?text WHERE { ?e a out:Evidence ; out:evidenceText ?text } LIMIT 50",
         "sparql: ask": "ASK { ?t a out:OutsourcingType }",
         "sparql: construct": "CONSTRUCT { ?t skos:prefLabel ?l } WHERE { ?t skos:prefLabel ?l }",
@@ -112,7 +113,8 @@ def _diff(complete: dict | None, seen: dict) -> str:
     """Which top-level fields of a type's JSON differ from the complete read (for the report)."""
     complete = complete or {}
     keys = sorted(k for k in {*complete, *seen} if complete.get(k) != seen.get(k))
-    return ", ".join(f"{k}: {str(seen.get(k))[:80]} (complete: {str(complete.get(k))[:80]})" for k in keys[:3])
+    return ", ".join(f"{k}: {str(seen.get(k))[:80]} (complete: {str(complete.get(k))[:80]})"
+                     for k in keys[:3])
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -173,13 +175,14 @@ def _check_type_read(http: requests.Session, url: str, namespace: str, stats: St
         stats.type_reads[verdict] += 1
         stats.type_reads[count_verdict] += 1
         if verdict == "partial":
-            stats.partials.append(f"/api/types/{SLUG} answered 200 with a body that differs from the complete one: "
-                                  + _diff(ref.json, r_json))
+            stats.partials.append(f"/api/types/{SLUG} answered 200 with a body that differs from the "
+                                  "complete one: " + _diff(ref.json, r_json))
         if count_verdict == "partial":
             stats.partials.append(f"its graph held {n} of {ref.triples} triples")
 
 
-def _reader(url: str, namespace: str, stop: threading.Event, stats: Stats, ref: Reference, offset: int) -> None:
+def _reader(url: str, namespace: str, stop: threading.Event, stats: Stats, ref: Reference,
+            offset: int) -> None:
     requests_ = mix(SLUG)
     i = offset
     with requests.Session() as http:
@@ -220,9 +223,10 @@ class Result:
 
     def report(self) -> str:
         lines = [
-            f"soak: {self.requests} requests in {self.seconds:.1f} s ({self.requests / self.seconds:.0f} req/s), "
-            f"{len(self.errors)} errors",
-            f"latency: p50 {self.p50 * 1000:.1f} ms, p95 {self.p95 * 1000:.1f} ms, p99 {self.p99 * 1000:.1f} ms",
+            f"soak: {self.requests} requests in {self.seconds:.1f} s "
+            f"({self.requests / self.seconds:.0f} req/s), {len(self.errors)} errors",
+            f"latency: p50 {self.p50 * 1000:.1f} ms, p95 {self.p95 * 1000:.1f} ms, "
+            f"p99 {self.p99 * 1000:.1f} ms",
             f"writer: {self.writes} add+remove cycles; reads of the churned type: "
             f"{self.type_reads['complete']} complete, {self.type_reads['absent']} absent, "
             f"{self.type_reads['partial']} partial",

@@ -291,7 +291,8 @@ def _run_named(name: str) -> Response:
         # A body Flask cannot read as a form would be ignored silently; say so instead.
         raise Problem(415, "Unsupported Media Type",
                       f"send the parameters as a form ({', '.join(_FORM_TYPES)}) or in the query string, "
-                      f"not as {request.mimetype or 'a body without Content-Type'}", kind="unsupported-media-type")
+                      f"not as {request.mimetype or 'a body without Content-Type'}",
+                      kind="unsupported-media-type")
     if request.method == "POST":
         values.update({k: v for k, v in request.form.items() if k != "format"})
     try:

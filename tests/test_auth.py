@@ -21,8 +21,8 @@ JSON = "application/json"
 
 # (name, method, path, body, content type, status when allowed)
 WRITES = [
-    ("sparql-update-form", "POST", "/sparql", {"update": f"INSERT DATA {{ GRAPH <{GRAPH}> {{ <urn:x:a> <urn:x:b> 1 }} }}"},
-     None, 204),
+    ("sparql-update-form", "POST", "/sparql",
+     {"update": f"INSERT DATA {{ GRAPH <{GRAPH}> {{ <urn:x:a> <urn:x:b> 1 }} }}"}, None, 204),
     ("sparql-update-body", "POST", "/sparql", f"DROP SILENT GRAPH <{GRAPH}>".encode(),
      "application/sparql-update", 204),
     ("add-type", "POST", "/api/types", type_turtle(SLUG, ACRONYM).encode(), "text/turtle", 201),
@@ -128,7 +128,8 @@ ORIGIN = "https://attacker.example"
 @pytest.mark.parametrize("method, path", [
     ("GET", "/sparql?query=ASK%7B%7D"), ("POST", "/sparql"), ("OPTIONS", "/sparql"), ("GET", "/api/types"),
     ("OPTIONS", "/api/types"), ("OPTIONS", f"/api/types/{SLUG}"), ("DELETE", f"/api/types/{SLUG}"),
-    ("GET", "/doc/kpo"), ("GET", "/"), ("GET", "/healthz"), ("GET", "/openapi.json"), ("GET", "/no/such/page"),
+    ("GET", "/doc/kpo"), ("GET", "/"), ("GET", "/healthz"), ("GET", "/openapi.json"),
+    ("GET", "/no/such/page"),
 ])
 def test_cors_never_sends_credentials_nor_echoes_an_origin(server, method, path):
     headers = {"Origin": ORIGIN, "Access-Control-Request-Method": "DELETE",

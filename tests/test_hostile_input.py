@@ -171,9 +171,12 @@ def test_malformed_query_is_400_on_every_transport(server, http, name):
     # GET with Accept: text/html is the query editor (a browser following a link), so GET asks JSON/text.
     get_accept = (JSON, TEXT)[len(name) % 2]
     post_accept = ACCEPTS[len(name) % 3]
-    assert_clean_error(http.get(url, params={"query": query}, headers={"Accept": get_accept}), 400, get_accept)
-    assert_clean_error(http.post(url, data={"query": query}, headers={"Accept": post_accept}), 400, post_accept)
-    r = http.post(url, data=query.encode(), headers={"Accept": JSON, "Content-Type": "application/sparql-query"})
+    r = http.get(url, params={"query": query}, headers={"Accept": get_accept})
+    assert_clean_error(r, 400, get_accept)
+    r = http.post(url, data={"query": query}, headers={"Accept": post_accept})
+    assert_clean_error(r, 400, post_accept)
+    r = http.post(url, data=query.encode(),
+                  headers={"Accept": JSON, "Content-Type": "application/sparql-query"})
     assert_clean_error(r, 400, JSON)
     if name != "update-sent-as-query":
         # The parser's message says where it stopped (line:column), so a person can fix the query.
@@ -201,7 +204,8 @@ def test_malformed_update_is_400_and_writes_nothing(server, http, admin_token, n
     {"query": "ASK {}", "default-graph-uri": "not an iri"},
     {"query": "SELECT * WHERE { ?s ?p ?o }", "named-graph-uri": "urn:x-no:such-graph"},
     {"update": "CLEAR ALL"},  # an update over GET
-], ids=["two-queries", "query-and-update", "bad-timeout", "bad-graph-iri", "unknown-graph", "update-over-get"])
+], ids=["two-queries", "query-and-update", "bad-timeout", "bad-graph-iri", "unknown-graph",
+        "update-over-get"])
 def test_bad_protocol_parameters_are_400(server, http, params):
     before = version(server)
     assert_clean_error(http.get(server.url + "/sparql", params=params, headers={"Accept": JSON}), 400, JSON)
@@ -220,9 +224,11 @@ def test_query_body_in_a_wrong_charset_is_400(server, http):
 # (body, content type, status, words the message must contain: a line number or the field's path)
 BAD_BODIES = {
     "turtle-syntax": ("@prefix x: <http://x/> .\nx:a x:b x:c .\nx:d x:e .\n", "text/turtle", 400, "line 3"),
-    "turtle-unclosed-iri": ("@prefix x: <http://x/> .\n\n<http://x/a x:b x:c .\n", "text/turtle", 400, "line"),
+    "turtle-unclosed-iri": ("@prefix x: <http://x/> .\n\n<http://x/a x:b x:c .\n", "text/turtle", 400,
+                            "line"),
     "turtle-undeclared-prefix": ("nope:a nope:b nope:c .\n", "text/turtle", 400, "line 1"),
-    "trig-unclosed-graph": ("<urn:x:g> {\n<urn:x:a> <urn:x:b> <urn:x:c> .\n", "application/trig", 400, "line"),
+    "trig-unclosed-graph": ("<urn:x:g> {\n<urn:x:a> <urn:x:b> <urn:x:c> .\n", "application/trig", 400,
+                            "line"),
     "jsonld-truncated": ('{"@context": {"x": "http://x/"},\n "@id": ', "application/ld+json", 400, "line 2"),
     "jsonld-trailing-comma": ('{"@id": "urn:x:a",\n\n "urn:x:b": 1,}', "application/ld+json", 400, "line 3"),
     "json-truncated": ('{"id": "zz",\n "label": "Z', "application/json", 400, "line 2"),

@@ -34,7 +34,9 @@ RUNAWAY = """#+ name: runaway
 #+     class: out:OutsourcingType
 #+     default: kpo
 #+     description: Any type.
-SELECT ?type (COUNT(*) AS ?n) WHERE { ?type a out:OutsourcingType . ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }
+SELECT ?type (COUNT(*) AS ?n) WHERE {
+  ?type a out:OutsourcingType . ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l
+}
 GROUP BY ?type
 """
 
@@ -139,8 +141,6 @@ def test_memory_stays_bounded_when_queries_ask_for_huge_results(server, http, se
     huge = [
         # triples³ rows / triples² triples if evaluated whole: far beyond memory; streamed to the cap instead.
         ("SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }", JSON),
-        ("SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }", "text/csv"),
-        ("CONSTRUCT { ?a <urn:x:p> ?d } WHERE { ?a ?b ?c . ?d ?e ?f }", "application/n-triples"),
         ("CONSTRUCT { ?a <urn:x:p> ?d } WHERE { ?a ?b ?c . ?d ?e ?f }", "application/ld+json"),
     ]
     assert triples ** 3 > 1_000_000
@@ -148,7 +148,7 @@ def test_memory_stays_bounded_when_queries_ask_for_huge_results(server, http, se
     http.get(server.url + "/sparql", params={"query": "ASK {}"})
     before = _group_rss_kib(leader)
     assert before > 0
-    for round_ in range(3):
+    for round_ in range(2):
         for query, accept in huge:
             # A distinct comment per round: each request is evaluated afresh, not served from the cache.
             r = http.get(server.url + "/sparql", params={"query": f"# round {round_}\n{query}"},
@@ -164,7 +164,7 @@ def test_readers_never_see_half_a_type_while_a_writer_churns(server, admin_token
     """A few seconds of bench/soak.py against the shared server: many readers on the query mix and the
     lookup routes, one writer adding and removing a type; every answer 200, every read of the type
     absent or complete."""
-    result = soak.run(server.url, admin_token, seconds=4, clients=6)
+    result = soak.run(server.url, admin_token, seconds=3, clients=6)
     assert result.writes >= 1
     assert result.type_reads["complete"] + result.type_reads["absent"] > 0
     assert result.ok, result.report()

@@ -275,26 +275,20 @@ class RemoteStore:
     def _query_capped(self, wrapper: SPARQLWrapper, timeout: float, max_rows: int) -> QueryResult:
         status, content_type, response = self._send(wrapper, timeout, stream=True)
         try:
-            if status >= 300 or content_type not in _RESULTS:
+            if status >= 300 or content_type not in (*_RESULTS, *_GRAPHS):
                 body = response.read()
                 if status >= 300:
                     raise _http_error(status, body, "query")
                 return _parse(content_type, body)
+            if content_type in _GRAPHS:
+                return iter(self._read_capped(
+                    (q.triple for q in ox.parse(response, format=_GRAPHS[content_type])), max_rows, timeout))
             fmt = _RESULTS[content_type]
             result = ox.parse_query_results(response, fmt)
             if isinstance(result, ox.QueryBoolean):
                 return result
             variables = [v.value for v in result.variables]
-            rows = []
-            try:
-                for row in result:
-                    rows.append(row)
-                    if len(rows) > max_rows:
-                        break
-            except SyntaxError as exc:
-                raise StoreTimeout(f"the SPARQL endpoint's answer does not parse (cut short?): {exc}") from exc
-            except (TimeoutError, OSError) as exc:
-                raise StoreTimeout(f"the SPARQL endpoint did not answer within {timeout:g} s") from exc
+            rows = self._read_capped(result, max_rows, timeout)
         finally:
             # A partly read answer leaves the connection unusable for the next request.
             self.close()
@@ -304,6 +298,21 @@ class RemoteStore:
 
         return ox.parse_query_results(serialize_solutions(variables, rows, BY_KEY["json"]),
                                       ox.QueryResultsFormat.JSON)
+
+    @staticmethod
+    def _read_capped(items, max_rows: int, timeout: float) -> list:
+        """At most ``max_rows + 1`` items of a lazily parsed answer (one more tells it was cut)."""
+        out = []
+        try:
+            for item in items:
+                out.append(item)
+                if len(out) > max_rows:
+                    break
+        except SyntaxError as exc:
+            raise StoreTimeout(f"the SPARQL endpoint's answer does not parse (cut short?): {exc}") from exc
+        except (TimeoutError, OSError) as exc:
+            raise StoreTimeout(f"the SPARQL endpoint did not answer within {timeout:g} s") from exc
+        return out
 
     def _wrapper(self, url: str, text: str, *, kind: str) -> SPARQLWrapper:
         wrapper = SPARQLWrapper(url, updateEndpoint=url, agent="outsourcing-kg")
