@@ -55,10 +55,22 @@ def parse_file(path: Path, config: Config, fmt: str | None = None) -> Graph:
     try:
         graph.parse(path, format=fmt)
     except Exception as exc:  # rdflib raises several unrelated types for bad syntax
-        line = getattr(exc, "lines", None)
         why = getattr(exc, "_why", None) or str(exc).splitlines()[0]
-        raise LoadError(f"syntax error: {why}", file=path, line=line + 1 if isinstance(line, int) else None) from exc
+        raise LoadError(f"syntax error: {why}", file=path, line=_error_line(exc)) from exc
     return rewrite_namespace(graph, config)
+
+
+def _error_line(exc: Exception) -> int | None:
+    """1-based line of an rdflib syntax error.
+
+    Counted from the error's offset in the parsed text: rdflib's own ``lines`` attribute drifts by a
+    line or two after some constructs.
+    """
+    text, offset = getattr(exc, "_str", None), getattr(exc, "_i", None)
+    if isinstance(text, (bytes, str)) and isinstance(offset, int):
+        return text[:offset].count(b"\n" if isinstance(text, bytes) else "\n") + 1
+    line = getattr(exc, "lines", None)
+    return line + 1 if isinstance(line, int) else None
 
 
 def rewrite_namespace(graph: Graph, config: Config) -> Graph:

@@ -24,9 +24,30 @@ def serve(config, host, port, workers, threads, no_cache, query_timeout, max_row
                  "query_timeout": query_timeout, "max_rows": max_rows,
                  "cache": False if no_cache else None}
     config = Config(**{**config.__dict__, **{k: v for k, v in overrides.items() if v is not None}}).normalised()
+    _preflight(config)
     from service.server import run
 
     run(config)
+
+
+def _preflight(config) -> None:
+    """Refuse to start, with the file, line and problem, when the shipped data is broken.
+
+    The worker would refuse too, but gunicorn reports that as "worker failed to boot"; checking here
+    puts the reason on the operator's screen and exits with status 1.
+    """
+    from kg.loader import LoadError, check, read_ontology
+
+    try:
+        ontology = read_ontology(config)
+    except LoadError as exc:
+        raise click.ClickException(f"cannot start: {exc}") from exc
+    if config.validate_on_load:
+        report = check(ontology)
+        if not report.conforms:
+            files = ", ".join(str(p) for p in ontology.files.get("facts", []))
+            raise click.ClickException(f"cannot start: the facts in {files} do not conform to the shapes\n"
+                                       + report.text())
 
 
 command = serve
