@@ -42,6 +42,7 @@ browser:
 	    else echo "chromium/chromedriver missing: browser tests will fail (install the Debian packages chromium chromium-driver)"; fi; }
 
 test: install browser
+	$(VENV)/bin/ruff check kg service tests bench
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install

@@ -80,7 +80,8 @@ SELECT ?lang ?type ?comparison ?baseline ?label ?measure ?measureLabel ?outcome 
              OPTIONAL { ?outcome skos:prefLabel ?outcomeLabel FILTER(LANGMATCHES(LANG(?outcomeLabel), ?lang)) } }
   OPTIONAL { ?comparison out:ratio ?ratio }
   OPTIONAL { ?comparison out:beneficiary ?beneficiary .
-             OPTIONAL { ?beneficiary skos:prefLabel ?beneficiaryLabel FILTER(LANGMATCHES(LANG(?beneficiaryLabel), ?lang)) } }
+             OPTIONAL { ?beneficiary skos:prefLabel ?beneficiaryLabel
+                        FILTER(LANGMATCHES(LANG(?beneficiaryLabel), ?lang)) } }
   OPTIONAL { ?comparison out:evidenceText ?text }
   OPTIONAL { ?comparison prov:wasDerivedFrom ?source }
 }

@@ -82,7 +82,8 @@ class Config:
     )
     public_base: str | None = field(
         default=None,
-        metadata={"setting": Setting("KG_PUBLIC_BASE", "Address this deployment is reached at (default: the request's host).")},
+        metadata={"setting": Setting("KG_PUBLIC_BASE",
+                                     "Address this deployment is reached at (default: the request's host).")},
     )
     cache: bool = field(
         default=True,
@@ -94,11 +95,13 @@ class Config:
     )
     query_workers: int = field(
         default=2,
-        metadata={"setting": Setting("KG_QUERY_WORKERS", "Processes that evaluate user SPARQL (killable at the deadline).")},
+        metadata={"setting": Setting("KG_QUERY_WORKERS",
+                                     "Processes that evaluate user SPARQL (killable at the deadline).")},
     )
     worker_memory: int = field(
         default=2 * 1024**3,
-        metadata={"setting": Setting("KG_WORKER_MEMORY", "Heap limit of one query worker process, in bytes (0: none).")},
+        metadata={"setting": Setting("KG_WORKER_MEMORY",
+                                     "Heap limit of one query worker process, in bytes (0: none).")},
     )
     host: str = field(default="127.0.0.1", metadata={"setting": Setting("KG_HOST", "Address to listen on.")})
     port: int = field(default=8000, metadata={"setting": Setting("KG_PORT", "Port to listen on.")})

@@ -41,7 +41,8 @@ SELECT ?lang ?type ?rate ?amount ?currency ?unit ?unitLabel ?beneficiary ?benefi
   OPTIONAL { ?rate schema:currency ?currency }
   OPTIONAL { ?rate out:perTimeUnit ?unit }
   OPTIONAL { ?rate out:beneficiary ?beneficiary .
-             OPTIONAL { ?beneficiary skos:prefLabel ?beneficiaryLabel FILTER(LANGMATCHES(LANG(?beneficiaryLabel), ?lang)) } }
+             OPTIONAL { ?beneficiary skos:prefLabel ?beneficiaryLabel
+                        FILTER(LANGMATCHES(LANG(?beneficiaryLabel), ?lang)) } }
   OPTIONAL { ?rate out:statistic ?statistic }
 }
 """

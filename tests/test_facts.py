@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import pathlib
 
-import pytest
-
 ID = "https://w3id.org/outsourcing-kg/id/"
 OUT = "https://w3id.org/outsourcing-kg/ontology#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"

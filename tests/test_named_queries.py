@@ -45,13 +45,15 @@ def _ex(select, sparql):
 def test_answers_match_the_graph(server, http, select):
     u = server.url + "/api/queries/"
     rows = _rows(http.get(u + "types-by-activity-level", params={"level": "activity-level-low"}))
-    assert {r["type"] for r in rows} == _ex(select, "SELECT ?x WHERE { ?x out:hasActivityLevel outd:activity-level-low }")
+    low = "SELECT ?x WHERE { ?x out:hasActivityLevel outd:activity-level-low }"
+    assert {r["type"] for r in rows} == _ex(select, low)
     rows = _rows(http.get(u + "skills-of-type", params={"type": "bpo"}))
     assert {r["skill"] for r in rows} == _ex(select, "SELECT ?x WHERE { outd:bpo out:requiresSkill ?x }")
     rows = _rows(http.get(u + "types-requiring-skill", params={"skill": "outd:skill-legal-knowledge"}))
     assert {r["acronym"] for r in rows} == {"KPO"}
     rows = _rows(http.get(u + "requires-but-not", params={"type": "kpo", "other": "bpo"}))
-    expected = _ex(select, "SELECT ?x WHERE { outd:kpo out:requiresSkill ?x FILTER NOT EXISTS { outd:bpo out:requiresSkill ?x } }")
+    expected = _ex(select, "SELECT ?x WHERE { outd:kpo out:requiresSkill ?x "
+                           "FILTER NOT EXISTS { outd:bpo out:requiresSkill ?x } }")
     assert expected <= {r["requirement"] for r in rows}
     rows = _rows(http.get(u + "extensions-of", params={"base": "bpo"}))
     assert [r["acronym"] for r in rows] == ["KPO"] and rows[0]["evidence"] == "KPO is an extension of BPO"

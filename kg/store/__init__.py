@@ -7,7 +7,7 @@ Everything above this package (loader, SPARQL runner, describe, compare, extend)
 from __future__ import annotations
 
 from kg.config import Config
-from kg.store.base import Store, StoreError, StoreUnavailable, StoreTimeout, QueryResult
+from kg.store.base import QueryResult, Store, StoreError, StoreTimeout, StoreUnavailable
 
 __all__ = ["Store", "StoreError", "StoreUnavailable", "StoreTimeout", "QueryResult", "open_store"]
 
