@@ -34,6 +34,12 @@ class KnowledgeGraph:
         store = store or open_store(config)
         ontology = load(store, config)
         kg = cls(config=config, store=store, ontology=ontology)
+        if hasattr(store, "bounded") and getattr(store, "path", None) is not None and not store.read_only:
+            from functools import partial
+
+            from kg.limits import bounded_query
+
+            store.bounded = partial(bounded_query, kg)
         try:
             from kg.extend import load_extension_directory
         except ImportError:  # extensions arrive with kg/extend.py

@@ -10,7 +10,7 @@ away are evaluated by ``kg.sparql`` in worker processes that open this directory
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -49,6 +49,8 @@ class EmbeddedStore:
                                       "(a running server?): stop it, or use another --data-dir") from exc
                 raise StoreError(f"cannot open the store in {self.path}: {exc}") from exc
         self._write_lock = threading.Lock()
+        #: Evaluates queries that carry a timeout in a killable process (set by KnowledgeGraph.open).
+        self.bounded: Callable[..., QueryResult | None] | None = None
         self._version, self._modified = self._read_meta()
         if self._version is None and not read_only:
             self._write(meta.bump_operations(config.graph_ns, *meta.new_version()))
@@ -63,9 +65,15 @@ class EmbeddedStore:
         named_graphs: list[str] | None = None,
         substitutions: dict | None = None,
         prefixes: dict[str, str] | None = None,
-        timeout: float | None = None,  # trusted, bounded queries only: see kg.sparql for limits
+        timeout: float | None = None,  # with a timeout: evaluated by ``bounded`` (kg.limits)
         max_rows: int | None = None,  # results are lazy: the caller stops reading at its cap
     ) -> QueryResult:
+        if timeout is not None and self.bounded is not None:
+            result = self.bounded(sparql, timeout=timeout, union_default=union_default,
+                                  default_graphs=default_graphs, named_graphs=named_graphs,
+                                  substitutions=substitutions, max_rows=max_rows)
+            if result is not None:
+                return result
         kwargs: dict = {}
         if default_graphs is not None:
             kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
