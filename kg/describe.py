@@ -47,35 +47,10 @@ def describe(kg: KnowledgeGraph, iri: str) -> list[ox.Triple]:
     Raises ``ValueError`` when ``iri`` is not a valid IRI.
     """
     r = _node(iri)
-    evidence = ox.NamedNode(kg.config.vocab_ns + "evidenceText")
-    derived = ox.NamedNode(PROV_DERIVED)
-    found: set[ox.Triple] = set()
-
-    # Own triples and incoming links.
-    found.update(_construct(kg, f"CONSTRUCT {{ {r} ?p ?o }} WHERE {{ {r} ?p ?o }}"))
-    found.update(_construct(kg, f"CONSTRUCT {{ ?s ?p {r} }} WHERE {{ ?s ?p {r} }}"))
-
-    # Fact nodes around the resource, and blank nodes below it or them (CBD-style).
-    # A fact node carries its own quote and is not itself a concept (a type, skill or level that has
-    # a page of its own: its description is linked, not copied).
-    is_fact = (
-        f"EXISTS {{ ?n {evidence} ?t }} && "
-        f"NOT EXISTS {{ ?n a/{ox.NamedNode(RDFS_SUBCLASS)}* {ox.NamedNode(SKOS + 'Concept')} }}"
-    )
-    fact_nodes = (
-        f"{{ {r} ?x ?n FILTER(isBlank(?n) || ({is_fact})) }} UNION "
-        f"{{ ?n ?x {r} FILTER(?x != {derived} && {is_fact}) }}"
-    )
-    found.update(_construct(kg, f"CONSTRUCT {{ ?n ?p ?o }} WHERE {{ {fact_nodes} ?n ?p ?o }}"))
-    chains = []
-    for depth in range(1, BLANK_DEPTH + 1):
-        steps = " ".join(f"?b{i - 1} ?y{i} ?b{i} FILTER(isBlank(?b{i}))" for i in range(1, depth + 1))
-        chains.append(f"{{ {steps} BIND(?b{depth} AS ?b) }}")
-    roots = f"{{ {fact_nodes} BIND(?n AS ?b0) }} UNION {{ BIND({r} AS ?b0) }}"
-    found.update(
-        _construct(
-            kg, f"CONSTRUCT {{ ?b ?p ?o }} WHERE {{ {{ {roots} }} {{ {' UNION '.join(chains)} }} ?b ?p ?o }}"
-        )
+    # Parts 1-3 in one query, then the labels of what they mention in a second: a query costs a parse,
+    # a plan and (over a remote store) a round trip, more than these small lookups themselves.
+    found: set[ox.Triple] = set(
+        _construct(kg, f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ {' UNION '.join(_parts(kg, r))} }}")
     )
 
     # Labels of every IRI mentioned: values, subjects of incoming links, properties and classes.
@@ -87,15 +62,67 @@ def describe(kg: KnowledgeGraph, iri: str) -> list[ox.Triple]:
     }
     if mentioned:
         values = " ".join(str(t) for t in sorted(mentioned, key=lambda n: n.value))
-        props = " ".join(str(ox.NamedNode(p)) for p in LABEL_PROPERTIES)
+        props = ", ".join(str(ox.NamedNode(p)) for p in LABEL_PROPERTIES)
         found.update(
             _construct(
                 kg,
-                f"CONSTRUCT {{ ?x ?l ?v }} WHERE {{ VALUES ?x {{ {values} }} "
-                f"VALUES ?l {{ {props} }} ?x ?l ?v }}",
+                # A FILTER on the property rather than a second VALUES list: the engine then walks each
+                # subject's triples instead of joining two lists (measured: a third of the time).
+                f"CONSTRUCT {{ ?x ?l ?v }} WHERE {{ VALUES ?x {{ {values} }} ?x ?l ?v "
+                f"FILTER(?l IN ({props})) }}",
             )
         )
     return sorted(found, key=_sort_key)
+
+
+def _parts(kg: KnowledgeGraph, r: ox.NamedNode) -> tuple[str, ...]:
+    """Graph patterns binding ?s ?p ?o to the triples of each part of the description of ``r``:
+    its own triples; incoming links; its fact nodes in full; blank nodes below it or its fact nodes.
+
+    A fact node carries its own quote and is not itself a concept (a type, skill or level that has a
+    page of its own: its description is linked, not copied). Blank nodes are followed CBD-style, to
+    BLANK_DEPTH.
+    """
+    evidence = ox.NamedNode(kg.config.vocab_ns + "evidenceText")
+    derived = ox.NamedNode(PROV_DERIVED)
+    # The concept classes are listed rather than reached by a property path from every candidate
+    # node: the path is evaluated per candidate and was half the cost of a description.
+    concepts = ", ".join(str(c) for c in _concept_classes(kg))
+    is_fact = (
+        f"EXISTS {{ ?n {evidence} ?t }} && "
+        f"NOT EXISTS {{ ?n a ?class FILTER(?class IN ({concepts})) }}"
+    )
+    fact_nodes = (
+        f"{{ {r} ?x ?n FILTER(isBlank(?n) || ({is_fact})) }} UNION "
+        f"{{ ?n ?x {r} FILTER(?x != {derived} && {is_fact}) }}"
+    )
+    chains = []
+    for depth in range(1, BLANK_DEPTH + 1):
+        steps = " ".join(f"?b{i - 1} ?y{i} ?b{i} FILTER(isBlank(?b{i}))" for i in range(1, depth + 1))
+        chains.append(f"{{ {steps} BIND(?b{depth} AS ?b) }}")
+    roots = f"{{ {fact_nodes} BIND(?n AS ?b0) }} UNION {{ BIND({r} AS ?b0) }}"
+    # Each part stands alone: the engine evaluates a UNION branch bottom-up, so a part that took its
+    # roots from another would scan every triple (measured: ten times slower).
+    return (
+        f"{{ {r} ?p ?o BIND({r} AS ?s) }}",
+        f"{{ ?s ?p {r} BIND({r} AS ?o) }}",
+        f"{{ {{ {fact_nodes} }} ?n ?p ?o BIND(?n AS ?s) }}",
+        f"{{ {{ {roots} }} {{ {' UNION '.join(chains)} }} ?b ?p ?o BIND(?b AS ?s) }}",
+    )
+
+
+def _concept_classes(kg: KnowledgeGraph) -> tuple[ox.NamedNode, ...]:
+    """skos:Concept and its subclasses, computed once per graph version (extensions may add some)."""
+    version = kg.store.version()
+    cached = kg.extras.get("describe_concepts")
+    if cached and cached[0] == version:
+        return cached[1]
+    concept = ox.NamedNode(SKOS + "Concept")
+    rows = kg.store.query(f"SELECT DISTINCT ?c WHERE {{ ?c {ox.NamedNode(RDFS_SUBCLASS)}* {concept} }}")
+    found = {row["c"] for row in rows if isinstance(row["c"], ox.NamedNode)}
+    classes = tuple(sorted(found | {concept}, key=lambda n: n.value))
+    kg.extras["describe_concepts"] = (version, classes)
+    return classes
 
 
 def _node(iri: str) -> ox.NamedNode:

@@ -9,12 +9,48 @@ workers are stateless and their number is free.
 from __future__ import annotations
 
 import logging
+import sys
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from kg.config import Config
 
 log = logging.getLogger(__name__)
+
+
+#: The access log line: client address, request line, status, bytes sent, seconds taken.
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss'
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, with an access line built from the five fields it holds.
+
+    The stock ``access`` builds some twenty atoms per request (a timestamp string, the user from the
+    Authorization header, every request header) for a format that uses five; on the fast routes that
+    was about a third of gunicorn's own cost per request. The line is the same as the stock one with
+    ``ACCESS_LOG_FORMAT``; any other configured format falls back to the stock code.
+    """
+
+    def access(self, resp, req, environ, request_time) -> None:
+        if not self.access_log_enabled:
+            return
+        if self.cfg.access_log_format != ACCESS_LOG_FORMAT:
+            super().access(resp, req, environ, request_time)
+            return
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        sent = getattr(resp, "sent", None)
+        try:
+            self.access_log.info(
+                '%s "%s %s %s" %s %s %d.%06ds',
+                environ.get("REMOTE_ADDR", "-"), environ["REQUEST_METHOD"], environ["RAW_URI"],
+                environ["SERVER_PROTOCOL"], status, "-" if sent is None else sent,
+                request_time.seconds, request_time.microseconds,
+            )
+        except Exception:  # noqa: BLE001 - as the stock logger: a bad line must not fail the request
+            self.error("access log: %s", sys.exc_info()[1])
 
 
 class _Gunicorn(BaseApplication):
@@ -53,7 +89,8 @@ def gunicorn_options(config: Config) -> dict:
         "keepalive": 5,
         "accesslog": "-",
         # Never log the Authorization header or query strings with tokens: the default format has neither.
-        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(L)ss',
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "logger_class": AccessLogger,
         "limit_request_line": 16384,
         "preload_app": False,
     }
