@@ -1,0 +1,91 @@
+"""The response cache as a client sees it: a repeated read is replayed byte for byte until the next
+write, which every later read sees at once; the editor page and anything credentialed are never
+replayed; with the cache off nothing is."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+
+from tests.support.server import ServerProcess
+
+REPLAYED_HEADERS = ("Content-Type", "ETag", "Vary", "Link", "Access-Control-Allow-Origin", "Cache-Control")
+
+
+def _twice(http, url, **kwargs):
+    first = http.get(url, **kwargs)
+    second = http.get(url, **kwargs)
+    return first, second
+
+
+@pytest.mark.parametrize("path,accept", [
+    ("/doc/kpo.ttl", "text/turtle"),
+    ("/doc/bpo", "application/ld+json"),
+    ("/api/types", "application/json"),
+    ("/api/compare?types=bpo,kpo", "text/csv"),
+    ("/", "text/html"),
+])
+def test_a_repeated_read_is_replayed_unchanged(server, http, path, accept):
+    url = f"{server.url}{path}{'&' if '?' in path else '?'}nonce={uuid.uuid4().hex}"
+    first, second = _twice(http, url, headers={"Accept": accept})
+    assert first.status_code == second.status_code == 200
+    assert first.headers["X-KG-Cache"] == "miss" and second.headers["X-KG-Cache"] == "hit"
+    assert second.content == first.content
+    for name in REPLAYED_HEADERS:
+        assert second.headers.get(name) == first.headers.get(name), name
+    assert int(second.headers["Content-Length"]) == len(second.content)
+
+
+def test_head_replays_headers_without_a_body(server, http):
+    url = f"{server.url}/doc/kpo.nt?nonce={uuid.uuid4().hex}"
+    body = http.get(url).content
+    head = http.head(url)
+    assert head.headers["X-KG-Cache"] == "hit"
+    assert head.content == b"" and int(head.headers["Content-Length"]) == len(body)
+
+
+def test_sparql_answers_are_replayed_but_the_editor_never(server, http):
+    query = f"SELECT ?t WHERE {{ ?t a out:OutsourcingType }} # {uuid.uuid4().hex}"
+    first, second = _twice(http, server.url + "/sparql", params={"query": query})
+    assert second.headers["X-KG-Cache"] == "hit" and second.content == first.content
+    editor = [http.get(server.url + "/sparql", headers={"Accept": "text/html"}) for _ in range(2)]
+    assert all(r.status_code == 200 and r.headers.get("X-KG-Cache") != "hit" for r in editor)
+
+
+def test_a_write_is_seen_by_the_next_read(server, http, admin_token):
+    note = f"cache probe {uuid.uuid4().hex}"
+    query = "SELECT ?c WHERE { outd:kpo rdfs:comment ?c }"
+    before, again = _twice(http, server.url + "/sparql", params={"query": query})
+    assert again.headers["X-KG-Cache"] == "hit"
+    graph = "https://example.org/cache-probe"
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    update = f'INSERT DATA {{ GRAPH <{graph}> {{ outd:kpo rdfs:comment "{note}" }} }}'
+    assert http.post(server.url + "/sparql", data={"update": update}, headers=auth).status_code == 204
+    try:
+        after = http.get(server.url + "/sparql", params={"query": query})
+        assert after.headers["X-KG-Cache"] == "miss" and note in after.text and note not in before.text
+        page = http.get(server.url + "/doc/kpo.ttl")
+        assert note in page.text
+    finally:
+        http.post(server.url + "/sparql", data={"update": f"DROP SILENT GRAPH <{graph}>"}, headers=auth)
+    assert note not in http.get(server.url + "/doc/kpo.ttl").text
+
+
+def test_credentialed_requests_are_never_replayed(server, http, admin_token):
+    url = f"{server.url}/api/types?nonce={uuid.uuid4().hex}"
+    http.get(url)
+    r = http.get(url, headers={"Authorization": f"Bearer {admin_token}"})
+    assert r.status_code == 200 and r.headers.get("X-KG-Cache") != "hit"
+
+
+def test_nothing_is_replayed_with_the_cache_off(tmp_path):
+    proc = ServerProcess(data_dir=tmp_path / "data", env={"KG_CACHE": "off"}).start()
+    try:
+        for path in ("/doc/kpo.ttl", "/api/types", "/sparql?query=ASK%20%7B%7D"):
+            answers = [requests.get(proc.url + path, timeout=10) for _ in range(2)]
+            assert all(r.status_code == 200 for r in answers)
+            assert all(r.headers.get("X-KG-Cache") != "hit" for r in answers), path
+    finally:
+        proc.stop()
