@@ -138,3 +138,25 @@ def _construct(kg: KnowledgeGraph, sparql: str) -> list[ox.Triple]:
 
 def _sort_key(t: ox.Triple) -> tuple[str, str, str]:
     return (str(t.subject), str(t.predicate), str(t.object))
+
+
+OWL_SAME_AS = "http://www.w3.org/2002/07/owl#sameAs"
+
+
+def about_query(iri: str, label: str) -> str:
+    """A SPARQL query that lists what the graph says about ``iri`` (pages link to the editor with it).
+
+    The IRI is rendered by pyoxigraph from a validated ``NamedNode``; the label only enters a comment,
+    with its line breaks folded so it cannot end the comment.
+    """
+    comment = " ".join(label.split())
+    return (f"# What the graph says about {comment}\n"
+            f"SELECT ?property ?value WHERE {{\n  {_node(iri)} ?property ?value\n}}")
+
+
+def published(triples: list[ox.Triple], iri: str, public_iri: str) -> list[ox.Triple]:
+    """A description as a deployment serves it: rewritten triples plus ``owl:sameAs`` the canonical IRI,
+    so a client reading a mirror knows the stable name of the thing."""
+    if public_iri == iri:
+        return triples
+    return [*triples, ox.Triple(_node(public_iri), ox.NamedNode(OWL_SAME_AS), _node(iri))]

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, redirect, render_template, request
 
 from kg.context import build_context, context_document, to_jsonld
-from kg.describe import describe, exists
+from kg.describe import about_query, describe, exists, published
 from kg.formats import BY_KEY, Format, NotAcceptable, negotiate
 from kg.ontology_doc import build_ontology_doc
 from kg.resource_view import build_view
@@ -39,7 +39,6 @@ bp = Blueprint("linked_data", __name__)
 RDF_FORMATS: tuple[Format, ...] = tuple(BY_KEY[k] for k in ("turtle", "jsonld", "rdfxml", "ntriples"))
 #: What a document is offered in; Turtle is the answer for ``*/*`` and no Accept (machine clients).
 DOC_FORMATS: tuple[Format, ...] = (*RDF_FORMATS, BY_KEY["html"])
-OWL_SAME_AS = "http://www.w3.org/2002/07/owl#sameAs"
 
 #: A slug as minted by the project and by extensions: letters, digits and ``-._~`` (RFC 3986 unreserved).
 SLUG = re.compile(r"^[\w~-]+(?:\.[\w~-]+)*$")
@@ -140,14 +139,7 @@ def rdf_response(triples, fmt: Format, rewriter: Rewriter) -> Response:
 
 def sparql_link(canonical: str, label: str) -> str:
     """The SPARQL editor pre-filled with a query about one resource (SPARQL speaks canonical IRIs)."""
-    import pyoxigraph as ox
-
-    comment = " ".join(label.split())
-    query = (
-        f"# What the graph says about {comment}\n"
-        f"SELECT ?property ?value WHERE {{\n  {ox.NamedNode(canonical)} ?property ?value\n}}"
-    )
-    return "/sparql?query=" + quote(query, safe="")
+    return "/sparql?query=" + quote(about_query(canonical, label), safe="")
 
 
 def _finish(response: Response, v: caching.Validators, headers: dict[str, str]) -> Response:
@@ -206,12 +198,7 @@ def document(name: str):
             doc_url=doc_url,
         )
         return _finish(Response(html, content_type=fmt.content_type), v, headers)
-    out = list(rw.triples(triples))
-    if not rw.identity:
-        import pyoxigraph as ox
-
-        # The canonical IRI, so that a client reading a mirror knows the stable name of the thing.
-        out.append(ox.Triple(ox.NamedNode(rw.to_public(iri)), ox.NamedNode(OWL_SAME_AS), ox.NamedNode(iri)))
+    out = published(list(rw.triples(triples)), iri, rw.to_public(iri))
     return _finish(rdf_response(out, fmt, rw), v, headers)
 
 
