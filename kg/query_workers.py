@@ -40,6 +40,7 @@ from xml.sax.saxutils import quoteattr as _xml_attr
 import pyoxigraph as ox
 
 from kg.formats import BY_KEY, Format, serialize_triples
+from kg.store.base import CappedSolutions
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def _serialise(result: Any, job: Job, prefixes: dict[str, str] | None) -> Outcom
             return Outcome("unacceptable", kind="boolean")
         return Outcome("ok", kind="boolean", format=fmt.key, count=1,
                        body=result.serialize(format=fmt.ox_results))
-    if isinstance(result, ox.QuerySolutions):
+    if isinstance(result, (ox.QuerySolutions, CappedSolutions)):
         fmt = BY_KEY.get(job.results_format or "")
         if fmt is None:
             return Outcome("unacceptable", kind="results")

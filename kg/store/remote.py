@@ -38,7 +38,7 @@ from SPARQLWrapper import POST, POSTDIRECTLY, SPARQLWrapper
 
 from kg.config import Config
 from kg.store import meta
-from kg.store.base import QueryResult, StoreError, StoreTimeout, StoreUnavailable
+from kg.store.base import CappedSolutions, QueryResult, StoreError, StoreTimeout, StoreUnavailable
 
 #: Result formats asked for, best first; the answer's Content-Type says which one came back.
 ACCEPT = (
@@ -287,17 +287,12 @@ class RemoteStore:
             result = ox.parse_query_results(response, fmt)
             if isinstance(result, ox.QueryBoolean):
                 return result
-            variables = [v.value for v in result.variables]
+            variables = list(result.variables)
             rows = self._read_capped(result, max_rows, timeout)
         finally:
             # A partly read answer leaves the connection unusable for the next request.
             self.close()
-        # Re-encode the rows read as a real QuerySolutions, the one currency of the stores.
-        from kg.formats import BY_KEY
-        from kg.query_workers import serialize_solutions
-
-        return ox.parse_query_results(serialize_solutions(variables, rows, BY_KEY["json"]),
-                                      ox.QueryResultsFormat.JSON)
+        return CappedSolutions(variables, rows)
 
     @staticmethod
     def _read_capped(items, max_rows: int, timeout: float) -> list:
