@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -22,6 +21,7 @@ import pytest
 import requests
 
 from bench.soak import type_turtle
+from tests.support.listener import Listener
 from tests.support.server import ROOT, ServerProcess
 
 JSON = "application/json"
@@ -30,48 +30,6 @@ PASSWD_MARK = "root:x:0:0"  # what the first line of /etc/passwd says on any Lin
 FILE = f"file://{PASSWD}"
 ID = "https://w3id.org/outsourcing-kg/id/"
 OWL = "http://www.w3.org/2002/07/owl#"
-
-
-class Listener:
-    """A TCP listener on loopback that records every connection (and the first bytes sent)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self.seen: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            with conn:
-                conn.settimeout(0.2)
-                try:
-                    self.seen.append(conn.recv(200))
-                except OSError:
-                    self.seen.append(b"")
-
-    def quiet(self) -> bool:
-        """True when nothing connected (after giving a late connection a moment to arrive)."""
-        time.sleep(0.1)
-        return not self.seen
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
 
 
 @pytest.fixture
