@@ -34,7 +34,10 @@ class KnowledgeGraph:
         store = store or open_store(config)
         ontology = load(store, config)
         kg = cls(config=config, store=store, ontology=ontology)
-        if hasattr(store, "bounded") and getattr(store, "path", None) is not None and not store.read_only:
+        from kg.store.embedded import EmbeddedStore
+
+        if isinstance(store, EmbeddedStore) and store.path is not None and not store.read_only:
+            # Queries that carry a timeout go to killable worker processes over the store's directory.
             from functools import partial
 
             from kg.limits import bounded_query

@@ -126,15 +126,21 @@ def install(store: Store, config: Config, ontology: Ontology) -> None:
     store.replace_graph(graph_iri(config, FACTS), graph_to_ox(ontology.facts))
 
 
-def load(store: Store, config: Config) -> Ontology:
-    """Read, validate and install the shipped graphs; raise LoadError when they do not conform."""
+def read_checked(config: Config) -> Ontology:
+    """Read the shipped graphs and (unless turned off) validate them; raise LoadError naming the
+    file, line and problem when they cannot be parsed or do not conform."""
     ontology = read_ontology(config)
     if config.validate_on_load:
         report = check(ontology)
         if not report.conforms:
             files = ", ".join(str(p) for p in ontology.files[FACTS])
-            raise LoadError("the shipped facts do not conform to shapes.ttl\n" + report.text(),
-                            file=Path(files) if len(ontology.files[FACTS]) == 1 else None,
+            raise LoadError(f"the shipped facts in {files} do not conform to shapes.ttl\n" + report.text(),
                             report=report)
+    return ontology
+
+
+def load(store: Store, config: Config) -> Ontology:
+    """Read, validate and install the shipped graphs; raise LoadError when they do not conform."""
+    ontology = read_checked(config)
     install(store, config, ontology)
     return ontology

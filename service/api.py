@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from kg import compare as comparing
 from kg import lookup, queries, sparql
-from kg.formats import BY_KEY, NotAcceptable, negotiate
+from kg.formats import BY_KEY, negotiate
 from kg.search import search as run_search
 from service.app import current_kg
 from service.errors import Problem
@@ -229,11 +229,7 @@ COMPARE_FORMATS = [BY_KEY["json"], BY_KEY["csv"], BY_KEY["markdown"], BY_KEY["ht
                                        {"application/problem+json": ref("Problem")})})
 def compare(types, format, lang):
     kg = current_kg()
-    try:
-        fmt = negotiate(request.headers.get("Accept"), COMPARE_FORMATS, requested=format)
-    except NotAcceptable as exc:
-        raise Problem(406, "Not Acceptable", str(exc), kind="not-acceptable",
-                      available=[f.media_type for f in exc.offered]) from None
+    fmt = negotiate(request.headers.get("Accept"), COMPARE_FORMATS, requested=format)
     try:
         result = comparing.compare(kg, types, lang)
     except comparing.UnknownType as exc:
@@ -295,11 +291,7 @@ def _run_named(name: str) -> Response:
                       kind="unsupported-media-type")
     if request.method == "POST":
         values.update({k: v for k, v in request.form.items() if k != "format"})
-    try:
-        fmt = negotiate(request.headers.get("Accept"), RESULT_FORMATS, requested=request.args.get("format"))
-    except NotAcceptable as exc:
-        raise Problem(406, "Not Acceptable", str(exc), kind="not-acceptable",
-                      available=[f.media_type for f in exc.offered]) from None
+    fmt = negotiate(request.headers.get("Accept"), RESULT_FORMATS, requested=request.args.get("format"))
     try:
         terms = queries.bind(kg, query, values)
     except queries.BadParameter as exc:
@@ -309,11 +301,7 @@ def _run_named(name: str) -> Response:
         raise Problem(400, "Bad Request", str(exc), kind="bad-parameter") from None
     # The same path as /sparql (kg.sparql.run_query): evaluated in a killable worker under the time
     # limit, read up to the row cap, cached per graph version.
-    try:
-        answer = sparql.run_query(kg, query.text, fmt=fmt, substitutions=terms)
-    except sparql.SparqlError as exc:
-        raise Problem(exc.status, exc.title, exc.detail, headers={"Retry-After": "1"} if exc.status == 503 else None,
-                      **exc.extra) from None
+    answer = sparql.run_query(kg, query.text, fmt=fmt, substitutions=terms)
     response = Response(answer.body, content_type=answer.format.content_type)
     response.headers["Vary"] = "Accept"
     response.headers["X-KG-Truncated"] = "true" if answer.truncated else "false"

@@ -101,7 +101,23 @@ def register(app: Flask) -> None:
             headers["Allow"] = ", ".join(exc.valid_methods)
         return render(Problem(exc.code or 500, exc.name, detail, headers=headers))
 
+    from kg.formats import NotAcceptable
+    from kg.sparql import SparqlError
     from kg.store import StoreTimeout, StoreUnavailable
+
+    # Core errors that carry their own answer: one mapping here instead of one per view.
+    @app.errorhandler(NotAcceptable)
+    def _not_acceptable(exc: NotAcceptable) -> Response:
+        offered = [f.media_type for f in exc.offered]
+        asked = exc.asked or "the requested format"
+        return render(Problem(406, "Not Acceptable", f"cannot answer in {asked}; available: {', '.join(offered)}",
+                              kind="not-acceptable", offered=offered, available=offered,
+                              headers={"Vary": "Accept"}))
+
+    @app.errorhandler(SparqlError)
+    def _sparql(exc: SparqlError) -> Response:
+        headers = {"Retry-After": "1"} if exc.status == 503 else None
+        return render(Problem(exc.status, exc.title, exc.detail, headers=headers, **exc.extra))
 
     @app.errorhandler(StoreUnavailable)
     def _store_down(exc: StoreUnavailable) -> Response:

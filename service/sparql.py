@@ -127,18 +127,6 @@ def _body_text(limit: int) -> str:
                       f"the body is not valid {charset}: {exc.reason} at byte {exc.start}") from None
 
 
-def _problem(exc: Exception) -> Problem:
-    if isinstance(exc, NotAcceptable):
-        offered = [f.media_type for f in exc.offered]
-        asked = exc.asked or "the requested format"
-        return Problem(406, "Not Acceptable", f"cannot answer in {asked}; available: {', '.join(offered)}",
-                       offered=offered)
-    if isinstance(exc, core.SparqlError):
-        headers = {"Retry-After": "1"} if exc.status == 503 else None
-        return Problem(exc.status, exc.title, exc.detail, headers=headers, **exc.extra)
-    raise exc
-
-
 def _query(kg, text: str, params: MultiDict) -> Response:
     accept = request.headers.get("Accept")
     requested = params.getlist("format")
@@ -150,15 +138,13 @@ def _query(kg, text: str, params: MultiDict) -> Response:
                 return _editor(kg, text)
         except (core.SparqlError, NotAcceptable):
             pass
-    try:
-        answer = core.run_query(
-            kg, text, accept=accept, requested_formats=requested,
-            default_graph_uri=params.getlist("default-graph-uri"),
-            named_graph_uri=params.getlist("named-graph-uri"),
-            timeout=params.get("timeout"),
-        )
-    except (core.SparqlError, NotAcceptable) as exc:
-        raise _problem(exc) from None
+    # SparqlError and NotAcceptable are answered by service/errors.py.
+    answer = core.run_query(
+        kg, text, accept=accept, requested_formats=requested,
+        default_graph_uri=params.getlist("default-graph-uri"),
+        named_graph_uri=params.getlist("named-graph-uri"),
+        timeout=params.get("timeout"),
+    )
     response = Response(answer.body, status=200, content_type=answer.format.content_type)
     response.headers["Vary"] = "Accept"
     response.headers["X-KG-Truncated"] = "true" if answer.truncated else "false"
@@ -174,10 +160,7 @@ def _update(kg, text: str, params: MultiDict) -> Response:
     if params.getlist("using-graph-uri") or params.getlist("using-named-graph-uri"):
         raise Problem(400, "Bad Request", "using-graph-uri/using-named-graph-uri are not supported: "
                                           "write USING / USING NAMED in the update itself")
-    try:
-        core.run_update(kg, text)
-    except core.SparqlError as exc:
-        raise _problem(exc) from None
+    core.run_update(kg, text)
     log.info("SPARQL update applied; graph version now %s", kg.store.version())
     return Response(status=204)
 

@@ -17,6 +17,7 @@ import requests
 
 from kg.config import Config
 from kg.graph import KnowledgeGraph
+from tests.support.listener import Listener
 from tests.support.server import ADMIN_TOKEN, ROOT, ServerProcess
 
 try:  # the Oxigraph-server fixture arrives with the remote store
@@ -82,6 +83,14 @@ def server(request, tmp_path_factory) -> Iterator[ServerProcess]:
     proc = ServerProcess(data_dir=data_dir, env=env).start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    """A loopback port that records every connection: the witness that nothing was fetched."""
+    probe = Listener()
+    yield probe
+    probe.close()
 
 
 @pytest.fixture

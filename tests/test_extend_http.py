@@ -13,19 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench.soak import type_turtle as renamed  # the LPO example as another type
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 LPO = (EXAMPLES / "lpo.ttl").read_text()
-
-
-def renamed(slug: str, acronym: str) -> str:
-    """The LPO example as another type (its own slug, name and acronym), so tests do not collide."""
-    return (
-        LPO.replace("outd:lpo", f"outd:{slug}")
-        .replace("evidence-lpo-", f"evidence-{slug}-")
-        .replace("source-about-lpo", f"source-about-{slug}")
-        .replace('"LPO"@en', f'"{acronym}"@en')
-        .replace('"Legal Process Outsourcing"@en', f'"Legal Process Outsourcing {acronym}"@en')
-    )
 
 
 def auth(token: str) -> dict:

@@ -15,13 +15,11 @@ import json
 import shutil
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
 
 from bench.soak import type_turtle
-from tests.support.listener import Listener
 from tests.support.server import ROOT, ServerProcess
 
 JSON = "application/json"
@@ -30,13 +28,6 @@ PASSWD_MARK = "root:x:0:0"  # what the first line of /etc/passwd says on any Lin
 FILE = f"file://{PASSWD}"
 ID = "https://w3id.org/outsourcing-kg/id/"
 OWL = "http://www.w3.org/2002/07/owl#"
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    probe = Listener()
-    yield probe
-    probe.close()
 
 
 def auth(token: str) -> dict[str, str]:

@@ -8,20 +8,10 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 
 import pytest
 
-from tests.support.listener import Listener
-
 JSON = "application/sparql-results+json"
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    probe = Listener()
-    yield probe
-    probe.close()
 
 
 def test_the_listener_does_see_connections(listener):

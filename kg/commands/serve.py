@@ -36,18 +36,12 @@ def _preflight(config) -> None:
     The worker would refuse too, but gunicorn reports that as "worker failed to boot"; checking here
     puts the reason on the operator's screen and exits with status 1.
     """
-    from kg.loader import LoadError, check, read_ontology
+    from kg.loader import LoadError, read_checked
 
     try:
-        ontology = read_ontology(config)
+        read_checked(config)
     except LoadError as exc:
         raise click.ClickException(f"cannot start: {exc}") from exc
-    if config.validate_on_load:
-        report = check(ontology)
-        if not report.conforms:
-            files = ", ".join(str(p) for p in ontology.files.get("facts", []))
-            raise click.ClickException(f"cannot start: the facts in {files} do not conform to the shapes\n"
-                                       + report.text())
 
 
 command = serve
