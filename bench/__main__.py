@@ -164,6 +164,7 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
     for cache in (False, True):
         svc = procs.service(data_dir, cache=cache).start()
         try:
+            procs.wait_for_query_engine(svc)
             bad_svc = load.check(svc.url, sparql_mix)
             result = load.run(svc.url, sparql_mix, seconds=args.duration)
             print(

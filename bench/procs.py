@@ -123,6 +123,23 @@ def service(data_dir: Path, *, cache: bool, extra_env: dict[str, str] | None = N
     return proc
 
 
+def wait_for_query_engine(proc: Proc, timeout: float = 600) -> None:
+    """Wait until the service's in-memory query engine holds the current graph (``/healthz``), so
+    a measurement starts on the evaluator users get, not on the disk workers that stand in while
+    the copy loads. Returns at once over the remote store or with ``KG_QUERY_ENGINE=disk``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        health = requests.get(proc.url + "/healthz", timeout=10).json()
+        engine = health.get("query_engine") or {}
+        if engine.get("mode") != "memory":
+            return
+        copy = engine.get("engine") or {}
+        if copy.get("state") == "ready" and copy.get("version") == health.get("version"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the in-memory query engine did not load within {timeout:g} s")
+
+
 def oxigraph_server(location: Path | None = None) -> Proc:
     args = [oxigraph_binary(), "serve", "--bind", "127.0.0.1:{port}", "--union-default-graph"]
     if location is not None:

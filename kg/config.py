@@ -98,10 +98,22 @@ class Config:
         metadata={"setting": Setting("KG_QUERY_WORKERS",
                                      "Processes that evaluate user SPARQL (killable at the deadline).")},
     )
+    query_engine: str = field(
+        default="memory",
+        metadata={"setting": Setting("KG_QUERY_ENGINE",
+                                     "'memory': reads are answered from a copy of the embedded store held in "
+                                     "memory, reloaded after each write; 'disk': from the store on disk.")},
+    )
+    query_threads: int = field(
+        default=4,
+        metadata={"setting": Setting("KG_QUERY_THREADS",
+                                     "Queries the in-memory engine evaluates at once.")},
+    )
     worker_memory: int = field(
         default=2 * 1024**3,
         metadata={"setting": Setting("KG_WORKER_MEMORY",
-                                     "Heap limit of one query worker process, in bytes (0: none).")},
+                                     "Heap limit of one query worker process and of the in-memory "
+                                     "engine (its copy included), in bytes (0: none).")},
     )
     host: str = field(default="127.0.0.1", metadata={"setting": Setting("KG_HOST", "Address to listen on.")})
     port: int = field(default=8000, metadata={"setting": Setting("KG_PORT", "Port to listen on.")})
@@ -143,6 +155,8 @@ class Config:
             self.admin_token = None
         if self.store not in {"embedded", "remote"}:
             raise ValueError(f"KG_STORE must be 'embedded' or 'remote', not {self.store!r}")
+        if self.query_engine not in {"memory", "disk"}:
+            raise ValueError(f"KG_QUERY_ENGINE must be 'memory' or 'disk', not {self.query_engine!r}")
         if self.store == "remote" and not self.sparql_endpoint:
             raise ValueError("the remote store needs KG_SPARQL_ENDPOINT (--endpoint)")
         return self

@@ -420,7 +420,7 @@ class WorkerPool:
 
 # -- the worker process --------------------------------------------------------------------------
 
-def _limit_memory(limit: int) -> None:
+def limit_memory(limit: int) -> None:
     try:
         import resource
 
@@ -430,7 +430,7 @@ def _limit_memory(limit: int) -> None:
         pass
 
 
-def _watch_parent(parent: int) -> None:
+def watch_parent(parent: int) -> None:
     # A worker outliving its server (killed with SIGKILL) would hold memory for nothing.
     while True:
         time.sleep(1.0)
@@ -445,8 +445,8 @@ def worker_main(job_fd: int, result_fd: int) -> None:
     from kg import guard
 
     guard.install(extra=[tuple(x) for x in init.get("allow", [])], rdflib=False)
-    _limit_memory(int(init.get("memory", DEFAULT_WORKER_MEMORY)))
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    limit_memory(int(init.get("memory", DEFAULT_WORKER_MEMORY)))
+    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     path, prefixes = init["path"], init["prefixes"]
     store: ox.Store | None = None
     opened: str | None = None

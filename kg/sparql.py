@@ -35,12 +35,12 @@ import pyoxigraph as ox
 
 from kg.cache import cache_for
 from kg.formats import BY_KEY, Format, NotAcceptable, by_name, formats_for, negotiate
+from kg.query_pool import QueryPool
 from kg.query_workers import (
     Job,
     Outcome,
     WorkerBusy,
     WorkerCrashed,
-    WorkerPool,
     WorkerTimeout,
     execute,
 )
@@ -371,7 +371,7 @@ class Answer:
 _pool_lock = threading.Lock()
 
 
-def pool_for(kg: Any) -> WorkerPool | None:
+def pool_for(kg: Any) -> QueryPool | None:
     """The query worker pool of an embedded-store graph (started on first use); None when remote."""
     if kg.config.store != "embedded" or getattr(kg.store, "path", None) is None:
         return None
@@ -382,9 +382,14 @@ def pool_for(kg: Any) -> WorkerPool | None:
             if pool is None:
                 from kg import guard
 
-                pool = WorkerPool(kg.store.path, kg.prefixes, kg.config.query_workers,
-                                  allow=guard.endpoints_of(kg.config), memory=kg.config.worker_memory)
+                pool = QueryPool(kg.store.path, kg.prefixes, graph_ns=kg.config.graph_ns,
+                                 workers=kg.config.query_workers, engine=kg.config.query_engine,
+                                 engine_threads=kg.config.query_threads,
+                                 allow=guard.endpoints_of(kg.config), memory=kg.config.worker_memory)
                 kg.extras["query_pool"] = pool
+                listeners = getattr(kg.store, "listeners", None)
+                if listeners is not None:
+                    listeners.append(pool.version_changed)
     return pool
 
 

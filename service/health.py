@@ -1,7 +1,8 @@
 """``/healthz``: is the process alive, and can it reach its store?
 
-Answers 200 with the store's engine, the graph's version and any extension file that failed to
-load; 503 when the store does not answer (load balancers take the replica out).
+Answers 200 with the store's engine, the graph's version, what evaluates queries (the in-memory
+copy and its version, the disk workers) and any extension file that failed to load; 503 when the
+store does not answer (load balancers take the replica out).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ def healthz():
     except StoreError as exc:
         body.update(status="unavailable", error=str(exc))
         status = 503
+    pool = kg.extras.get("query_pool")
+    if pool is not None:
+        body["query_engine"] = pool.status()
     if kg.problems:
         body["extension_problems"] = kg.problems
     return jsonify(body), status

@@ -9,6 +9,7 @@ away are evaluated by ``kg.sparql`` in worker processes that open this directory
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,6 +20,7 @@ from kg.config import Config
 from kg.store import meta
 from kg.store.base import QueryResult, StoreError
 
+log = logging.getLogger(__name__)
 
 class StoreLocked(StoreError):
     """Another process holds the store directory read-write."""
@@ -51,6 +53,8 @@ class EmbeddedStore:
         self._write_lock = threading.Lock()
         #: Evaluates queries that carry a timeout in a killable process (set by KnowledgeGraph.open).
         self.bounded: Callable[..., QueryResult | None] | None = None
+        #: Called with the new version after each committed write (the query pool reloads its copy).
+        self.listeners: list[Callable[[str], None]] = []
         self._version, self._modified = self._read_meta()
         if self._version is None and not read_only:
             self._write(meta.bump_operations(config.graph_ns, *meta.new_version()))
@@ -163,12 +167,20 @@ class EmbeddedStore:
                 self._store.update(update)
             except (OSError, SyntaxError) as exc:
                 raise StoreError(f"write failed: {exc}") from exc
-            self._version, self._modified = self._read_meta()
+            self._changed()
 
     def _bump(self) -> None:
         # Called with the write lock held, after a write that could not carry the bump itself.
         self._store.update(meta.bump_operations(self.config.graph_ns, *meta.new_version()))
+        self._changed()
+
+    def _changed(self) -> None:
         self._version, self._modified = self._read_meta()
+        for listener in list(self.listeners):
+            try:
+                listener(self._version or "")
+            except Exception:  # noqa: BLE001 - a reader's bookkeeping never fails a committed write
+                log.exception("write listener failed")
 
     def _read_meta(self) -> tuple[str | None, str | None]:
         for row in self._store.query(meta.read_query(self.config.graph_ns)):

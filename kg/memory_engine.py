@@ -1,0 +1,312 @@
+"""A copy of the graph held in memory by one killable process, answering read queries.
+
+Why a copy: on the same data, Oxigraph's on-disk (RocksDB) engine evaluates the benchmark's
+aggregates 2-5x slower than its in-memory engine (100k triples: the mix in 396 ms against 174 ms;
+1M: 5.9 s against 1.35 s, one pass in one process, ``bench/notes.md``). The durable store stays on
+disk and takes every write; reads go to this copy while its version equals the store's, and a
+write makes the pool start a new copy (``kg.query_pool``) and use the disk workers meanwhile.
+
+Why one process with threads: pyoxigraph releases the GIL while it evaluates, so threads of one
+process evaluate in parallel over one copy. Forked copies do not stay shared: reading writes to
+the pages it reads (measured at 1M triples: 268 of 342 MB private in each of two forked children
+after three passes of the mix), so N processes would cost N copies.
+
+Why a process at all: a query that outlives its deadline can only be stopped by killing the
+process evaluating it (``engine-notes.md``). The pool then kills the whole engine, retries the
+other queries it was evaluating on the disk workers and loads a new engine.
+
+The copy is read from the store directory by a short-lived helper process (``--dump``) and
+streamed in as N-Quads, so RocksDB's caches never live in the engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+from kg.query_workers import (
+    DEFAULT_WORKER_MEMORY,
+    Job,
+    Outcome,
+    WorkerBusy,
+    WorkerTimeout,
+    execute,
+    limit_memory,
+    watch_parent,
+)
+from kg.store import meta
+
+log = logging.getLogger(__name__)
+
+
+class EngineLost(Exception):
+    """The engine cannot answer this job (it died, was stopped, or holds another version): the
+    caller evaluates it elsewhere."""
+
+
+class _Slot:
+    """One evaluating thread of the engine, reached through its own pair of pipes."""
+
+    def __init__(self, jobs: Connection, results: Connection):
+        self.jobs = jobs
+        self.results = results
+
+    def close(self) -> None:
+        for conn in (self.jobs, self.results):
+            with contextlib.suppress(OSError):
+                conn.close()
+
+
+class MemoryEngine:
+    """Server-side handle of one engine process: starts it, waits for its copy, hands it jobs.
+
+    ``on_loaded`` is called (from a background thread) once the copy is ready or has failed.
+    """
+
+    def __init__(self, init: dict, threads: int, on_loaded=None):
+        self.threads = max(1, int(threads))
+        self.state = "loading"  #: loading | ready | failed | stopped
+        self.version = ""
+        self.triples = 0
+        self.load_seconds = 0.0
+        self.error = ""
+        self.retired = False
+        self.changes_at_start = 0  #: the pool's write count when this copy started loading
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._idle: queue.Queue[_Slot | None] = queue.Queue()
+        self._on_loaded = on_loaded
+        fds_for_child: list[int] = []
+        ours: list[tuple[int, int]] = []  # (job write end, result read end) per slot
+        init_r, init_w = os.pipe()
+        status_r, status_w = os.pipe()
+        args = [str(init_r), str(status_w)]
+        fds_for_child += [init_r, status_w]
+        for _ in range(self.threads):
+            job_r, job_w = os.pipe()
+            res_r, res_w = os.pipe()
+            fds_for_child += [job_r, res_w]
+            ours.append((job_w, res_r))
+            args.append(f"{job_r},{res_w}")
+        root = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kg.memory_engine", *args],
+                pass_fds=tuple(fds_for_child), stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": path}, cwd=root,
+            )
+        except OSError:
+            for fd in [init_w, status_r, *(fd for pair in ours for fd in pair)]:
+                os.close(fd)
+            raise
+        finally:
+            for fd in fds_for_child:
+                os.close(fd)
+        self._slots = [_Slot(Connection(w, readable=False), Connection(r, writable=False)) for w, r in ours]
+        self._status = Connection(status_r, writable=False)
+        with Connection(init_w, readable=False) as init_conn:
+            init_conn.send(init)
+        threading.Thread(target=self._await_loaded, daemon=True, name="kg-memory-engine-load").start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": self.state, "threads": self.threads, "pid": self.pid}
+        if self.state == "ready":
+            out.update(version=self.version, triples=self.triples, load_seconds=round(self.load_seconds, 3))
+        if self.error:
+            out["error"] = self.error
+        return out
+
+    def _await_loaded(self) -> None:
+        try:
+            message = self._status.recv()
+        except (EOFError, OSError):
+            message = ("failed", "the engine stopped while loading the graph")
+        if message[0] == "ready" and self.state == "loading":
+            _, self.version, self.triples, self.load_seconds = message
+            self.state = "ready"
+            for slot in self._slots:
+                self._idle.put(slot)
+        elif self.state == "loading":
+            self.state, self.error = "failed", str(message[1])
+            self.kill()
+        if self._on_loaded is not None:
+            self._on_loaded(self)
+
+    def run(self, job: Job, deadline: float) -> Outcome:
+        """Evaluate ``job`` before ``deadline`` (``time.monotonic``).
+
+        Raises WorkerTimeout (the engine was killed at the deadline), WorkerBusy (no thread became
+        free in time) or EngineLost (evaluate elsewhere).
+        """
+        try:
+            slot = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise WorkerBusy("every query thread stayed busy for the whole time limit") from None
+        if slot is None:  # the engine stopped while we waited
+            self._idle.put(None)
+            raise EngineLost("the in-memory engine stopped")
+        with self._lock:
+            self._busy += 1
+        try:
+            slot.jobs.send(job)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not slot.results.poll(remaining):
+                self.kill()
+                raise WorkerTimeout("the query did not finish within its time limit and was stopped")
+            outcome: Outcome = slot.results.recv()
+        except (EOFError, OSError) as exc:
+            self.kill()
+            raise EngineLost(f"the in-memory engine stopped while evaluating: {type(exc).__name__}") from exc
+        finally:
+            with self._lock:
+                self._busy -= 1
+        if self.state == "ready":
+            self._idle.put(slot)
+        if outcome.status == "stale":
+            raise EngineLost("the in-memory copy holds another version of the graph")
+        if self.retired:
+            self._stop_if_idle()
+        return outcome
+
+    def retire(self) -> None:
+        """Stop once the jobs it is evaluating are answered (a newer copy has taken over)."""
+        self.retired = True
+        self._stop_if_idle()
+
+    def _stop_if_idle(self) -> None:
+        with self._lock:
+            idle = self._busy == 0
+        if idle:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.state == "stopped":
+            return
+        self.state = "stopped"
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        for slot in self._slots:
+            slot.close()
+        with contextlib.suppress(OSError):
+            self._status.close()
+        self._idle.put(None)  # wakes every waiter, each puts it back for the next
+        threading.Thread(target=self._reap, daemon=True).start()
+
+    def _reap(self) -> None:
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=30)
+
+
+# -- the engine process --------------------------------------------------------------------------
+
+def load_copy(path: str) -> ox.Store:
+    """An in-memory store holding everything in the store directory ``path``."""
+    helper = subprocess.Popen([sys.executable, "-m", "kg.memory_engine", "--dump", path],
+                              stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    store = ox.Store()
+    try:
+        assert helper.stdout is not None
+        store.load(helper.stdout, format=ox.RdfFormat.N_QUADS)
+    finally:
+        if helper.stdout is not None:
+            helper.stdout.close()
+        code = helper.wait()
+    if code != 0:
+        raise OSError(f"reading the store directory failed (exit status {code})")
+    return store
+
+
+def read_version(store: ox.Store, graph_ns: str) -> str:
+    for row in store.query(meta.read_query(graph_ns)):
+        if row["v"] is not None:
+            return row["v"].value
+    return ""
+
+
+def _serve(store: ox.Store, version: str, prefixes: dict[str, str], jobs: Connection,
+           results: Connection) -> None:
+    while True:
+        try:
+            job: Job = jobs.recv()
+        except (EOFError, OSError):
+            return
+        if job.version != version:
+            outcome = Outcome("stale")
+        else:
+            try:
+                outcome = execute(store, job, prefixes)
+            except MemoryError:
+                outcome = Outcome("error", message="the query needed more memory than a worker may use")
+            except Exception as exc:  # noqa: BLE001 - reported to the server, which answers with it
+                outcome = Outcome("error", message=f"{type(exc).__name__}: {exc}")
+        try:
+            results.send(outcome)
+        except (BrokenPipeError, OSError):
+            return
+
+
+def engine_main(argv: list[str]) -> None:
+    init_conn = Connection(int(argv[0]), writable=False)
+    status = Connection(int(argv[1]), readable=False)
+    slots = [tuple(int(fd) for fd in pair.split(",")) for pair in argv[2:]]
+    init = init_conn.recv()
+    init_conn.close()
+    limit_memory(int(init.get("memory", DEFAULT_WORKER_MEMORY)))
+    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
+    started = time.perf_counter()
+    try:
+        store = load_copy(init["path"])
+        version = read_version(store, init["graph_ns"])
+    except MemoryError:
+        status.send(("failed", "the graph does not fit in the memory a query worker may use (KG_WORKER_MEMORY)"))
+        return
+    except Exception as exc:  # noqa: BLE001 - reported to the server, which falls back to disk
+        status.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    from kg import guard
+
+    guard.install(extra=[tuple(x) for x in init.get("allow", [])], rdflib=False)
+    status.send(("ready", version, len(store), time.perf_counter() - started))
+    threads = [
+        threading.Thread(target=_serve, args=(store, version, init["prefixes"],
+                                              Connection(job_fd, writable=False),
+                                              Connection(res_fd, readable=False)), daemon=True)
+        for job_fd, res_fd in slots
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def dump_main(path: str) -> None:
+    """Write the whole store at ``path`` to standard output as N-Quads (the engine's loader)."""
+    store = ox.Store.read_only(path)
+    store.dump(sys.stdout.buffer, format=ox.RdfFormat.N_QUADS)
+    sys.stdout.buffer.flush()
+
+
+if __name__ == "__main__":
+    # Run the imported module's copy, so the classes pickled back are ``kg.query_workers.*``.
+    from kg import memory_engine as _module
+
+    if sys.argv[1] == "--dump":
+        _module.dump_main(sys.argv[2])
+    else:
+        _module.engine_main(sys.argv[1:])

@@ -1,0 +1,195 @@
+"""Where a query of the embedded store is evaluated: the in-memory engine, or the disk workers.
+
+Every read that must be stoppable comes here (user SPARQL, named queries, lookups, descriptions).
+The in-memory engine (``kg.memory_engine``) answers when its copy holds the store's current
+version; otherwise, and while a new copy loads after a write, the disk workers
+(``kg.query_workers``: read-only opens of the store directory) answer. So an answer always reflects
+the latest write, and a write never makes readers wait for a copy to load.
+
+The disk workers start on first need: a server that only reads never starts them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kg.memory_engine import EngineLost, MemoryEngine
+from kg.query_workers import DEFAULT_WORKER_MEMORY, Job, Outcome, WorkerBusy, WorkerPool, WorkerTimeout
+
+log = logging.getLogger(__name__)
+
+
+class QueryPool:
+    """The query evaluators of one embedded store directory."""
+
+    def __init__(self, store_path: Path | str, prefixes: dict[str, str], *, graph_ns: str,
+                 workers: int = 2, engine: str = "memory", engine_threads: int = 4,
+                 allow: list[tuple[str, int]] | None = None, memory: int = DEFAULT_WORKER_MEMORY):
+        self.mode = engine
+        self._path = str(store_path)
+        self._prefixes = dict(prefixes)
+        self._workers = workers
+        self._allow = list(allow or [])
+        self._memory = memory
+        self._threads = engine_threads
+        self._init = {"path": self._path, "prefixes": self._prefixes, "allow": self._allow,
+                      "memory": int(memory), "graph_ns": graph_ns}
+        self._lock = threading.Lock()
+        self._disk: WorkerPool | None = None
+        self._engine: MemoryEngine | None = None  #: the copy in use
+        self._loading: MemoryEngine | None = None  #: a newer copy being loaded
+        self._failed_version: str | None = None  #: the store version a copy could not be made of
+        self._wanted = ""  #: the store's newest version we know of
+        self._changes = 0  #: writes seen; a copy started before the last one is reloaded
+        self._closed = False
+        self.engine_loads = 0
+        self.engine_kills = 0
+        self.answered = {"memory": 0, "disk": 0}  #: jobs answered by each evaluator
+        if self.mode == "memory":
+            with self._lock:
+                self._start_engine_locked()
+        else:
+            self._disk_pool()
+
+    # -- routing ---------------------------------------------------------------------------------
+    def run(self, job: Job, timeout: float) -> Outcome:
+        """Evaluate ``job`` within ``timeout`` seconds on the fastest evaluator holding its version."""
+        deadline = time.monotonic() + timeout
+        engine = self._engine_for(job.version)
+        if engine is not None:
+            try:
+                outcome = engine.run(job, deadline)
+                self.answered["memory"] += 1
+                return outcome
+            except WorkerBusy:
+                raise
+            except WorkerTimeout:
+                self.engine_kills += 1
+                self._engine_stopped(engine)
+                raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s "
+                                    "and was stopped") from None
+            except EngineLost as exc:
+                # Stopped for another query's deadline, crashed, or stale: the disk workers answer
+                # within what is left of this query's time.
+                log.info("in-memory engine could not answer (%s); using the disk workers", exc)
+                self._engine_stopped(engine)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s")
+        outcome = self._disk_pool().run(job, remaining)
+        self.answered["disk"] += 1
+        return outcome
+
+    def version_changed(self, version: str) -> None:
+        """A write was committed (``EmbeddedStore.listeners``): load a copy of the new version now,
+        not on the next read."""
+        if self.mode != "memory":
+            return
+        with self._lock:
+            self._wanted = version
+            self._changes += 1
+            if self._loading is None and not self._closed:
+                self._start_engine_locked()
+
+    def _engine_for(self, version: str) -> MemoryEngine | None:
+        if self.mode != "memory":
+            return None
+        with self._lock:
+            engine = self._engine
+            if engine is not None and engine.state == "ready" and engine.version == version:
+                return engine
+            if self._loading is None and version != self._failed_version and not self._closed:
+                # A write this process did not see (another tool) or a copy that was stopped.
+                self._wanted = version or self._wanted
+                self._start_engine_locked()
+            return None
+
+    def _start_engine_locked(self) -> None:
+        try:
+            self._loading = MemoryEngine(self._init, self._threads, on_loaded=self._loaded)
+            self._loading.changes_at_start = self._changes
+            self.engine_loads += 1
+        except OSError as exc:
+            log.error("cannot start the in-memory query engine: %s", exc)
+            self._loading = None
+
+    def _loaded(self, engine: MemoryEngine) -> None:
+        with self._lock:
+            if self._loading is engine:
+                self._loading = None
+            if self._closed:
+                engine.kill()
+                return
+            if engine.state != "ready":
+                log.warning("the in-memory query engine could not load the graph (%s); "
+                            "queries are answered from disk", engine.error)
+                self._failed_version = self._wanted
+                return
+            old, self._engine = self._engine, engine
+            self._failed_version = None
+            if engine.changes_at_start != self._changes:
+                # Writes landed while this copy loaded: it may not hold them; load again.
+                self._start_engine_locked()
+        log.info("in-memory query engine ready: %d quads, version %s, loaded in %.2f s",
+                 engine.triples, engine.version, engine.load_seconds)
+        if old is not None:
+            old.retire()
+
+    def _engine_stopped(self, engine: MemoryEngine) -> None:
+        with self._lock:
+            if self._engine is engine and engine.state != "ready":
+                self._engine = None
+                if self._loading is None and not self._closed:
+                    self._start_engine_locked()
+
+    def _disk_pool(self) -> WorkerPool:
+        pool = self._disk
+        if pool is None:
+            with self._lock:
+                if self._disk is None:
+                    self._disk = WorkerPool(self._path, self._prefixes, self._workers, allow=self._allow,
+                                            memory=self._memory)
+                pool = self._disk
+        return pool
+
+    # -- observing and stopping ------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """What evaluates queries now (served on ``/healthz``)."""
+        out: dict[str, Any] = {"mode": self.mode, "disk_workers": len(self._disk.pids()) if self._disk else 0,
+                               "answered": dict(self.answered)}
+        if self.mode == "memory":
+            engine, loading = self._engine, self._loading
+            out["engine"] = engine.describe() if engine is not None else None
+            out["loading"] = loading is not None
+            out["loads"] = self.engine_loads
+            out["stopped_at_deadline"] = self.engine_kills
+        return out
+
+    def ready(self, version: str) -> bool:
+        """Whether ``version`` is answered by the in-memory engine (or the disk is the mode)."""
+        if self.mode != "memory":
+            return True
+        engine = self._engine
+        return engine is not None and engine.state == "ready" and engine.version == version
+
+    def pids(self) -> list[int]:
+        pids = list(self._disk.pids()) if self._disk else []
+        for engine in (self._engine, self._loading):
+            if engine is not None and engine.state in ("loading", "ready"):
+                pids.append(engine.pid)
+        return pids
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            engines = [e for e in (self._engine, self._loading) if e is not None]
+            self._engine = self._loading = None
+            disk = self._disk
+        for engine in engines:
+            engine.kill()
+        if disk is not None:
+            disk.close()

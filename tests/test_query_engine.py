@@ -1,0 +1,130 @@
+"""Reads of the embedded store are answered by an in-memory copy of the graph, never a stale one:
+a write is visible to the next read (from disk while the copy reloads), the copy catches up, a
+runaway query stops the copy without failing the queries beside it, and ``KG_QUERY_ENGINE=disk``
+turns the copy off."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.support.server import ADMIN_TOKEN, ServerProcess
+
+JSON = "application/sparql-results+json"
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+COUNT_MARKS = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <urn:kg-test:engine> { ?s ?p ?o } }"
+EXPLOSIVE = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+
+
+def health(proc: ServerProcess) -> dict:
+    return requests.get(proc.url + "/healthz", timeout=10).json()
+
+
+def wait_for_copy(proc: ServerProcess, timeout: float = 30) -> dict:
+    """The health document once the in-memory copy holds the store's current version."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = health(proc)
+        copy = body["query_engine"]["engine"] or {}
+        if copy.get("state") == "ready" and copy.get("version") == body["version"]:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"the in-memory copy did not catch up: {health(proc)}")
+
+
+def count(proc: ServerProcess, query: str = COUNT_MARKS) -> int:
+    r = requests.get(proc.url + "/sparql", params={"query": query}, headers={"Accept": JSON}, timeout=30)
+    assert r.status_code == 200, r.text
+    return int(r.json()["results"]["bindings"][0]["n"]["value"])
+
+
+def insert_mark(proc: ServerProcess, n: int) -> None:
+    update = f"INSERT DATA {{ GRAPH <urn:kg-test:engine> {{ <urn:kg-test:s{n}> <urn:kg-test:p> {n} }} }}"
+    r = requests.post(proc.url + "/sparql", data=update, timeout=30,
+                      headers={**AUTH, "Content-Type": "application/sparql-update"})
+    assert r.status_code == 204, r.text
+
+
+@pytest.fixture(scope="module")
+def memory_server(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("engine") / "data"
+    proc = ServerProcess(data_dir=data_dir, env={"KG_CACHE": "off", "KG_VALIDATE": "0",
+                                                 "KG_QUERY_TIMEOUT": "2"}).start()
+    yield proc
+    proc.stop()
+
+
+def test_reads_are_answered_from_the_in_memory_copy(memory_server):
+    body = wait_for_copy(memory_server)
+    engine = body["query_engine"]
+    assert engine["mode"] == "memory"
+    total = count(memory_server, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+    assert engine["engine"]["triples"] == total, "the copy holds every quad of the store"
+    before = health(memory_server)["query_engine"]["answered"]
+    count(memory_server, "SELECT (COUNT(*) AS ?n) WHERE { ?t a out:OutsourcingType }")
+    after = health(memory_server)["query_engine"]["answered"]
+    assert after["memory"] == before["memory"] + 1
+    assert after["disk"] == before["disk"]
+
+
+def test_a_write_is_seen_by_the_next_read_and_the_copy_catches_up(memory_server):
+    first = wait_for_copy(memory_server)
+    start = count(memory_server)
+    for n in range(3):
+        insert_mark(memory_server, 1000 + n)
+        # No wait: the answer comes from disk while the copy of the new version loads.
+        assert count(memory_server) == start + n + 1
+    body = wait_for_copy(memory_server)
+    assert body["version"] != first["version"]
+    assert body["query_engine"]["loads"] > first["query_engine"]["loads"]
+    before = body["query_engine"]["answered"]["memory"]
+    assert count(memory_server) == start + 3
+    assert health(memory_server)["query_engine"]["answered"]["memory"] == before + 1
+
+
+def test_a_runaway_query_stops_the_copy_but_not_the_queries_beside_it(memory_server):
+    wait_for_copy(memory_server)
+    stopped_before = health(memory_server)["query_engine"]["stopped_at_deadline"]
+    expected = count(memory_server, "SELECT (COUNT(*) AS ?n) WHERE { ?t a out:OutsourcingType }")
+    outcome: dict = {}
+
+    def explode():
+        outcome["response"] = requests.get(memory_server.url + "/sparql", params={"query": EXPLOSIVE},
+                                           headers={"Accept": JSON}, timeout=30)
+
+    # A slow-but-finite query is evaluating in the copy when the runaway one is stopped: it must
+    # still be answered (retried on disk), not fail with it.
+    slow = ("SELECT (COUNT(*) AS ?n) WHERE { ?t a out:OutsourcingType . "
+            "{ SELECT (COUNT(*) AS ?x) WHERE { ?a ?b ?c . ?d ?e ?f } } }")
+    runaway = threading.Thread(target=explode)
+    runaway.start()
+    answers = []
+    while runaway.is_alive():
+        answers.append(count(memory_server, slow))
+    runaway.join()
+    assert outcome["response"].status_code == 503
+    assert answers and set(answers) == {expected}
+    body = wait_for_copy(memory_server)
+    assert body["query_engine"]["stopped_at_deadline"] == stopped_before + 1
+    assert count(memory_server, "SELECT (COUNT(*) AS ?n) WHERE { ?t a out:OutsourcingType }") == expected
+
+
+def test_disk_mode_has_no_copy(tmp_path):
+    proc = ServerProcess(data_dir=tmp_path / "data", env={"KG_QUERY_ENGINE": "disk", "KG_CACHE": "off",
+                                                          "KG_VALIDATE": "0"}).start()
+    try:
+        assert count(proc, "SELECT (COUNT(*) AS ?n) WHERE { ?t a out:OutsourcingType }") >= 2
+        engine = health(proc)["query_engine"]
+        assert engine["mode"] == "disk" and "engine" not in engine
+        assert engine["answered"]["disk"] >= 1 and engine["answered"]["memory"] == 0
+    finally:
+        proc.stop()
+
+
+def test_an_unknown_engine_is_refused_at_start(tmp_path):
+    proc = ServerProcess(data_dir=tmp_path / "data", env={"KG_QUERY_ENGINE": "quantum"})
+    with pytest.raises(RuntimeError, match="KG_QUERY_ENGINE"):
+        proc.start(timeout=30)
