@@ -133,7 +133,9 @@ def _node(iri: str) -> ox.NamedNode:
 
 
 def _construct(kg: KnowledgeGraph, sparql: str) -> list[ox.Triple]:
-    return list(kg.store.query(sparql))
+    # Under the time limit, like user SPARQL: a description of a hub node can be as large as the
+    # graph. With the embedded store this also evaluates it in the in-memory copy.
+    return list(kg.store.query(sparql, timeout=kg.config.query_timeout))
 
 
 def _sort_key(t: ox.Triple) -> tuple[str, str, str]:

@@ -71,8 +71,19 @@ class Rewriter:
         if self.identity:
             yield from triples
             return
+        # The same few IRIs (predicates, the described thing) recur on most triples: move each once.
+        moved: dict = {}
+
+        def term(t):
+            if isinstance(t, ox.NamedNode):
+                out = moved.get(t)
+                if out is None:
+                    out = moved[t] = self.term(t)
+                return out
+            return t
+
         for t in triples:
-            yield ox.Triple(self.term(t.subject), self.term(t.predicate), self.term(t.object))
+            yield ox.Triple(term(t.subject), term(t.predicate), term(t.object))
 
     def prefixes(self, prefixes: dict[str, str]) -> dict[str, str]:
         """Prefix declarations whose namespaces follow the moved IRIs (``out:``, ``outd:``)."""

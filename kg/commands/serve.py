@@ -34,14 +34,36 @@ def _preflight(config) -> None:
     """Refuse to start, with the file, line and problem, when the shipped data is broken.
 
     The worker would refuse too, but gunicorn reports that as "worker failed to boot"; checking here
-    puts the reason on the operator's screen and exits with status 1.
+    puts the reason on the operator's screen and exits with status 1. The check runs in a forked
+    child: parsing and SHACL validation grow a process by about 25 MB that this process, which
+    becomes gunicorn's master, would otherwise hold for its whole life.
     """
-    from kg.loader import LoadError, read_checked
+    import os
 
-    try:
-        read_checked(config)
-    except LoadError as exc:
-        raise click.ClickException(f"cannot start: {exc}") from exc
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: check, report, exit without running the parent's cleanup
+        os.close(read_end)
+        code = 0
+        try:
+            from kg.loader import LoadError, read_checked
+
+            try:
+                read_checked(config)
+            except LoadError as exc:
+                os.write(write_end, str(exc).encode("utf-8", "replace"))
+                code = 1
+        except BaseException as exc:  # noqa: BLE001 - reported by the parent
+            os.write(write_end, f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
+            code = 2
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        message = reader.read().decode("utf-8", "replace")
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise click.ClickException(f"cannot start: {message or 'the data check failed'}")
 
 
 command = serve
