@@ -22,6 +22,9 @@ from kg.query_workers import DEFAULT_WORKER_MEMORY, Job, Outcome, WorkerBusy, Wo
 
 log = logging.getLogger(__name__)
 
+#: Shortest time between the starts of two loads of the copy, in seconds (see _start_engine_locked).
+MIN_SPACING = 0.5
+
 
 class QueryPool:
     """The query evaluators of one embedded store directory."""
@@ -46,6 +49,9 @@ class QueryPool:
         self._wanted = ""  #: the store's newest version we know of
         self._changes = 0  #: writes seen; a copy started before the last one is reloaded
         self._closed = False
+        self._timer: threading.Timer | None = None  #: a load waiting for its spacing
+        self._last_start = float("-inf")
+        self._last_load_seconds = 0.0
         self.engine_loads = 0
         self.engine_kills = 0
         self.answered = {"memory": 0, "disk": 0}  #: jobs answered by each evaluator
@@ -109,6 +115,21 @@ class QueryPool:
             return None
 
     def _start_engine_locked(self) -> None:
+        """Start loading a copy now, or once the spacing since the last start has passed.
+
+        Loads are spaced by twice the last load's time (at least MIN_SPACING): under a stream of
+        writes, or of runaway queries that each stop the engine, reloading takes at most about half
+        a core, and reads go to the disk workers in between.
+        """
+        if self._timer is not None or self._closed:
+            return
+        wait = self._last_start + max(MIN_SPACING, 2 * self._last_load_seconds) - time.monotonic()
+        if wait > 0:
+            self._timer = threading.Timer(wait, self._start_later)
+            self._timer.daemon = True
+            self._timer.start()
+            return
+        self._last_start = time.monotonic()
         try:
             self._loading = MemoryEngine(self._init, self._threads, on_loaded=self._loaded)
             self._loading.changes_at_start = self._changes
@@ -116,6 +137,12 @@ class QueryPool:
         except OSError as exc:
             log.error("cannot start the in-memory query engine: %s", exc)
             self._loading = None
+
+    def _start_later(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._loading is None and not self._closed:
+                self._start_engine_locked()
 
     def _loaded(self, engine: MemoryEngine) -> None:
         with self._lock:
@@ -131,6 +158,7 @@ class QueryPool:
                 return
             old, self._engine = self._engine, engine
             self._failed_version = None
+            self._last_load_seconds = engine.load_seconds
             if engine.changes_at_start != self._changes:
                 # Writes landed while this copy loaded: it may not hold them; load again.
                 self._start_engine_locked()
@@ -164,7 +192,7 @@ class QueryPool:
         if self.mode == "memory":
             engine, loading = self._engine, self._loading
             out["engine"] = engine.describe() if engine is not None else None
-            out["loading"] = loading is not None
+            out["loading"] = loading is not None or self._timer is not None
             out["loads"] = self.engine_loads
             out["stopped_at_deadline"] = self.engine_kills
         return out
@@ -186,6 +214,9 @@ class QueryPool:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             engines = [e for e in (self._engine, self._loading) if e is not None]
             self._engine = self._loading = None
             disk = self._disk

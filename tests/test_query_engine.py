@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+from kg.query_pool import MIN_SPACING
 from tests.support.server import ADMIN_TOKEN, ServerProcess
 
 JSON = "application/sparql-results+json"
@@ -83,6 +84,22 @@ def test_a_write_is_seen_by_the_next_read_and_the_copy_catches_up(memory_server)
     before = body["query_engine"]["answered"]["memory"]
     assert count(memory_server) == start + 3
     assert health(memory_server)["query_engine"]["answered"]["memory"] == before + 1
+
+
+def test_a_stream_of_writes_reloads_the_copy_at_a_bounded_rate(memory_server):
+    first = wait_for_copy(memory_server)
+    start = count(memory_server)
+    started = time.monotonic()
+    for n in range(25):
+        insert_mark(memory_server, 2000 + n)
+        assert count(memory_server) == start + n + 1  # every read sees every write before it
+        time.sleep(0.1)
+    elapsed = time.monotonic() - started
+    body = wait_for_copy(memory_server)
+    loads = body["query_engine"]["loads"] - first["query_engine"]["loads"]
+    # One load per write would be ~25 here; spaced loads start at most every MIN_SPACING seconds.
+    assert 1 <= loads <= elapsed / MIN_SPACING + 2, (loads, elapsed)
+    assert count(memory_server) == start + 25
 
 
 def test_a_runaway_query_stops_the_copy_but_not_the_queries_beside_it(memory_server):
