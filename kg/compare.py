@@ -248,8 +248,7 @@ def compare(kg: KnowledgeGraph, slugs: list[str], lang: str = "en") -> Compariso
             v = cells[row["property"].value][ref.slug].get(row["value"].value)
             if v is not None:
                 ev = Evidence(row["text"].value, row["source"].value if row["source"] else None)
-                if ev not in v.evidence:
-                    v.evidence.append(ev)
+                _add_evidence(v.evidence, ev)
     rows = [_row(prop, meta, cells[prop], refs) for prop, meta in dimensions.items()]
     rows.sort(key=lambda r: (r.order, r.label))
     ratios = _earnings_ratios(refs, rows)
@@ -328,9 +327,16 @@ def _relations(kg: KnowledgeGraph, refs: list[TypeRef], lang: ox.Literal) -> lis
                                             f"{ref.name} {plabel} {other.name}")
             if row["text"] is not None:
                 ev = Evidence(row["text"].value, row["source"].value if row["source"] else None)
-                if ev not in rel.evidence:
-                    rel.evidence.append(ev)
+                _add_evidence(rel.evidence, ev)
     return list(found.values())
+
+
+def _add_evidence(found: list[Evidence], ev: Evidence) -> None:
+    """Add ``ev`` once, keeping the list sorted: the engine's row order is not part of the answer
+    (the in-memory copy and the disk store return rows in different orders)."""
+    if ev not in found:
+        found.append(ev)
+        found.sort(key=lambda e: (e.text, e.source or ""))
 
 
 def _stored(kg: KnowledgeGraph, refs: list[TypeRef], lang: ox.Literal) -> list[StoredComparison]:
@@ -355,8 +361,7 @@ def _stored(kg: KnowledgeGraph, refs: list[TypeRef], lang: ox.Literal) -> list[S
                     beneficiary=text("beneficiaryLabel") or text("beneficiary"))
             if row["text"] is not None:
                 ev = Evidence(row["text"].value, text("source"))
-                if ev not in item.evidence:
-                    item.evidence.append(ev)
+                _add_evidence(item.evidence, ev)
     return sorted(found.values(), key=lambda c: (c.measure or "", c.iri))
 
 

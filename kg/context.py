@@ -12,6 +12,7 @@ stable URL for clients that want to refer to it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pyoxigraph as ox
@@ -124,4 +125,27 @@ def to_jsonld(triples: list[ox.Triple], context: dict[str, Any]) -> bytes:
     from kg.terms import ox_to_graph
 
     graph = ox_to_graph(triples, Graph(bind_namespaces="none"))
-    return graph.serialize(format="json-ld", context=context, indent=1).encode("utf-8")
+    document = json.loads(graph.serialize(format="json-ld", context=context))
+    # rdflib's node and value order follows Python's per-process string hashing: sort, so that every
+    # process (and replica) writes the same bytes under the same ETag.
+    return json.dumps(_canonical(document), indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def _order(value: Any) -> tuple[str, str]:
+    # Nodes by their IRI (or blank node label), then anything by its whole text.
+    node = (value.get("@id") or value.get("id") or "") if isinstance(value, dict) else ""
+    return str(node), json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _canonical(value: Any, key: str | None = None) -> Any:
+    """JSON-LD with its unordered arrays sorted (``@list`` arrays and the context left alone)."""
+    if key == "@context":
+        return value
+    if isinstance(value, dict):
+        return {k: _canonical(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_canonical(v) for v in value]
+        if key == "@list":
+            return items
+        return sorted(items, key=_order)
+    return value

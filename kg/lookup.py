@@ -7,6 +7,7 @@ projects it, so every substituted variable is projected.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Callable
@@ -297,7 +298,8 @@ def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:
             value = fact["value"]
             if value.get("label") is None and row["oLabel"] is not None:
                 value["label"] = row["oLabel"].value
-            if row["oAlt"] is not None and "acronym" not in value:
+            # Several alternative labels: the first in code-point order, never the engine's row order.
+            if row["oAlt"] is not None and row["oAlt"].value < value.get("acronym", "\U0010ffff"):
                 value["acronym"] = row["oAlt"].value
             if row["rank"] is not None:
                 value["rank"] = int(row["rank"].value)
@@ -321,8 +323,13 @@ def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:
     result["page"] = page_link(kg, iri)
     result["earnings"] = earnings(kg, lang).get(iri, [])
     result["provenance"] = evidence.get((kg.prefixes["prov"] + "wasDerivedFrom", None), [])
+    for fact in facts.values():
+        if "classes" in fact["value"]:
+            fact["value"]["classes"].sort()
+    # Ties (one label in two languages) are broken by the full value: never the engine's row order.
     ordered = sorted(facts.values(), key=lambda f: (f["property_label"], str(f["value"].get("label") or
-                                                                             f["value"].get("value") or "")))
+                                                                             f["value"].get("value") or ""),
+                                                    f["property"], json.dumps(f["value"], sort_keys=True)))
     result["facts"] = ordered
     return result
 
@@ -333,7 +340,8 @@ def _node(kg: KnowledgeGraph, iri: str) -> dict:
                           timeout=kg.config.query_timeout)
     for row in rows:
         details.setdefault(_short(kg, row["p"].value), []).append(row["o"].value)
-    return details
+    # Sorted: the engine's row order is not part of the answer (it differs between evaluators).
+    return {key: sorted(values) for key, values in sorted(details.items())}
 
 
 def _evidence(kg: KnowledgeGraph, iri: str) -> dict[tuple, list[dict]]:
@@ -353,6 +361,8 @@ def _evidence(kg: KnowledgeGraph, iri: str) -> dict[tuple, list[dict]]:
             bucket = found.setdefault(key, [])
             if item not in bucket:
                 bucket.append(item)
+    for bucket in found.values():
+        bucket.sort(key=lambda e: (e["text"], e["source"] or "", e["source_label"] or ""))
     return found
 
 

@@ -145,3 +145,61 @@ def test_an_unknown_engine_is_refused_at_start(tmp_path):
     proc = ServerProcess(data_dir=tmp_path / "data", env={"KG_QUERY_ENGINE": "quantum"})
     with pytest.raises(RuntimeError, match="KG_QUERY_ENGINE"):
         proc.start(timeout=30)
+
+
+# Every read route, answered by each evaluator: the bodies must be identical, since clients cache
+# them under one ETag per graph version whichever process evaluated the queries.
+SAME_ANSWER_ROUTES = [
+    ("/api/types", "application/json"),
+    ("/api/types/bpo", "application/json"),
+    ("/api/types/kpo", "application/json"),
+    ("/api/types/kpo?lang=fr", "application/json"),
+    ("/api/skills", "application/json"),
+    ("/api/activities", "application/json"),
+    ("/api/search?q=knowledge", "application/json"),
+    ("/api/compare?types=bpo,kpo", "application/json"),
+    ("/api/compare?types=kpo,bpo&format=markdown", "text/markdown"),
+    ("/api/compare?types=bpo,kpo&format=html", "text/html"),
+    ("/api/queries", "application/json"),
+    ("/doc/kpo", "text/turtle"),
+    ("/doc/bpo", "application/ld+json"),
+    ("/doc/kpo", "text/html"),
+    ("/doc/bpo", "application/rdf+xml"),
+    ("/", "text/html"),
+    ("/ontology.ttl", "text/turtle"),
+]
+
+
+@pytest.fixture(scope="module")
+def disk_server(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("engine-disk") / "data"
+    proc = ServerProcess(data_dir=data_dir, env={"KG_CACHE": "off", "KG_VALIDATE": "0",
+                                                 "KG_QUERY_ENGINE": "disk"}).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def fresh_memory_server(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("engine-memory") / "data"
+    proc = ServerProcess(data_dir=data_dir, env={"KG_CACHE": "off", "KG_VALIDATE": "0"}).start()
+    wait_for_copy(proc)
+    yield proc
+    proc.stop()
+
+
+def _normalised(proc: ServerProcess, body: str) -> str:
+    # The two servers differ only in their port (public IRIs) and graph version.
+    return body.replace(proc.url, "http://server")
+
+
+@pytest.mark.parametrize(("path", "accept"), SAME_ANSWER_ROUTES)
+def test_the_in_memory_copy_and_the_disk_answer_alike(fresh_memory_server, disk_server, path, accept):
+    answers = []
+    for proc in (fresh_memory_server, disk_server):
+        r = requests.get(proc.url + path, headers={"Accept": accept}, timeout=30)
+        assert r.status_code == 200, (path, r.text[:300])
+        answers.append(_normalised(proc, r.text))
+    memory = health(fresh_memory_server)["query_engine"]["answered"]
+    assert memory["memory"] > 0 and memory["disk"] == 0, "the memory server answered from its copy"
+    assert answers[0] == answers[1]
