@@ -168,18 +168,19 @@ def _limit_kind(kind: str) -> str:
 
 
 LIMITS = {
-    "cache off": "at 10k and 100k, the fixed cost per request: gunicorn's own handling (a bare Flask app "
-    "under the same gunicorn serves a third to a half of what Oxigraph server does at 10k), Flask, and "
-    "the hop to the in-memory engine process that makes queries killable (about 0.1-0.2 ms), all in one "
-    "HTTP process. Reads are evaluated by Oxigraph's in-memory engine, as in the reference (before it: "
-    "the on-disk engine, 0.26x at 100k and 0.23x at 1M).",
+    "cache off": "at 10k and 100k, the fixed cost per request, not the engine: sent one at a time at 100k, "
+    "the heavy queries take as long as in Oxigraph, and every request costs about 1.5 ms more (gunicorn, "
+    "Flask and the protocol in one Python process, the hop to the in-memory engine process that makes "
+    "queries killable, the engine's Python around Oxigraph); on two cores that is ~1.6 ms of CPU per "
+    "request against Oxigraph's ~2.5 ms in all (notes). Reads are evaluated by Oxigraph's in-memory "
+    "engine, as in the reference (before it: the on-disk engine, 0.26x at 100k and 0.23x at 1M).",
     "remote": "each query pays the service's own request handling plus a second HTTP request to the "
     "endpoint, on the same two cores as the endpoint and the load generator; at 10k the endpoint "
     "answers faster than a bare Flask app does. Profiled at 10k: the remote client (SPARQLWrapper, "
     "http.client, parsing the answer into terms) holds ~40% of the server's Python time and writing "
     "the answer again ~16%.",
     "ASK {}": "cache on, a hit is replayed before Flask and costs about what a bare Flask app costs; "
-    "cache off, every request is routed, negotiated and sent to a query worker and back.",
+    "cache off, every request is routed, negotiated and sent to the in-memory engine and back.",
     "/doc/kpo.ttl": "cache off, the description is rebuilt per request: two queries in the in-memory engine "
     "(~1.5 ms, off the server's core), then ~360 triples handled in Python (public IRIs, sorting, labels) "
     "and serialised, 5-7 ms of the server's CPU; cache on, it is replayed from memory.",
