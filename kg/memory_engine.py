@@ -137,14 +137,21 @@ class MemoryEngine:
             message = self._status.recv()
         except (EOFError, OSError):
             message = ("failed", "the engine stopped while loading the graph")
-        if message[0] == "ready" and self.state == "loading":
-            _, self.version, self.triples, self.load_seconds = message
-            self.state = "ready"
-            for slot in self._slots:
-                self._idle.put(slot)
-        elif self.state == "loading":
-            self.state, self.error = "failed", str(message[1])
+        finally:
+            # Closed here, by the only thread that reads it (see kill()).
+            with contextlib.suppress(OSError):
+                self._status.close()
+        with self._lock:
+            if message[0] == "ready" and self.state == "loading":
+                _, self.version, self.triples, self.load_seconds = message
+                self.state = "ready"
+                for slot in self._slots:
+                    self._idle.put(slot)
+            elif self.state == "loading":
+                self.error = str(message[1])
+        if self.state == "loading":
             self.kill()
+            self.state = "failed"
         if self._on_loaded is not None:
             self._on_loaded(self)
 
@@ -153,6 +160,11 @@ class MemoryEngine:
 
         Raises WorkerTimeout (the engine was killed at the deadline), WorkerBusy (no thread became
         free in time) or EngineLost (evaluate elsewhere).
+
+        A slot taken from the idle queue belongs to this call until it is put back or closed here:
+        its pipes are never closed by another thread, because a descriptor closed under a waiting
+        ``poll`` can be reused by the next pipe this process opens (a new engine's), and the wait
+        would then watch the wrong pipe until its deadline.
         """
         try:
             slot = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -164,6 +176,8 @@ class MemoryEngine:
         with self._lock:
             self._busy += 1
         try:
+            if self.state != "ready":
+                raise EngineLost("the in-memory engine stopped")
             slot.jobs.send(job)
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not slot.results.poll(remaining):
@@ -171,13 +185,21 @@ class MemoryEngine:
                 raise WorkerTimeout("the query did not finish within its time limit and was stopped")
             outcome: Outcome = slot.results.recv()
         except (EOFError, OSError) as exc:
+            slot.close()
             self.kill()
             raise EngineLost(f"the in-memory engine stopped while evaluating: {type(exc).__name__}") from exc
+        except BaseException:
+            slot.close()
+            raise
         finally:
             with self._lock:
                 self._busy -= 1
-        if self.state == "ready":
-            self._idle.put(slot)
+        with self._lock:
+            if self.state == "ready":
+                self._idle.put(slot)
+                slot = None
+        if slot is not None:
+            slot.close()
         if outcome.status == "stale":
             raise EngineLost("the in-memory copy holds another version of the graph")
         if self.retired:
@@ -196,16 +218,29 @@ class MemoryEngine:
             self.kill()
 
     def kill(self) -> None:
-        if self.state == "stopped":
-            return
-        self.state = "stopped"
-        with contextlib.suppress(OSError):
-            self.proc.kill()
-        for slot in self._slots:
+        """Stop the process. Closes only the pipes no thread is using: idle slots here, slots in use
+        by the thread that holds them (``run``), the status pipe by its reader (``_await_loaded``)."""
+        with self._lock:
+            if self.state in ("stopped", "failed"):
+                return
+            loading = self.state == "loading"
+            self.state = "stopped"
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+            if loading:
+                unused = list(self._slots)  # never handed out
+            else:
+                unused = []
+                while True:
+                    try:
+                        slot = self._idle.get_nowait()
+                    except queue.Empty:
+                        break
+                    if slot is not None:
+                        unused.append(slot)
+            self._idle.put(None)  # wakes every waiter, each puts it back for the next
+        for slot in unused:
             slot.close()
-        with contextlib.suppress(OSError):
-            self._status.close()
-        self._idle.put(None)  # wakes every waiter, each puts it back for the next
         threading.Thread(target=self._reap, daemon=True).start()
 
     def _reap(self) -> None:
@@ -298,8 +333,12 @@ def engine_main(argv: list[str]) -> None:
 def dump_main(path: str) -> None:
     """Write the whole store at ``path`` to standard output as N-Quads (the engine's loader)."""
     store = ox.Store.read_only(path)
-    store.dump(sys.stdout.buffer, format=ox.RdfFormat.N_QUADS)
-    sys.stdout.buffer.flush()
+    try:
+        store.dump(sys.stdout.buffer, format=ox.RdfFormat.N_QUADS)
+        sys.stdout.buffer.flush()
+    except (BrokenPipeError, OSError):
+        # The engine stopped reading (it was stopped, or the server is shutting down): nothing to say.
+        os._exit(1)
 
 
 if __name__ == "__main__":

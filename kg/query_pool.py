@@ -69,7 +69,7 @@ class QueryPool:
         if engine is not None:
             try:
                 outcome = engine.run(job, deadline)
-                self.answered["memory"] += 1
+                self._count("memory")
                 return outcome
             except WorkerBusy:
                 raise
@@ -87,8 +87,12 @@ class QueryPool:
         if remaining <= 0:
             raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s")
         outcome = self._disk_pool().run(job, remaining)
-        self.answered["disk"] += 1
+        self._count("disk")
         return outcome
+
+    def _count(self, evaluator: str) -> None:
+        with self._lock:
+            self.answered[evaluator] += 1
 
     def version_changed(self, version: str) -> None:
         """A write was committed (``EmbeddedStore.listeners``): load a copy of the new version now,

@@ -47,8 +47,13 @@ def open_graph(config: Config, *, read_only: bool = False) -> KnowledgeGraph:
     """Open the knowledge graph, or exit with a readable message.
 
     ``read_only`` commands fall back to reading the store beside a running server when its
-    directory is locked (they see the graph as the server last wrote it).
+    directory is locked (they see the graph as the server last wrote it). A command runs a few
+    queries and exits: loading an in-memory copy of the graph would cost more than it saves, so its
+    queries go to the disk workers.
     """
+    import dataclasses
+
+    config = dataclasses.replace(config, query_engine="disk")
     try:
         return KnowledgeGraph.open(config)
     except LoadError as exc:
