@@ -136,7 +136,12 @@ class MemoryEngine:
         try:
             message = self._status.recv()
         except (EOFError, OSError):
-            message = ("failed", "the engine stopped while loading the graph")
+            try:
+                code = self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code = None
+            reason = " (out of memory: the copy needs more than KG_WORKER_MEMORY)" if code in (-6, -9) else ""
+            message = ("failed", f"the engine stopped while loading the graph{reason}")
         finally:
             # Closed here, by the only thread that reads it (see kill()).
             with contextlib.suppress(OSError):
@@ -250,10 +255,14 @@ class MemoryEngine:
 
 # -- the engine process --------------------------------------------------------------------------
 
-def load_copy(path: str) -> ox.Store:
-    """An in-memory store holding everything in the store directory ``path``."""
-    helper = subprocess.Popen([sys.executable, "-m", "kg.memory_engine", "--dump", path],
-                              stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+def start_dump(path: str) -> subprocess.Popen:
+    """The helper process that writes the store at ``path`` as N-Quads to its standard output."""
+    return subprocess.Popen([sys.executable, "-m", "kg.memory_engine", "--dump", path],
+                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
+def load_copy(helper: subprocess.Popen) -> ox.Store:
+    """An in-memory store holding everything ``helper`` (``start_dump``) writes."""
     store = ox.Store()
     try:
         assert helper.stdout is not None
@@ -302,11 +311,13 @@ def engine_main(argv: list[str]) -> None:
     slots = [tuple(int(fd) for fd in pair.split(",")) for pair in argv[2:]]
     init = init_conn.recv()
     init_conn.close()
+    started = time.perf_counter()
+    # The reader starts before the memory limit is set: the limit is for the copy, not for RocksDB.
+    helper = start_dump(init["path"])
     limit_memory(int(init.get("memory", DEFAULT_WORKER_MEMORY)))
     threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
-    started = time.perf_counter()
     try:
-        store = load_copy(init["path"])
+        store = load_copy(helper)
         version = read_version(store, init["graph_ns"])
     except MemoryError:
         status.send(("failed", "the graph does not fit in the memory a query worker may use (KG_WORKER_MEMORY)"))
@@ -317,15 +328,23 @@ def engine_main(argv: list[str]) -> None:
     from kg import guard
 
     guard.install(extra=[tuple(x) for x in init.get("allow", [])], rdflib=False)
-    status.send(("ready", version, len(store), time.perf_counter() - started))
     threads = [
         threading.Thread(target=_serve, args=(store, version, init["prefixes"],
                                               Connection(job_fd, writable=False),
                                               Connection(res_fd, readable=False)), daemon=True)
         for job_fd, res_fd in slots
     ]
-    for thread in threads:
-        thread.start()
+    try:
+        # Before saying ready: a thread's stack counts against the memory limit too.
+        for thread in threads:
+            thread.start()
+    except RuntimeError as exc:
+        status.send(("failed", f"cannot start the query threads within KG_WORKER_MEMORY: {exc}"))
+        os._exit(1)
+    try:
+        status.send(("ready", version, len(store), time.perf_counter() - started))
+    except OSError:  # the server is gone
+        os._exit(0)
     for thread in threads:
         thread.join()
 

@@ -31,7 +31,8 @@ class QueryPool:
 
     def __init__(self, store_path: Path | str, prefixes: dict[str, str], *, graph_ns: str,
                  workers: int = 2, engine: str = "memory", engine_threads: int = 4,
-                 allow: list[tuple[str, int]] | None = None, memory: int = DEFAULT_WORKER_MEMORY):
+                 allow: list[tuple[str, int]] | None = None, memory: int = DEFAULT_WORKER_MEMORY,
+                 version: str = ""):
         self.mode = engine
         self._path = str(store_path)
         self._prefixes = dict(prefixes)
@@ -46,10 +47,11 @@ class QueryPool:
         self._engine: MemoryEngine | None = None  #: the copy in use
         self._loading: MemoryEngine | None = None  #: a newer copy being loaded
         self._failed_version: str | None = None  #: the store version a copy could not be made of
-        self._wanted = ""  #: the store's newest version we know of
+        self._wanted = version  #: the store's newest version we know of
         self._changes = 0  #: writes seen; a copy started before the last one is reloaded
         self._closed = False
         self._timer: threading.Timer | None = None  #: a load waiting for its spacing
+        self._last_error = ""  #: why the last copy could not be made (shown on /healthz)
         self._last_start = float("-inf")
         self._last_load_seconds = 0.0
         self.engine_loads = 0
@@ -159,9 +161,11 @@ class QueryPool:
                 log.warning("the in-memory query engine could not load the graph (%s); "
                             "queries are answered from disk", engine.error)
                 self._failed_version = self._wanted
+                self._last_error = engine.error
                 return
             old, self._engine = self._engine, engine
             self._failed_version = None
+            self._last_error = ""
             self._last_load_seconds = engine.load_seconds
             if engine.changes_at_start != self._changes:
                 # Writes landed while this copy loaded: it may not hold them; load again.
@@ -199,6 +203,8 @@ class QueryPool:
             out["loading"] = loading is not None or self._timer is not None
             out["loads"] = self.engine_loads
             out["stopped_at_deadline"] = self.engine_kills
+            if self._last_error:
+                out["error"] = self._last_error
         return out
 
     def ready(self, version: str) -> bool:

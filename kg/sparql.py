@@ -385,7 +385,8 @@ def pool_for(kg: Any) -> QueryPool | None:
                 pool = QueryPool(kg.store.path, kg.prefixes, graph_ns=kg.config.graph_ns,
                                  workers=kg.config.query_workers, engine=kg.config.query_engine,
                                  engine_threads=kg.config.query_threads,
-                                 allow=guard.endpoints_of(kg.config), memory=kg.config.worker_memory)
+                                 allow=guard.endpoints_of(kg.config), memory=kg.config.worker_memory,
+                                 version=kg.store.version())
                 kg.extras["query_pool"] = pool
                 listeners = getattr(kg.store, "listeners", None)
                 if listeners is not None:

@@ -204,3 +204,22 @@ def test_the_in_memory_copy_and_the_disk_answer_alike(fresh_memory_server, disk_
     memory = health(fresh_memory_server)["query_engine"]["answered"]
     assert memory["memory"] > 0 and memory["disk"] == 0, "the memory server answered from its copy"
     assert answers[0] == answers[1]
+
+
+def test_a_copy_that_cannot_be_made_leaves_reads_to_the_disk(tmp_path):
+    # A hundred query threads (8 MB of stack each) cannot start within 512 MB: the engine says why,
+    # and the disk workers, which need far less, answer every read.
+    proc = ServerProcess(data_dir=tmp_path / "data", env={
+        "KG_QUERY_THREADS": "100", "KG_WORKER_MEMORY": str(512 * 1024 * 1024),
+        "KG_CACHE": "off", "KG_VALIDATE": "0"}).start()
+    try:
+        deadline = time.monotonic() + 30
+        while "error" not in health(proc)["query_engine"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        engine = health(proc)["query_engine"]
+        assert engine["engine"] is None and "KG_WORKER_MEMORY" in engine["error"], engine
+        assert count(proc, "SELECT (COUNT(*) AS ?n) WHERE { ?t a out:OutsourcingType }") >= 2
+        answered = health(proc)["query_engine"]["answered"]
+        assert answered["disk"] >= 1 and answered["memory"] == 0
+    finally:
+        proc.stop()
