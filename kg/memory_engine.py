@@ -41,7 +41,7 @@ from kg.query_workers import (
     Outcome,
     WorkerBusy,
     WorkerTimeout,
-    execute,
+    execute_reported,
     limit_memory,
     watch_parent,
 )
@@ -294,10 +294,8 @@ def _serve(store: ox.Store, version: str, prefixes: dict[str, str], jobs: Connec
             outcome = Outcome("stale")
         else:
             try:
-                outcome = execute(store, job, prefixes)
-            except MemoryError:
-                outcome = Outcome("error", message="the query needed more memory than a worker may use")
-            except Exception as exc:  # noqa: BLE001 - reported to the server, which answers with it
+                outcome = execute_reported(store, job, prefixes)
+            except OSError as exc:
                 outcome = Outcome("error", message=f"{type(exc).__name__}: {exc}")
         try:
             results.send(outcome)

@@ -116,6 +116,19 @@ def execute(store: Any, job: Job, prefixes: dict[str, str] | None, *, embedded: 
     return outcome
 
 
+def execute_reported(store: Any, job: Job, prefixes: dict[str, str] | None) -> Outcome:
+    """``execute`` in a worker process: a failure becomes an Outcome the server answers with
+    (OSError, the store's own, is left to the caller)."""
+    try:
+        return execute(store, job, prefixes)
+    except MemoryError:
+        return Outcome("error", message="the query needed more memory than a worker may use")
+    except OSError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported to the server, which answers with it
+        return Outcome("error", message=f"{type(exc).__name__}: {exc}")
+
+
 def _query(store: Any, job: Job, prefixes: dict[str, str] | None, *, embedded: bool, timeout: float | None):
     subs = dict(job.substitutions) if job.substitutions else None
     if embedded:
@@ -460,14 +473,10 @@ def worker_main(job_fd: int, result_fd: int) -> None:
                 store = None
                 store = ox.Store.read_only(path)
                 opened = job.version
-            outcome = execute(store, job, prefixes)
-        except MemoryError:
-            outcome = Outcome("error", message="the query needed more memory than a worker may use")
+            outcome = execute_reported(store, job, prefixes)
         except OSError as exc:
             store, opened = None, None
             outcome = Outcome("error", message=f"the store could not be read: {exc}")
-        except Exception as exc:  # noqa: BLE001 - reported to the server, which answers with it
-            outcome = Outcome("error", message=f"{type(exc).__name__}: {exc}")
         try:
             # One message, body included: a second write and read per query cost more (measured)
             # than pickling the bytes along.

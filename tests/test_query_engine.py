@@ -49,11 +49,14 @@ def insert_mark(proc: ServerProcess, n: int) -> None:
     assert r.status_code == 204, r.text
 
 
+def start_server(tmp_path_factory, name: str, **env: str) -> ServerProcess:
+    data_dir = tmp_path_factory.mktemp(name) / "data"
+    return ServerProcess(data_dir=data_dir, env={"KG_CACHE": "off", "KG_VALIDATE": "0", **env}).start()
+
+
 @pytest.fixture(scope="module")
 def memory_server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("engine") / "data"
-    proc = ServerProcess(data_dir=data_dir, env={"KG_CACHE": "off", "KG_VALIDATE": "0",
-                                                 "KG_QUERY_TIMEOUT": "2"}).start()
+    proc = start_server(tmp_path_factory, "engine", KG_QUERY_TIMEOUT="2")
     yield proc
     proc.stop()
 
@@ -173,17 +176,14 @@ SAME_ANSWER_ROUTES = [
 
 @pytest.fixture(scope="module")
 def disk_server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("engine-disk") / "data"
-    proc = ServerProcess(data_dir=data_dir, env={"KG_CACHE": "off", "KG_VALIDATE": "0",
-                                                 "KG_QUERY_ENGINE": "disk"}).start()
+    proc = start_server(tmp_path_factory, "engine-disk", KG_QUERY_ENGINE="disk")
     yield proc
     proc.stop()
 
 
 @pytest.fixture(scope="module")
 def fresh_memory_server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("engine-memory") / "data"
-    proc = ServerProcess(data_dir=data_dir, env={"KG_CACHE": "off", "KG_VALIDATE": "0"}).start()
+    proc = start_server(tmp_path_factory, "engine-memory")
     wait_for_copy(proc)
     yield proc
     proc.stop()
