@@ -299,8 +299,8 @@ def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:
             if value.get("label") is None and row["oLabel"] is not None:
                 value["label"] = row["oLabel"].value
             # Several alternative labels: the first in code-point order, never the engine's row order.
-            if row["oAlt"] is not None and row["oAlt"].value < value.get("acronym", "\U0010ffff"):
-                value["acronym"] = row["oAlt"].value
+            if row["oAlt"] is not None:
+                value["acronym"] = min(value.get("acronym", row["oAlt"].value), row["oAlt"].value)
             if row["rank"] is not None:
                 value["rank"] = int(row["rank"].value)
             if row["oClass"] is not None:

@@ -30,7 +30,6 @@ import sys
 import threading
 import time
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
@@ -43,6 +42,7 @@ from kg.query_workers import (
     WorkerTimeout,
     execute_reported,
     limit_memory,
+    start_module,
     watch_parent,
 )
 from kg.store import meta
@@ -99,14 +99,8 @@ class MemoryEngine:
             fds_for_child += [job_r, res_w]
             ours.append((job_w, res_r))
             args.append(f"{job_r},{res_w}")
-        root = str(Path(__file__).resolve().parent.parent)
-        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
         try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "kg.memory_engine", *args],
-                pass_fds=tuple(fds_for_child), stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONPATH": path}, cwd=root,
-            )
+            self.proc = start_module("kg.memory_engine", args, tuple(fds_for_child))
         except OSError:
             for fd in [init_w, status_r, *(fd for pair in ours for fd in pair)]:
                 os.close(fd)
@@ -276,13 +270,6 @@ def load_copy(helper: subprocess.Popen) -> ox.Store:
     return store
 
 
-def read_version(store: ox.Store, graph_ns: str) -> str:
-    for row in store.query(meta.read_query(graph_ns)):
-        if row["v"] is not None:
-            return row["v"].value
-    return ""
-
-
 def _serve(store: ox.Store, version: str, prefixes: dict[str, str], jobs: Connection,
            results: Connection) -> None:
     while True:
@@ -316,7 +303,7 @@ def engine_main(argv: list[str]) -> None:
     threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     try:
         store = load_copy(helper)
-        version = read_version(store, init["graph_ns"])
+        version = meta.read(store, init["graph_ns"])[0] or ""
     except MemoryError:
         status.send(("failed", "the graph does not fit in the memory a query worker may use (KG_WORKER_MEMORY)"))
         return

@@ -34,13 +34,10 @@ class QueryPool:
                  allow: list[tuple[str, int]] | None = None, memory: int = DEFAULT_WORKER_MEMORY,
                  version: str = ""):
         self.mode = engine
-        self._path = str(store_path)
-        self._prefixes = dict(prefixes)
         self._workers = workers
-        self._allow = list(allow or [])
-        self._memory = memory
         self._threads = engine_threads
-        self._init = {"path": self._path, "prefixes": self._prefixes, "allow": self._allow,
+        #: What the engine and the disk workers are started with.
+        self._init = {"path": str(store_path), "prefixes": dict(prefixes), "allow": list(allow or []),
                       "memory": int(memory), "graph_ns": graph_ns}
         self._lock = threading.Lock()
         self._disk: WorkerPool | None = None
@@ -187,8 +184,9 @@ class QueryPool:
         if pool is None:
             with self._lock:
                 if self._disk is None:
-                    self._disk = WorkerPool(self._path, self._prefixes, self._workers, allow=self._allow,
-                                            memory=self._memory)
+                    init = self._init
+                    self._disk = WorkerPool(init["path"], init["prefixes"], self._workers, allow=init["allow"],
+                                            memory=init["memory"])
                 pool = self._disk
         return pool
 
@@ -206,20 +204,6 @@ class QueryPool:
             if self._last_error:
                 out["error"] = self._last_error
         return out
-
-    def ready(self, version: str) -> bool:
-        """Whether ``version`` is answered by the in-memory engine (or the disk is the mode)."""
-        if self.mode != "memory":
-            return True
-        engine = self._engine
-        return engine is not None and engine.state == "ready" and engine.version == version
-
-    def pids(self) -> list[int]:
-        pids = list(self._disk.pids()) if self._disk else []
-        for engine in (self._engine, self._loading):
-            if engine is not None and engine.state in ("loading", "ready"):
-                pids.append(engine.pid)
-        return pids
 
     def close(self) -> None:
         with self._lock:

@@ -315,18 +315,21 @@ def _tsv(variables: list[str], rows: list) -> bytes:
 
 # -- the pool (server side) ---------------------------------------------------------------------
 
+def start_module(module: str, args: list[str], pass_fds: tuple[int, ...]) -> subprocess.Popen:
+    """``python -m module args...`` in a fresh interpreter (fork+exec, never a bare fork of the
+    threaded server) that finds this project's packages and inherits ``pass_fds``."""
+    root = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    return subprocess.Popen([sys.executable, "-m", module, *args], pass_fds=pass_fds,
+                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": path}, cwd=root)
+
+
 class _Worker:
     def __init__(self, init: dict):
         job_r, job_w = os.pipe()
         res_r, res_w = os.pipe()
-        root = str(Path(__file__).resolve().parent.parent)
-        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-        env = {**os.environ, "PYTHONPATH": path}
         try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "kg.query_workers", str(job_r), str(res_w)],
-                pass_fds=(job_r, res_w), stdin=subprocess.DEVNULL, env=env, cwd=root,
-            )
+            self.proc = start_module("kg.query_workers", [str(job_r), str(res_w)], (job_r, res_w))
         finally:
             os.close(job_r)
             os.close(res_w)

@@ -22,6 +22,7 @@ from kg.store.base import QueryResult, StoreError
 
 log = logging.getLogger(__name__)
 
+
 class StoreLocked(StoreError):
     """Another process holds the store directory read-write."""
 
@@ -183,7 +184,4 @@ class EmbeddedStore:
                 log.exception("write listener failed")
 
     def _read_meta(self) -> tuple[str | None, str | None]:
-        for row in self._store.query(meta.read_query(self.config.graph_ns)):
-            v, m = row["v"], row["m"]
-            return (v.value if v else None, m.value if m else None)
-        return None, None
+        return meta.read(self._store, self.config.graph_ns)

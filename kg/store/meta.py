@@ -48,6 +48,14 @@ def read_query(graph_ns: str) -> str:
     )
 
 
+def read(store: ox.Store, graph_ns: str) -> tuple[str | None, str | None]:
+    """(version, modified) as ``store`` (a pyoxigraph store) holds them."""
+    for row in store.query(read_query(graph_ns)):
+        v, m = row["v"], row["m"]
+        return (v.value if v else None, m.value if m else None)
+    return None, None
+
+
 def insert_data(graph: str, triples) -> str:
     """An ``INSERT DATA`` operation for already-parsed terms.
 
