@@ -80,6 +80,35 @@ class Config:
         default=1_000_000,
         metadata={"setting": Setting("KG_MAX_BODY", "Largest accepted request body, in bytes.")},
     )
+    min_timeout: float = field(
+        default=0.5,
+        metadata={"setting": Setting("KG_MIN_TIMEOUT",
+                                     "Floor of a request's own time limit (timeout=), in seconds: a smaller "
+                                     "value is raised to it, so no request can ask to be stopped at once.")},
+    )
+    max_result_bytes: int = field(
+        default=16 * 1024**2,
+        metadata={"setting": Setting("KG_MAX_RESULT_BYTES",
+                                     "Byte cap of one answer's body; a longer answer is cut and flagged "
+                                     "as a row-capped one is (X-KG-Truncated).")},
+    )
+    max_query_length: int = field(
+        default=100_000,
+        metadata={"setting": Setting("KG_MAX_QUERY_LENGTH",
+                                     "Longest accepted SPARQL query, in characters (updates: KG_MAX_BODY).")},
+    )
+    max_query_depth: int = field(
+        default=64,
+        metadata={"setting": Setting("KG_MAX_QUERY_DEPTH",
+                                     "Deepest accepted nesting of brackets in a query or update; also bounds "
+                                     "operator chains (64 operators per level).")},
+    )
+    require_confinement: bool = field(
+        default=False,
+        metadata={"setting": Setting("KG_REQUIRE_CONFINEMENT",
+                                     "Refuse to start where the operating system offers no way to keep the "
+                                     "query evaluators off the network (otherwise: a warning).")},
+    )
     public_base: str | None = field(
         default=None,
         metadata={"setting": Setting("KG_PUBLIC_BASE",
@@ -157,6 +186,11 @@ class Config:
             raise ValueError(f"KG_STORE must be 'embedded' or 'remote', not {self.store!r}")
         if self.query_engine not in {"memory", "disk"}:
             raise ValueError(f"KG_QUERY_ENGINE must be 'memory' or 'disk', not {self.query_engine!r}")
+        for name in ("min_timeout", "max_result_bytes", "max_query_length", "max_query_depth"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
+        if self.min_timeout > self.query_timeout:
+            self.min_timeout = self.query_timeout
         if self.store == "remote" and not self.sparql_endpoint:
             raise ValueError("the remote store needs KG_SPARQL_ENDPOINT (--endpoint)")
         return self

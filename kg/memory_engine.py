@@ -12,7 +12,7 @@ the pages it reads (measured at 1M triples: 268 of 342 MB private in each of two
 after three passes of the mix), so N processes would cost N copies.
 
 Why a process at all: a query that outlives its deadline can only be stopped by killing the
-process evaluating it (``engine-notes.md``). The pool then kills the whole engine, retries the
+process evaluating it (``docs/engine-facts.md``). The pool then kills the whole engine, retries the
 other queries it was evaluating on the disk workers and loads a new engine.
 
 The copy is read from the store directory by a short-lived helper process (``--dump``) and
@@ -40,8 +40,10 @@ from kg.query_workers import (
     Outcome,
     WorkerBusy,
     WorkerTimeout,
+    confine_evaluator,
     execute_reported,
     limit_memory,
+    start_evaluating_threads,
     start_module,
     watch_parent,
 )
@@ -81,6 +83,7 @@ class MemoryEngine:
         self.triples = 0
         self.load_seconds = 0.0
         self.error = ""
+        self.confinement: dict = {}  #: what the engine process achieved (kg.confine), once ready
         self.retired = False
         self.changes_at_start = 0  #: the pool's write count when this copy started loading
         self._busy = 0
@@ -121,7 +124,8 @@ class MemoryEngine:
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"state": self.state, "threads": self.threads, "pid": self.pid}
         if self.state == "ready":
-            out.update(version=self.version, triples=self.triples, load_seconds=round(self.load_seconds, 3))
+            out.update(version=self.version, triples=self.triples, load_seconds=round(self.load_seconds, 3),
+                       confinement=self.confinement)
         if self.error:
             out["error"] = self.error
         return out
@@ -142,7 +146,7 @@ class MemoryEngine:
                 self._status.close()
         with self._lock:
             if message[0] == "ready" and self.state == "loading":
-                _, self.version, self.triples, self.load_seconds = message
+                _, self.version, self.triples, self.load_seconds, self.confinement = message
                 self.state = "ready"
                 for slot in self._slots:
                     self._idle.put(slot)
@@ -296,6 +300,8 @@ def engine_main(argv: list[str]) -> None:
     slots = [tuple(int(fd) for fd in pair.split(",")) for pair in argv[2:]]
     init = init_conn.recv()
     init_conn.close()
+    # Before anything is opened: the dump helper started below inherits the confinement.
+    confinement = confine_evaluator(init)
     started = time.perf_counter()
     # The reader starts before the memory limit is set: the limit is for the copy, not for RocksDB.
     helper = start_dump(init["path"])
@@ -313,21 +319,18 @@ def engine_main(argv: list[str]) -> None:
     from kg import guard
 
     guard.install(extra=[tuple(x) for x in init.get("allow", [])], rdflib=False)
-    threads = [
-        threading.Thread(target=_serve, args=(store, version, init["prefixes"],
-                                              Connection(job_fd, writable=False),
-                                              Connection(res_fd, readable=False)), daemon=True)
-        for job_fd, res_fd in slots
-    ]
     try:
         # Before saying ready: a thread's stack counts against the memory limit too.
-        for thread in threads:
-            thread.start()
+        threads = start_evaluating_threads([
+            (_serve, (store, version, init["prefixes"], Connection(job_fd, writable=False),
+                      Connection(res_fd, readable=False)))
+            for job_fd, res_fd in slots
+        ])
     except RuntimeError as exc:
         status.send(("failed", f"cannot start the query threads within KG_WORKER_MEMORY: {exc}"))
         os._exit(1)
     try:
-        status.send(("ready", version, len(store), time.perf_counter() - started))
+        status.send(("ready", version, len(store), time.perf_counter() - started, confinement))
     except OSError:  # the server is gone
         os._exit(0)
     for thread in threads:

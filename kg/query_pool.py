@@ -32,13 +32,13 @@ class QueryPool:
     def __init__(self, store_path: Path | str, prefixes: dict[str, str], *, graph_ns: str,
                  workers: int = 2, engine: str = "memory", engine_threads: int = 4,
                  allow: list[tuple[str, int]] | None = None, memory: int = DEFAULT_WORKER_MEMORY,
-                 version: str = ""):
+                 version: str = "", require_confinement: bool = False):
         self.mode = engine
         self._workers = workers
         self._threads = engine_threads
         #: What the engine and the disk workers are started with.
         self._init = {"path": str(store_path), "prefixes": dict(prefixes), "allow": list(allow or []),
-                      "memory": int(memory), "graph_ns": graph_ns}
+                      "memory": int(memory), "graph_ns": graph_ns, "require_confinement": require_confinement}
         self._lock = threading.Lock()
         self._disk: WorkerPool | None = None
         self._engine: MemoryEngine | None = None  #: the copy in use
@@ -186,7 +186,7 @@ class QueryPool:
                 if self._disk is None:
                     init = self._init
                     self._disk = WorkerPool(init["path"], init["prefixes"], self._workers, allow=init["allow"],
-                                            memory=init["memory"])
+                                            memory=init["memory"], require_confinement=init["require_confinement"])
                 pool = self._disk
         return pool
 
@@ -195,6 +195,8 @@ class QueryPool:
         """What evaluates queries now (served on ``/healthz``)."""
         out: dict[str, Any] = {"mode": self.mode, "disk_workers": len(self._disk.pids()) if self._disk else 0,
                                "answered": dict(self.answered)}
+        if self._disk is not None and self._disk.confinement:
+            out["disk_confinement"] = self._disk.confinement
         if self.mode == "memory":
             engine, loading = self._engine, self._loading
             out["engine"] = engine.describe() if engine is not None else None

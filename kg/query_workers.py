@@ -1,7 +1,7 @@
 """Worker processes that evaluate user SPARQL, so that a runaway query can be stopped.
 
 Why processes: pyoxigraph has no query cancellation and evaluates inside Rust, where neither a
-thread nor a signal can stop it (``engine-notes.md``). A query that outlives its deadline is stopped
+thread nor a signal can stop it (``docs/engine-facts.md``). A query that outlives its deadline is stopped
 the only sure way, by killing the process evaluating it; the server answers 503 itself and starts a
 replacement, and the other workers keep serving meanwhile.
 
@@ -30,7 +30,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from itertools import islice
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -81,6 +80,7 @@ class Job:
     results_format: str | None = "json"  #: key in kg.formats for SELECT/ASK answers
     graph_format: str | None = "turtle"  #: key for CONSTRUCT/DESCRIBE answers
     max_rows: int = 10_000
+    max_bytes: int = 16 * 1024**2  #: byte cap of the serialised answer (Config.max_result_bytes)
 
 
 @dataclass
@@ -164,19 +164,72 @@ def _serialise(result: Any, job: Job, prefixes: dict[str, str] | None) -> Outcom
         if fmt is None:
             return Outcome("unacceptable", kind="results")
         variables = [v.value for v in result.variables]
-        rows = list(islice(result, job.max_rows + 1))
-        truncated = len(rows) > job.max_rows
-        del rows[job.max_rows:]
-        return Outcome("ok", kind="results", format=fmt.key, truncated=truncated, count=len(rows),
-                       body=serialize_solutions(variables, rows, fmt))
+        rows, truncated = _take(result, job.max_rows, job.max_bytes, _row_weight)
+        body, cut = _fit(rows, job.max_bytes, lambda part: serialize_solutions(variables, part, fmt))
+        return Outcome("ok", kind="results", format=fmt.key, truncated=truncated or cut > 0, count=len(rows) - cut,
+                       body=body)
     fmt = BY_KEY.get(job.graph_format or "")
     if fmt is None:
         return Outcome("unacceptable", kind="graph")
-    triples = list(islice(iter(result), job.max_rows + 1))
-    truncated = len(triples) > job.max_rows
-    del triples[job.max_rows:]
-    return Outcome("ok", kind="graph", format=fmt.key, truncated=truncated, count=len(triples),
-                   body=serialize_triples(triples, fmt, prefixes))
+    triples, truncated = _take(iter(result), job.max_rows, job.max_bytes, _triple_weight)
+    body, cut = _fit(triples, job.max_bytes, lambda part: serialize_triples(part, fmt, prefixes))
+    return Outcome("ok", kind="graph", format=fmt.key, truncated=truncated or cut > 0, count=len(triples) - cut,
+                   body=body)
+
+
+# -- the caps: rows and bytes --------------------------------------------------------------------------
+
+def _term_weight(term: Any) -> int:
+    if term is None:
+        return 0
+    if isinstance(term, ox.Literal):
+        return len(term.value) + len(term.datatype.value) + len(term.language or "") + 8
+    if isinstance(term, ox.Triple):
+        return _triple_weight(term)
+    return len(term.value) + 8
+
+
+def _row_weight(row: Any) -> int:
+    return sum(_term_weight(term) for term in row) + 8
+
+
+def _triple_weight(triple: Any) -> int:
+    return _term_weight(triple.subject) + _term_weight(triple.predicate) + _term_weight(triple.object)
+
+
+def _take(items: Any, max_rows: int, max_bytes: int, weight: Any) -> tuple[list, bool]:
+    """At most ``max_rows`` items, stopping early once their text outweighs ``max_bytes``: the rows of
+    an answer are held in the evaluator only as far as the answer may be sent. True when cut."""
+    out: list = []
+    total = 0
+    for item in items:
+        if len(out) == max_rows:
+            return out, True
+        total += weight(item)
+        if total > max_bytes and out:
+            return out, True
+        out.append(item)
+    return out, False
+
+
+def _fit(items: list, max_bytes: int, serialise: Any) -> tuple[bytes, int]:
+    """The serialisation of the longest prefix of ``items`` within ``max_bytes`` (escapes and markup
+    can outgrow the weights ``_take`` counted) and how many items were left out."""
+    body = serialise(items)
+    if len(body) <= max_bytes or not items:
+        return body, 0
+    low, high = 0, len(items) - 1  # the longest fitting prefix has between low and high items
+    best = serialise(items[:0])
+    while low < high:
+        middle = (low + high + 1) // 2
+        candidate = serialise(items[:middle])
+        if len(candidate) <= max_bytes:
+            low, best = middle, candidate
+        else:
+            high = middle - 1
+    if low == 0:
+        best = serialise(items[:0])
+    return best, len(items) - low
 
 
 def serialize_solutions(variables: list[str], rows: list, fmt: Format) -> bytes:
@@ -359,10 +412,12 @@ class WorkerPool:
     """A fixed number of warm worker processes over one read-only store directory."""
 
     def __init__(self, store_path: Path | str, prefixes: dict[str, str], size: int = 2,
-                 allow: list[tuple[str, int]] | None = None, memory: int = DEFAULT_WORKER_MEMORY):
+                 allow: list[tuple[str, int]] | None = None, memory: int = DEFAULT_WORKER_MEMORY,
+                 require_confinement: bool = False):
         self.size = max(1, int(size))
         self._init = {"path": str(store_path), "prefixes": dict(prefixes), "allow": list(allow or []),
-                      "memory": int(memory)}
+                      "memory": int(memory), "require_confinement": require_confinement}
+        self.confinement: dict = {}  #: what the workers reported of their confinement (kg.confine)
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
@@ -413,6 +468,7 @@ class WorkerPool:
                 raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s "
                                     "and was stopped")
             header: Outcome = worker.results.recv()
+            self.confinement = header.extra.pop("confinement", self.confinement)
         except (EOFError, OSError, BrokenPipeError) as exc:
             try:  # the pipe closes a moment before the process is reaped
                 code = worker.proc.wait(timeout=2)
@@ -454,15 +510,51 @@ def watch_parent(parent: int) -> None:
             os._exit(0)
 
 
+#: Stack of each evaluating thread. Oxigraph's parser and evaluator recurse; the pre-check bounds
+#: nesting far below what 8 MiB holds, and this leaves a wide margin (the pages are reserved, not
+#: used, but RLIMIT_DATA counts them: KG_WORKER_MEMORY must leave room for them).
+EVALUATOR_STACK = 64 * 1024**2
+
+
+def confine_evaluator(init: dict) -> dict:
+    """The first thing an evaluator process does: no internet sockets from here on (``kg.confine``).
+
+    Returns what was achieved, for the server to show; exits when confinement is required and
+    impossible (the server then reports that no evaluator could start)."""
+    from kg import confine
+
+    result = confine.confine()
+    if not result.confined:
+        print(f"kg evaluator: cannot confine this process ({result.reason})", file=sys.stderr, flush=True)
+        if init.get("require_confinement"):
+            os._exit(3)
+    return result.as_dict()
+
+
+def start_evaluating_threads(targets: list[tuple[Any, tuple]]) -> list[threading.Thread]:
+    """Threads with the evaluator's large stack (set process-wide: every thread after it gets it)."""
+    threading.stack_size(EVALUATOR_STACK)
+    threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in targets]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
 def worker_main(job_fd: int, result_fd: int) -> None:
     jobs = Connection(job_fd, writable=False)
     results = Connection(result_fd, readable=False)
     init = jobs.recv()
+    confinement = confine_evaluator(init)
     from kg import guard
 
     guard.install(extra=[tuple(x) for x in init.get("allow", [])], rdflib=False)
     limit_memory(int(init.get("memory", DEFAULT_WORKER_MEMORY)))
     threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
+    (evaluating,) = start_evaluating_threads([(_worker_loop, (init, jobs, results, confinement))])
+    evaluating.join()
+
+
+def _worker_loop(init: dict, jobs: Connection, results: Connection, confinement: dict) -> None:
     path, prefixes = init["path"], init["prefixes"]
     store: ox.Store | None = None
     opened: str | None = None
@@ -480,6 +572,7 @@ def worker_main(job_fd: int, result_fd: int) -> None:
         except OSError as exc:
             store, opened = None, None
             outcome = Outcome("error", message=f"the store could not be read: {exc}")
+        outcome.extra["confinement"] = confinement
         try:
             # One message, body included: a second write and read per query cost more (measured)
             # than pickling the bytes along.

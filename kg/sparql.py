@@ -24,17 +24,17 @@ kg.sparql.Refused: SERVICE (federated query) is not allowed here: this endpoint 
 
 from __future__ import annotations
 
-import re
 import threading
-from dataclasses import dataclass, field
-from functools import lru_cache
+import time
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
 
 import pyoxigraph as ox
 
+from kg import precheck
 from kg.cache import cache_for
 from kg.formats import BY_KEY, Format, NotAcceptable, by_name, formats_for, negotiate
+from kg.precheck import Analysis, Bounds, tokens
 from kg.query_pool import QueryPool
 from kg.query_workers import (
     Job,
@@ -90,157 +90,23 @@ class Stopped(SparqlError):
     title = "Query stopped"
 
 
-# -- the token scan ---------------------------------------------------------------------------------
+# -- the pre-check ---------------------------------------------------------------------------------
 
-_NAME_CHARS = r"\w\u00B7\u0300-\u036F\u203F-\u2040"
-_PN_LOCAL_ESC = r"\\[_~.\-!$&'()*+,;=/?#@%]"
-_TOKEN = re.compile(
-    rf"""
-    (?P<ws>\s+)
-  | (?P<comment>\#[^\r\n]*)
-  | (?P<iri><(?:[^\x00-\x20<>"{{}}|^`\\]|\\u[0-9A-Fa-f]{{4}}|\\U[0-9A-Fa-f]{{8}})*>)
-  | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
-               |'(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*")
-  | (?P<var>[?$][{_NAME_CHARS}]+)
-  | (?P<lang>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
-  | (?P<bnode>_:[{_NAME_CHARS}.\-]+)
-  | (?P<pname>(?:[^\W\d_][{_NAME_CHARS}.\-]*)?:(?:(?:[{_NAME_CHARS}:\-.]|%[0-9A-Fa-f]{{2}}|{_PN_LOCAL_ESC})*))
-  | (?P<word>[^\W\d][{_NAME_CHARS}\-]*)
-  | (?P<number>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?)
-  | (?P<other>.)
-    """,
-    re.X | re.S,
-)
-
-QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
-UPDATE_WORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD",
-                          "WITH"})
-_UCHAR = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-_LOCAL_ESC = re.compile(r"\\(.)")
+def bounds_for(kg: Any, *, update: bool = False) -> Bounds:
+    """The pre-check's bounds from the configuration (an update may be as long as a body)."""
+    config = kg.config
+    return Bounds(max_length=config.max_body if update else config.max_query_length,
+                  max_depth=config.max_query_depth)
 
 
-def tokens(text: str) -> list[tuple[str, str]]:
-    """Significant tokens (kind, text): whitespace and comments dropped, strings and IRIs whole.
-
-    >>> [t for _, t in tokens('SELECT ?s # SERVICE\\n { ?s <x#y> "a\\\\"b" }')]
-    ['SELECT', '?s', '{', '?s', '<x#y>', '"a\\\\"b"', '}']
-    """
-    out = []
-    for match in _TOKEN.finditer(text):
-        kind = match.lastgroup
-        if kind not in ("ws", "comment"):
-            out.append((kind, match.group()))
-    return out
-
-
-def _unescape_iri(token: str) -> str:
-    body = token[1:-1]
-    return _UCHAR.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), body)
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """What the scan learnt about a request's text."""
-
-    form: str | None  #: SELECT | ASK | CONSTRUCT | DESCRIBE | UPDATE | None (let the parser say)
-    from_graphs: tuple[str, ...] = ()
-    from_named: tuple[str, ...] = ()
-    problems: tuple[str, ...] = field(default=(), compare=False)
-
-    @property
-    def has_dataset(self) -> bool:
-        return bool(self.from_graphs or self.from_named)
-
-
-def analyse(text: str, prefixes: dict[str, str], *, update: bool = False) -> Analysis:
-    """Scan a query (or an update) and refuse what may not run; raises Refused / Malformed."""
-    items = tuple(sorted(prefixes.items()))
-    # Short texts (the usual queries, asked again and again) are scanned once; long ones every time.
-    analysis = _analyse_cached(text, items) if len(text) <= 8192 else _analyse(text, items)
-    if "service" in analysis.problems:
-        raise Refused("SERVICE (federated query) is not allowed here: "
-                      "this endpoint never contacts other services")
-    if update:
-        if "load" in analysis.problems:
-            raise Refused("LOAD is not allowed: this endpoint never fetches documents; "
-                          "send the data itself with INSERT DATA")
-        if analysis.form in QUERY_FORMS:
-            raise Malformed(f"this is a {analysis.form} query, not an update: "
-                            "send it as 'query', not 'update'")
-        return analysis
-    if analysis.form == "UPDATE":
-        raise Malformed("this is a SPARQL Update, not a query: send it with POST as 'update' "
-                        "(form field) or with Content-Type application/sparql-update")
-    for problem in analysis.problems:
-        if problem.startswith("relative:"):
-            raise Malformed(f"FROM <{problem[9:]}> is a relative IRI and the query has no BASE")
-        if problem.startswith("prefix:"):
-            raise Malformed(f"FROM uses the undeclared prefix '{problem[7:]}:'")
-    return analysis
-
-
-def _analyse(text: str, prefix_items: tuple[tuple[str, str], ...]) -> Analysis:
-    toks = tokens(text)
-    problems: list[str] = []
-    prefixes = dict(prefix_items)
-    base: str | None = None
-    form: str | None = None
-    from_graphs: list[str] = []
-    from_named: list[str] = []
-
-    def resolve(kind: str, value: str) -> str | None:
-        if kind == "iri":
-            iri = _unescape_iri(value)
-            if ":" not in iri.split("/", 1)[0] or iri.startswith(("/", "#")):
-                if base is None:
-                    problems.append("relative:" + iri)
-                    return None
-                iri = urljoin(base, iri)
-            return iri
-        if kind == "pname":
-            prefix, _, local = value.partition(":")
-            if prefix not in prefixes:
-                problems.append("prefix:" + prefix)
-                return None
-            return prefixes[prefix] + _LOCAL_ESC.sub(r"\1", local)
-        return None
-
-    i = 0
-    while i < len(toks):
-        kind, value = toks[i]
-        if kind == "word":
-            word = value.upper()
-            if word == "SERVICE":
-                problems.append("service")
-            elif word == "LOAD":
-                problems.append("load")
-            elif word == "BASE" and i + 1 < len(toks) and toks[i + 1][0] == "iri":
-                base = _unescape_iri(toks[i + 1][1])
-                i += 1
-            elif (word == "PREFIX" and i + 2 < len(toks)
-                  and toks[i + 1][0] == "pname" and toks[i + 2][0] == "iri"):
-                name = toks[i + 1][1].split(":", 1)[0]
-                iri = resolve("iri", toks[i + 2][1])
-                if iri is not None:
-                    prefixes[name] = iri
-                i += 2
-            elif word == "FROM" and i + 1 < len(toks):
-                named = toks[i + 1][0] == "word" and toks[i + 1][1].upper() == "NAMED"
-                j = i + 2 if named else i + 1
-                if j < len(toks):
-                    iri = resolve(*toks[j])
-                    if iri is not None:
-                        (from_named if named else from_graphs).append(iri)
-                    i = j
-            elif form is None and word in QUERY_FORMS:
-                form = word
-            elif form is None and word in UPDATE_WORDS:
-                form = "UPDATE"
-        i += 1
-    return Analysis(form, tuple(from_graphs), tuple(from_named), tuple(problems))
-
-
-_analyse_cached = lru_cache(maxsize=512)(_analyse)
+def analyse(text: str, prefixes: dict[str, str], *, update: bool = False, bounds: Bounds | None = None) -> Analysis:
+    """``kg.precheck.analyse``, its refusals as this module's errors (all of them 400)."""
+    try:
+        return precheck.analyse(text, prefixes, update=update, bounds=bounds)
+    except precheck.Refused as exc:
+        raise Refused(str(exc)) from None
+    except precheck.PrecheckError as exc:
+        raise Malformed(str(exc)) from None
 
 
 # -- formats ----------------------------------------------------------------------------------------
@@ -299,7 +165,7 @@ class Dataset:
 
 
 def dataset_for(kg: Any, analysis: Analysis, default_graph_uri: list[str] | None,
-                named_graph_uri: list[str] | None) -> Dataset:
+                named_graph_uri: list[str] | None, *, timeout: float | None = None) -> Dataset:
     """The protocol's graphs override the query's FROM (SPARQL 1.1 Protocol §2.1.4); every graph
     named must exist in the store (UnknownGraph otherwise: nothing is ever fetched)."""
     if default_graph_uri or named_graph_uri:
@@ -310,7 +176,7 @@ def dataset_for(kg: Any, analysis: Analysis, default_graph_uri: list[str] | None
         where = "FROM/FROM NAMED"
     else:
         return Dataset()
-    known = known_graphs(kg)
+    known = known_graphs(kg, timeout=timeout)
     unknown = [g for g in (*dataset.default_graphs, *dataset.named_graphs) if g not in known]
     if unknown:
         raise UnknownGraph(
@@ -323,14 +189,29 @@ def dataset_for(kg: Any, analysis: Analysis, default_graph_uri: list[str] | None
 _graphs_lock = threading.Lock()
 
 
-def known_graphs(kg: Any) -> dict[str, int]:
-    """Named graphs of the store with their triple counts, computed once per graph version."""
+_GRAPH_COUNTS = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
+
+
+def known_graphs(kg: Any, *, timeout: float | None = None) -> dict[str, int]:
+    """Named graphs of the store with their triple counts, computed once per graph version.
+
+    Counting reads every quad: it runs where any query runs, under ``timeout`` (the asking request's
+    time left; the configured limit by default), never unbounded in the request's thread.
+    """
     version = kg.store.version()
     cached = kg.extras.get("sparql_graphs")
     if cached and cached[0] == version:
         return cached[1]
+    limit = kg.config.query_timeout if timeout is None else max(0.001, timeout)
     with _graphs_lock:
-        graphs = kg.store.graphs()
+        try:
+            rows = kg.store.query(_GRAPH_COUNTS, union_default=False, timeout=limit, max_rows=10**9)
+        except StoreTimeout as exc:
+            raise TimedOut(f"listing the store's graphs did not finish within the time limit ({limit:g} s)",
+                           timeout=limit) from exc
+        except StoreUnavailable as exc:
+            raise Unavailable(f"the store cannot be reached: {exc}") from exc
+        graphs = {r["g"].value: int(r["n"].value) for r in rows}
         kg.extras["sparql_graphs"] = (version, graphs)
     return graphs
 
@@ -338,7 +219,9 @@ def known_graphs(kg: Any) -> dict[str, int]:
 # -- limits -------------------------------------------------------------------------------------------
 
 def effective_timeout(kg: Any, requested: str | float | None) -> float:
-    """The configured limit, or less when the request asks for less (never more)."""
+    """The configured limit, or less when the request asks for less (never more), but never less than
+    ``KG_MIN_TIMEOUT``: a request that asks to be stopped at once gets an answer or a timeout of its own,
+    never a kill of the evaluator that others' queries share."""
     limit = float(kg.config.query_timeout)
     if requested in (None, ""):
         return limit
@@ -348,7 +231,7 @@ def effective_timeout(kg: Any, requested: str | float | None) -> float:
         raise SparqlError(f"timeout must be a number of seconds, not {requested!r}") from None
     if not asked > 0:
         raise SparqlError(f"timeout must be a positive number of seconds, not {requested!r}")
-    return min(asked, limit)
+    return max(min(asked, limit), float(kg.config.min_timeout))
 
 
 # -- execution ----------------------------------------------------------------------------------------
@@ -386,7 +269,8 @@ def pool_for(kg: Any) -> QueryPool | None:
                                  workers=kg.config.query_workers, engine=kg.config.query_engine,
                                  engine_threads=kg.config.query_threads,
                                  allow=guard.endpoints_of(kg.config), memory=kg.config.worker_memory,
-                                 version=kg.store.version())
+                                 version=kg.store.version(),
+                                 require_confinement=kg.config.require_confinement)
                 kg.extras["query_pool"] = pool
                 listeners = getattr(kg.store, "listeners", None)
                 if listeners is not None:
@@ -415,11 +299,12 @@ def run_query(
     """
     if not text or not text.strip():
         raise Malformed("the query is empty")
-    analysis = analyse(text, kg.prefixes)
+    analysis = analyse(text, kg.prefixes, bounds=bounds_for(kg))
     fmt = fmt or choose_format(analysis.form, accept, requested_formats)
     limit = effective_timeout(kg, timeout)
+    deadline = time.monotonic() + limit
     cap = int(kg.config.max_rows if max_rows is None else min(max_rows, kg.config.max_rows))
-    dataset = dataset_for(kg, analysis, default_graph_uri, named_graph_uri)
+    dataset = dataset_for(kg, analysis, default_graph_uri, named_graph_uri, timeout=limit)
     subs = tuple(sorted((substitutions or {}).items()))
     in_results = fmt in RESULT_FORMATS
     job = Job(
@@ -432,6 +317,7 @@ def run_query(
         results_format=fmt.key if in_results else (None if analysis.form else RESULT_FORMATS[0].key),
         graph_format=fmt.key if not in_results else (None if analysis.form else GRAPH_FORMATS[0].key),
         max_rows=cap,
+        max_bytes=int(kg.config.max_result_bytes),
     )
     version = kg.store.version()
     cache = cache_for(kg)
@@ -440,7 +326,11 @@ def run_query(
     hit = cache.get(version, key)
     if hit is not None:
         return Answer(**{**hit.__dict__, "cached": True, "time_limit": limit})
-    outcome = _evaluate(kg, job, version, limit)
+    # One deadline for the whole request: what the graph listing took is not given again.
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimedOut(f"the query did not finish within its time limit of {limit:g} s", timeout=limit)
+    outcome = _evaluate(kg, job, version, remaining)
     if outcome.status == "syntax":
         raise Malformed(outcome.message)
     if outcome.status == "unacceptable":
@@ -482,7 +372,7 @@ def run_update(kg: Any, text: str) -> None:
     which invalidates the result cache). Raises Malformed/Refused (400), Unavailable (503)."""
     if not text or not text.strip():
         raise Malformed("the update is empty")
-    analyse(text, kg.prefixes, update=True)
+    analyse(text, kg.prefixes, update=True, bounds=bounds_for(kg, update=True))
     try:
         kg.store.update(text, prefixes=kg.prefixes)
     except SyntaxError as exc:

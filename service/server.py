@@ -69,7 +69,26 @@ class _Gunicorn(BaseApplication):
 
         # The outbound guard goes in before anything can parse or fetch (see kg/guard.py).
         guard.install(self.kg_config)
+        if self.kg_config.store == "embedded":
+            confine_writer(self.kg_config)
         return create_app(self.kg_config)
+
+
+def confine_writer(config: Config) -> None:
+    """The worker holding the embedded store applies updates with Oxigraph (``LOAD`` would fetch
+    from Rust): it confines itself like the evaluators (``kg.confine``) before opening the store. It
+    needs no internet socket of its own; the listening socket it inherited keeps working."""
+    import threading
+
+    from kg import confine
+
+    result = confine.confine()
+    if not result.confined:
+        log.warning("the server process cannot be kept off the network: %s", result.reason)
+        if config.require_confinement:
+            sys.exit(3)
+    # Request threads evaluate updates: give them room for the parser's recursion (see kg/precheck.py).
+    threading.stack_size(32 * 1024**2)
 
 
 def gunicorn_options(config: Config) -> dict:

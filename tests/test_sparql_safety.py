@@ -33,6 +33,14 @@ def test_the_listener_does_see_connections(listener):
     "PREFIX remote: <{url}>\nASK {{ SERVICE remote:sparql {{ ?s ?p ?o }} }}",
     "SELECT * WHERE {{ BIND(<{url}> AS ?u) SERVICE ?u {{ ?s ?p ?o }} }}",
     "CONSTRUCT {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o . # a comment\n SERVICE<{url}>{{?s ?p ?o}} }}",
+    # Glued to what follows or precedes it: the engine needs no word break after a keyword.
+    "PREFIX e: <{url}> SELECT * WHERE {{ SERVICEe:sparql {{ ?s ?p ?o }} }}",
+    "SELECT * WHERE {{ ?s ?p ?o SERVICE<{url}> {{ ?s ?p ?o }} }}",
+    "SELECT * WHERE {{ ?s ?p trueSERVICE<{url}> {{ ?s ?p ?o }} }}",
+    "SELECT * WHERE {{ ?s ?p 1SERVICE<{url}> {{ ?s ?p ?o }} }}",
+    "SELECT * WHERE {{ ?s ?p ?o.SERVICE<{url}> {{ ?s ?p ?o }} }}",
+    "SELECT * WHERE {{ ?s ?p ?o }} # x\rSERVICE <{url}> {{ }}",
+    "PREFIX service: <{url}> PREFIX : <{url}> SELECT * WHERE {{ service:e {{ ?s ?p ?o }} }}",
 ])
 def test_service_is_refused_and_nothing_is_contacted(server, http, listener, template):
     query = template.format(url=listener.url)
@@ -48,7 +56,7 @@ def test_service_is_refused_and_nothing_is_contacted(server, http, listener, tem
     "SELECT ?s WHERE { ?s ?p ?o FILTER(?o = 'SERVICE <http://127.0.0.1:1/> {}') } LIMIT 1",
     "SELECT ?s WHERE { ?s ?p ?o # SERVICE <http://127.0.0.1:1/> { }\n } LIMIT 1",
     "SELECT ?s WHERE { ?s <http://example.org/SERVICE> ?o } LIMIT 1",
-    "PREFIX service: <http://example.org/> SELECT ?service WHERE { ?service service:load ?o } LIMIT 1",
+    "PREFIX ex: <http://example.org/> SELECT ?service WHERE { ?service ex:p ?load } LIMIT 1",
     'SELECT ?s WHERE { ?s ?p """multi\nline SERVICE LOAD"""  } LIMIT 1',
 ])
 def test_the_word_service_in_strings_iris_comments_and_names_is_fine(server, http, query):
@@ -59,6 +67,8 @@ def test_the_word_service_in_strings_iris_comments_and_names_is_fine(server, htt
 def test_load_is_refused_and_nothing_is_contacted(server, http, listener, admin_token):
     auth = {"Authorization": f"Bearer {admin_token}"}
     for update in (f"LOAD <{listener.url}data.ttl>", f"LOAD SILENT <{listener.url}x> INTO GRAPH <urn:x:g>",
+                   f"LOAD<{listener.url}data.ttl>", f"PREFIX x: <{listener.url}> LOADx:data.ttl",
+                   f"INSERT DATA {{ <urn:a> <urn:b> <urn:c> }} ;LOAD<{listener.url}d>",
                    f"INSERT {{ ?s ?p ?o }} WHERE {{ SERVICE <{listener.url}> {{ ?s ?p ?o }} }}"):
         r = http.post(server.url + "/sparql", data={"update": update}, headers={**auth, "Accept": JSON})
         assert r.status_code == 400, r.text

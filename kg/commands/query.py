@@ -30,6 +30,8 @@ def query(config, query_text, query_file, params, output) -> None:
     """
     if bool(query_text) == bool(query_file):
         raise click.UsageError("give a QUERY or --file, not both and not neither")
+    if config.store == "embedded":
+        _confine(config)
     kg = open_graph(config, read_only=True)
     try:
         result = _evaluate(kg, query_file.read_text(encoding="utf-8") if query_file else query_text,
@@ -37,6 +39,18 @@ def query(config, query_text, query_file, params, output) -> None:
     except SyntaxError as exc:
         raise click.ClickException(f"malformed query: {exc}") from exc
     _print(result, output, kg.prefixes)
+
+
+def _confine(config) -> None:
+    """This process evaluates the query itself: off the network before it opens the store, as the
+    server's evaluators are (``kg.confine``)."""
+    from kg import confine
+
+    result = confine.confine()
+    if not result.confined:
+        if config.require_confinement:
+            raise click.ClickException(f"cannot confine this process: {result.reason}")
+        click.echo(f"warning: cannot confine this process: {result.reason}", err=True)
 
 
 def _evaluate(kg, text: str, path: Path | None, params: tuple[str, ...]):
@@ -57,10 +71,10 @@ def _evaluate(kg, text: str, path: Path | None, params: tuple[str, ...]):
             raise click.ClickException(str(exc)) from exc
     if params:
         raise click.UsageError("--param applies to a named query given with --file")
-    from kg.sparql import SparqlError, analyse
+    from kg.sparql import SparqlError, analyse, bounds_for
 
     try:  # the same refusals as the endpoint: SERVICE, LOAD, unknown graphs
-        analyse(text, kg.prefixes)
+        analyse(text, kg.prefixes, bounds=bounds_for(kg))
     except SparqlError as exc:
         raise click.ClickException(str(exc)) from exc
     return kg.store.query(text, prefixes=kg.prefixes)

@@ -25,6 +25,7 @@ def serve(config, host, port, workers, threads, no_cache, query_timeout, max_row
                  "cache": False if no_cache else None}
     config = Config(**{**config.__dict__, **{k: v for k, v in overrides.items() if v is not None}}).normalised()
     _preflight(config)
+    _check_confinement(config)
     from service.server import run
 
     run(config)
@@ -64,6 +65,25 @@ def _preflight(config) -> None:
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise click.ClickException(f"cannot start: {message or 'the data check failed'}")
+
+
+def _check_confinement(config) -> None:
+    """Whether this system can keep the query evaluators off the network (``kg.confine``): a warning
+    when not, or a refusal to start when ``KG_REQUIRE_CONFINEMENT`` says it must."""
+    import logging
+
+    from kg import confine
+
+    if config.store != "embedded":
+        return  # the remote store's engine is not ours to confine; the pre-check guards it
+    result = confine.probe()
+    if result.confined:
+        return
+    message = f"the query evaluators cannot be kept off the network on this system: {result.reason}"
+    if config.require_confinement:
+        raise click.ClickException(f"cannot start: {message} (KG_REQUIRE_CONFINEMENT is set)")
+    logging.getLogger("kg.serve").warning("%s; SERVICE and LOAD are refused by the pre-check only", message)
+    click.echo(f"warning: {message}", err=True)
 
 
 command = serve

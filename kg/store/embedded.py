@@ -17,6 +17,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.config import Config
+from kg.precheck import without_trailing_semicolon
 from kg.store import meta
 from kg.store.base import QueryResult, StoreError
 
@@ -118,16 +119,23 @@ class EmbeddedStore:
 
     # -- writing -------------------------------------------------------------------------------
     def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
+        """Apply ``sparql`` and the version bump as one request, so one transaction: a failure leaves
+        neither, and a reader never sees the change under the old version (caches keyed by it)."""
         if self.read_only:
             raise StoreError("this store was opened read-only")
+        kwargs = {"prefixes": prefixes} if prefixes else {}
+        # Its own syntax first, on an empty store: the error's line and column are the user's, not
+        # those of the text with the bump appended.
+        ox.Store().update(sparql, **kwargs)
+        text = without_trailing_semicolon(sparql) + "\n;\n" + self._bump_ops()
         with self._write_lock:
             try:
-                self._store.update(sparql, prefixes=prefixes) if prefixes else self._store.update(sparql)
+                self._store.update(text, **kwargs)
             except SyntaxError:
                 raise
             except OSError as exc:
                 raise StoreError(str(exc)) from exc
-            self._bump()
+            self._changed()
 
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple]) -> None:
         operations = [f"DROP SILENT GRAPH {ox.NamedNode(graph)}", meta.insert_data(graph, triples)]

@@ -23,6 +23,7 @@ endpoint rejecting the query's syntax (400) → ``SyntaxError``, as the embedded
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import re
@@ -37,6 +38,7 @@ import pyoxigraph as ox
 from SPARQLWrapper import POST, POSTDIRECTLY, SPARQLWrapper
 
 from kg.config import Config
+from kg.precheck import without_trailing_semicolon
 from kg.store import meta
 from kg.store.base import CappedSolutions, QueryResult, StoreError, StoreTimeout, StoreUnavailable
 
@@ -178,7 +180,7 @@ class RemoteStore:
     def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
         text = (prologue(prefixes) if prefixes else "") + sparql
         # The bump goes in the same request: one transaction on stores that apply a request atomically.
-        self._write(text.rstrip().rstrip(";") + " ;\n" + self._bump_ops())
+        self._write(without_trailing_semicolon(text) + "\n;\n" + self._bump_ops())
 
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple]) -> None:
         operations = [f"DROP SILENT GRAPH {ox.NamedNode(graph)}", meta.insert_data(graph, triples)]
@@ -265,15 +267,25 @@ class RemoteStore:
             wrapper.addDefaultGraph(g)
         for g in named_graphs or ():
             wrapper.addNamedGraph(g)
-        if max_rows is not None:
-            return self._query_capped(wrapper, timeout, max_rows)
-        status, content_type, body = self._send(wrapper, timeout)
+        # The limit holds for the whole query, not for each read from the socket: a watchdog shuts
+        # the connection at the deadline, which ends a read however slowly the answer trickles in.
+        watchdog = _Watchdog(timeout)
+        try:
+            if max_rows is not None:
+                return self._query_capped(wrapper, timeout, max_rows, watchdog)
+            status, content_type, body = self._send(wrapper, timeout, watchdog=watchdog)
+        finally:
+            watchdog.cancel()
+        if watchdog.fired:  # read to the end just as time ran out: the connection is shut all the same
+            self.close()
+            raise StoreTimeout(f"the SPARQL endpoint did not answer within {timeout:g} s")
         if status >= 300:
             raise _http_error(status, body, "query")
         return _parse(content_type, body)
 
-    def _query_capped(self, wrapper: SPARQLWrapper, timeout: float, max_rows: int) -> QueryResult:
-        status, content_type, response = self._send(wrapper, timeout, stream=True)
+    def _query_capped(self, wrapper: SPARQLWrapper, timeout: float, max_rows: int,
+                      watchdog: _Watchdog) -> QueryResult:
+        status, content_type, response = self._send(wrapper, timeout, stream=True, watchdog=watchdog)
         complete = False  # the whole answer was read: the connection can carry the next request
         try:
             if status >= 300 or content_type not in (*_RESULTS, *_GRAPHS):
@@ -339,7 +351,8 @@ class RemoteStore:
         wrapper.addCustomHttpHeader("Accept", ACCEPT)
         return wrapper
 
-    def _send(self, wrapper: SPARQLWrapper, timeout: float, *, stream: bool = False) -> tuple[int, str, Any]:
+    def _send(self, wrapper: SPARQLWrapper, timeout: float, *, stream: bool = False,
+              watchdog: _Watchdog | None = None) -> tuple[int, str, Any]:
         # SPARQLWrapper builds the protocol request (URL, parameters, headers, body); it is sent on
         # this thread's kept-alive connection instead of a fresh urllib connection per request.
         request = wrapper._createRequest()
@@ -348,6 +361,8 @@ class RemoteStore:
         headers = dict(request.header_items())
         for attempt in (0, 1):
             conn, reused = self._connection(parts, timeout)
+            if watchdog is not None:
+                watchdog.watch(conn)
             try:
                 conn.request(request.get_method(), target or "/", body=request.data, headers=headers)
                 response = conn.getresponse()
@@ -369,6 +384,8 @@ class RemoteStore:
                 raise StoreUnavailable(f"cannot reach the SPARQL endpoint {self.endpoint}: {exc}") from exc
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
                 self.close()
+                if watchdog is not None and watchdog.fired:
+                    raise StoreTimeout(f"the SPARQL endpoint did not answer within {timeout:g} s") from exc
                 if reused and attempt == 0:
                     continue  # the server closed an idle kept-alive connection: retry on a new one
                 raise StoreUnavailable(f"the SPARQL endpoint {self.endpoint} dropped the connection") from exc
@@ -393,6 +410,43 @@ class RemoteStore:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+class _Watchdog:
+    """Shuts a connection's socket when a query's time is up (from a timer thread): a blocked read
+    then fails at once, however the endpoint spaces its bytes."""
+
+    def __init__(self, timeout: float):
+        self.fired = False
+        self._conn: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, timeout), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            self._conn = conn
+            fired = self.fired
+        if fired:
+            self._shut(conn)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            conn = self._conn
+        if conn is not None:
+            self._shut(conn)
+
+    @staticmethod
+    def _shut(conn: http.client.HTTPConnection) -> None:
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 def prologue(prefixes: dict[str, str]) -> str:
     """PREFIX declarations for the configured prefixes (trusted names, IRIs rendered by pyoxigraph)."""
     return "".join(
