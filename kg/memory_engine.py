@@ -40,6 +40,7 @@ from kg.query_workers import (
     Outcome,
     WorkerBusy,
     WorkerTimeout,
+    Write,
     confine_evaluator,
     execute_reported,
     limit_memory,
@@ -209,6 +210,24 @@ class MemoryEngine:
             self._stop_if_idle()
         return outcome
 
+    def apply(self, write: Write, deadline: float) -> bool:
+        """Apply a committed write to the copy; True when it now holds ``write.version``.
+
+        False (the caller reloads) when the copy held another version, the update failed there, or
+        the engine could not take it before ``deadline``; a write never waits on a runaway query
+        longer than that, and an engine that misses it is reloaded, as before."""
+        try:
+            outcome = self.run(write, deadline)  # type: ignore[arg-type]
+        except (EngineLost, WorkerTimeout):
+            return False
+        if outcome.status != "ok":
+            log.info("the in-memory copy could not apply a write (%s): reloading", outcome.message)
+            return False
+        with self._lock:
+            self.version = write.version
+            self.triples = int(outcome.extra.get("triples", self.triples))
+        return True
+
     def retire(self) -> None:
         """Stop once the jobs it is evaluating are answered (a newer copy has taken over)."""
         self.retired = True
@@ -274,14 +293,37 @@ def load_copy(helper: subprocess.Popen) -> ox.Store:
     return store
 
 
-def _serve(store: ox.Store, version: str, prefixes: dict[str, str], jobs: Connection,
-           results: Connection) -> None:
+class _Copy:
+    """The copy and the version it holds, shared by the engine's threads; writes are applied one at
+    a time (the server sends them in the order the store committed them)."""
+
+    def __init__(self, store: ox.Store, version: str):
+        self.store = store
+        self.version = version
+        self._lock = threading.Lock()
+
+    def apply(self, write: Write) -> Outcome:
+        with self._lock:
+            if write.previous != self.version:
+                return Outcome("stale", message=f"the copy holds {self.version}, not {write.previous}")
+            try:
+                self.store.update(write.update)
+            except (SyntaxError, OSError, ValueError) as exc:
+                return Outcome("error", message=f"{type(exc).__name__}: {exc}")
+            self.version = write.version
+            return Outcome("ok", extra={"version": write.version, "triples": len(self.store)})
+
+
+def _serve(copy: _Copy, prefixes: dict[str, str], jobs: Connection, results: Connection) -> None:
+    store = copy.store
     while True:
         try:
-            job: Job = jobs.recv()
+            job: Job | Write = jobs.recv()
         except (EOFError, OSError):
             return
-        if job.version != version:
+        if isinstance(job, Write):
+            outcome = copy.apply(job)
+        elif job.version != copy.version:
             outcome = Outcome("stale")
         else:
             try:
@@ -321,8 +363,9 @@ def engine_main(argv: list[str]) -> None:
     guard.install(extra=[tuple(x) for x in init.get("allow", [])], rdflib=False)
     try:
         # Before saying ready: a thread's stack counts against the memory limit too.
+        copy = _Copy(store, version)
         threads = start_evaluating_threads([
-            (_serve, (store, version, init["prefixes"], Connection(job_fd, writable=False),
+            (_serve, (copy, init["prefixes"], Connection(job_fd, writable=False),
                       Connection(res_fd, readable=False)))
             for job_fd, res_fd in slots
         ])

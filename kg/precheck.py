@@ -171,13 +171,19 @@ def _raise(problem: str, update: bool) -> None:
         raise TooLarge(f"more than {detail} operators (64 per level of KG_MAX_QUERY_DEPTH); "
                        "write long alternatives with IN (...) or VALUES")
     if kind == "unterminated":
-        raise Malformed(f"a string is not closed: {detail}")
+        raise Malformed(f"a string is not closed at {detail}")
     if kind == "escape":
-        raise Malformed(f"\\u escapes are only accepted inside strings and IRIs ({detail!r})")
+        raise Malformed(f"\\u escapes are only accepted inside strings and IRIs, not at {detail}")
     if kind == "relative" and not update:
         raise Malformed(f"FROM <{detail}> is a relative IRI and the query has no BASE")
     if kind == "prefix" and not update:
         raise Malformed(f"FROM uses the undeclared prefix '{detail}:'")
+
+
+def _where(text: str, offset: int) -> str:
+    """``line:column`` (from 1) of an offset, as Oxigraph's messages give them."""
+    line = text.count("\n", 0, offset) + 1
+    return f"{line}:{offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
 
 
 def _scan(text: str, prefix_items: tuple[tuple[str, str], ...], update: bool, max_depth: int,
@@ -207,7 +213,8 @@ def _scan(text: str, prefix_items: tuple[tuple[str, str], ...], update: bool, ma
             if operators > max_operators:
                 return Analysis(form, problems=(f"operators:{max_operators}",))
         elif kind == "unterminated":
-            return Analysis(form, problems=(f"unterminated:{text[match.start():match.start() + 40]!r}",))
+            return Analysis(form, problems=(f"unterminated:{_where(text, match.start())}: "
+                                            f"{text[match.start():match.start() + 40]!r}",))
         elif kind == "name":
             # Any name that contains the keyword, wherever: the engine matches keywords without a
             # word break, so 'SERVICEx:', 'trueSERVICE' and 'ex:a.SERVICE' are all suspect.
@@ -217,7 +224,8 @@ def _scan(text: str, prefix_items: tuple[tuple[str, str], ...], update: bool, ma
                 problems.append(f"load:{value[:60]}")
         elif kind == "other" and value == "\\":
             # Oxigraph reads \u escapes inside strings and IRIs only; anywhere else they are errors.
-            return Analysis(form, problems=(f"escape:{text[match.start():match.start() + 10]}",))
+            return Analysis(form, problems=(f"escape:{_where(text, match.start())}: "
+                                            f"{text[match.start():match.start() + 10]!r}",))
         toks.append((kind, value))
     if problems:
         return Analysis(form, problems=tuple(problems))

@@ -2,9 +2,11 @@
 
 Every read that must be stoppable comes here (user SPARQL, named queries, lookups, descriptions).
 The in-memory engine (``kg.memory_engine``) answers when its copy holds the store's current
-version; otherwise, and while a new copy loads after a write, the disk workers
-(``kg.query_workers``: read-only opens of the store directory) answer. So an answer always reflects
-the latest write, and a write never makes readers wait for a copy to load.
+version. A committed write is applied to the copy too (the same update text, version triples
+included) before the write is acknowledged, so the copy stays current without reloading; it is
+reloaded only when that cannot be done (a bulk load, a copy stopped at a deadline or loading, a
+failure). Meanwhile the disk workers (``kg.query_workers``: read-only opens of the store directory)
+answer. So an answer always reflects the latest write.
 
 The disk workers start on first need: a server that only reads never starts them.
 """
@@ -18,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from kg.memory_engine import EngineLost, MemoryEngine
-from kg.query_workers import DEFAULT_WORKER_MEMORY, Job, Outcome, WorkerBusy, WorkerPool, WorkerTimeout
+from kg.query_workers import DEFAULT_WORKER_MEMORY, Job, Outcome, WorkerBusy, WorkerPool, WorkerTimeout, Write
 
 log = logging.getLogger(__name__)
 
 #: Shortest time between the starts of two loads of the copy, in seconds (see _start_engine_locked).
 MIN_SPACING = 0.5
+#: How long a write waits for the copy to apply it before the copy is reloaded instead, in seconds.
+APPLY_TIMEOUT = 5.0
 
 
 class QueryPool:
@@ -52,6 +56,7 @@ class QueryPool:
         self._last_start = float("-inf")
         self._last_load_seconds = 0.0
         self.engine_loads = 0
+        self.writes_applied = 0  #: writes applied to the copy instead of reloading it
         self.engine_kills = 0
         self.answered = {"memory": 0, "disk": 0}  #: jobs answered by each evaluator
         if self.mode == "memory":
@@ -93,11 +98,20 @@ class QueryPool:
         with self._lock:
             self.answered[evaluator] += 1
 
-    def version_changed(self, version: str) -> None:
-        """A write was committed (``EmbeddedStore.listeners``): load a copy of the new version now,
-        not on the next read."""
+    def version_changed(self, version: str, update: str | None = None, previous: str = "") -> None:
+        """A write was committed (``EmbeddedStore.listeners``): apply the same update to the copy, so
+        it holds the new version at once; when that cannot be done (a bulk load, a copy that is
+        loading or holds another version, a failure), load a copy of the new version now."""
         if self.mode != "memory":
             return
+        engine = self._engine
+        if (update is not None and engine is not None and engine.state == "ready" and self._loading is None
+                and self._timer is None and engine.version == previous):
+            if engine.apply(Write(update, version, previous), time.monotonic() + APPLY_TIMEOUT):
+                with self._lock:
+                    self._wanted = version
+                    self.writes_applied += 1
+                return
         with self._lock:
             self._wanted = version
             self._changes += 1
@@ -202,6 +216,7 @@ class QueryPool:
             out["engine"] = engine.describe() if engine is not None else None
             out["loading"] = loading is not None or self._timer is not None
             out["loads"] = self.engine_loads
+            out["writes_applied"] = self.writes_applied
             out["stopped_at_deadline"] = self.engine_kills
             if self._last_error:
                 out["error"] = self._last_error

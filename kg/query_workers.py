@@ -83,6 +83,16 @@ class Job:
     max_bytes: int = 16 * 1024**2  #: byte cap of the serialised answer (Config.max_result_bytes)
 
 
+@dataclass(frozen=True)
+class Write:
+    """A committed write to apply to the in-memory copy: the exact update text the store applied
+    (the version triples included), and the version it leads to."""
+
+    update: str
+    version: str  #: the version after the write
+    previous: str  #: the version the copy must hold for the write to apply
+
+
 @dataclass
 class Outcome:
     """What a job produced. ``status`` is ok | syntax | unacceptable | error."""

@@ -5,14 +5,16 @@ feature that wants the same guarantees) goes through ``run_query``/``run_update`
 limit, the row cap, the refusal of operations that reach outside and the result cache hold
 everywhere alike. It knows nothing of HTTP: the service maps its exceptions to statuses.
 
-Checks before anything runs (``analyse``): a token scan of the text, exact about strings, IRIs,
-prefixed names and comments, finds the query form and the ``FROM``/``FROM NAMED`` graphs and refuses
-``SERVICE`` (and ``LOAD`` in updates) -- Oxigraph would fetch those targets from Rust, out of reach
-of the Python guard (``kg.guard``). The parse itself is Oxigraph's (its messages carry line and
-column); rdflib's parser is slow and not thread-safe, and stays off this path.
+Checks before anything runs (``analyse``, in ``kg.precheck``): one linear pass, bounded in length and
+nesting, that refuses ``SERVICE`` (and ``LOAD`` in updates) glued or spaced, and finds the query form
+and the ``FROM``/``FROM NAMED`` graphs. The evaluators of the embedded store are, besides, unable to
+open an internet socket (``kg.confine``); over a remote store the pre-check is the only guard. The
+parse itself is Oxigraph's (its messages carry line and column); rdflib's parser is slow and not
+thread-safe, and stays off this path.
 
 Execution: over the embedded store, in killable worker processes (``kg.query_workers``); over a
-remote store, in this thread with the store's own timeout. Both cap rows while reading.
+remote store, in this thread with the store's own timeout, applied to the whole query. Both cap rows
+and bytes while reading; a request's store calls (the graph listing included) share one deadline.
 
 >>> analyse("PREFIX ex: <http://ex/> SELECT * FROM ex:g WHERE { ?s ?p '# SERVICE' }", {}).form
 'SELECT'

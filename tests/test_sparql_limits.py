@@ -75,6 +75,54 @@ def test_request_may_lower_the_time_limit_never_raise_it(server, http):
     assert limit("3600") == configured
 
 
+@pytest.mark.parametrize("value", ["1e-9", "0.000001", "0.01", "1e-300"])
+def test_a_tiny_timeout_is_raised_to_the_floor_and_kills_nothing(server, http, value):
+    """timeout=1e-9 used to stop the whole in-memory engine, and every other client's query with it."""
+    def kills() -> int:
+        engine = http.get(server.url + "/healthz").json().get("query_engine") or {}
+        return engine.get("stopped_at_deadline", 0)
+
+    before = kills()
+    r = http.get(server.url + "/sparql", params={"query": "ASK { ?s ?p ?o }", "timeout": value},
+                 headers={"Accept": JSON})
+    assert r.status_code == 200, r.text
+    assert float(r.headers["X-KG-Time-Limit"]) == 0.5  # KG_MIN_TIMEOUT's default
+    assert r.json()["boolean"] is True
+    assert kills() == before
+
+
+@pytest.mark.parametrize("accept", [JSON, "application/sparql-results+xml", "text/csv", "text/tab-separated-values"])
+def test_answers_are_cut_at_the_byte_cap_with_a_signal(bytes_server, http, accept):
+    # Each row carries a 4 KB literal made by the query itself: rows are few, bytes are many.
+    query = ("SELECT ?s ?big WHERE { ?s ?p ?o BIND(CONCAT(" + ", ".join(["STR(?o)"] * 40) + ", "
+             + ", ".join(['"' + "x" * 100 + '"'] * 40) + ") AS ?big) } LIMIT 200")
+    r = http.get(bytes_server.url + "/sparql", params={"query": query}, headers={"Accept": accept})
+    assert r.status_code == 200, r.text
+    assert len(r.content) <= 20_000
+    assert r.headers["X-KG-Truncated"] == "true"
+    small = http.get(bytes_server.url + "/sparql", params={"query": "SELECT ?t WHERE { ?t a out:OutsourcingType }"},
+                     headers={"Accept": accept})
+    assert small.headers["X-KG-Truncated"] == "false"
+
+
+def test_graph_answers_are_cut_at_the_byte_cap(bytes_server, http):
+    r = http.get(bytes_server.url + "/sparql", params={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+                 headers={"Accept": "text/turtle"})
+    assert r.status_code == 200 and len(r.content) <= 20_000
+    assert r.headers["X-KG-Truncated"] == "true"
+    import rdflib
+
+    assert len(rdflib.Graph().parse(data=r.content, format="turtle")) > 0  # what was sent still parses
+
+
+@pytest.fixture(scope="module")
+def bytes_server(tmp_path_factory):
+    proc = ServerProcess(data_dir=tmp_path_factory.mktemp("bytes") / "data",
+                         env={"KG_MAX_RESULT_BYTES": "20000", "KG_CACHE": "off", "KG_VALIDATE": "0"}).start()
+    yield proc
+    proc.stop()
+
+
 @pytest.mark.parametrize("value", ["abc", "0", "-1", "nan"])
 def test_bad_timeout_is_400(server, http, value):
     r = http.get(server.url + "/sparql", params={"query": "ASK {}", "timeout": value})

@@ -28,6 +28,18 @@ class StoreLocked(StoreError):
     """Another process holds the store directory read-write."""
 
 
+def _own_syntax_error(sparql: str, kwargs: dict) -> SyntaxError | None:
+    """The syntax error of the user's text alone, whose line and column are the user's (not those of
+    the text with the version bump appended); parsing it needs an evaluation, done on an empty store."""
+    try:
+        ox.Store().update(sparql, **kwargs)
+    except SyntaxError as exc:
+        return exc
+    except Exception:  # noqa: BLE001 - it parses: the error was in what was appended
+        return None
+    return None
+
+
 def store_path(config: Config) -> Path:
     """Where the embedded store keeps its files inside the data directory."""
     return Path(config.data_dir) / "oxigraph"
@@ -55,8 +67,10 @@ class EmbeddedStore:
         self._write_lock = threading.Lock()
         #: Evaluates queries that carry a timeout in a killable process (set by KnowledgeGraph.open).
         self.bounded: Callable[..., QueryResult | None] | None = None
-        #: Called with the new version after each committed write (the query pool reloads its copy).
-        self.listeners: list[Callable[[str], None]] = []
+        #: Called after each committed write with the new version, the update text the store applied
+        #: (None for a bulk load) and the version before it: the query pool applies the same text to
+        #: its in-memory copy, or reloads it.
+        self.listeners: list[Callable[[str, str | None, str], None]] = []
         self._version, self._modified = self._read_meta()
         if self._version is None and not read_only:
             self._write(meta.bump_operations(config.graph_ns, *meta.new_version()))
@@ -124,18 +138,15 @@ class EmbeddedStore:
         if self.read_only:
             raise StoreError("this store was opened read-only")
         kwargs = {"prefixes": prefixes} if prefixes else {}
-        # Its own syntax first, on an empty store: the error's line and column are the user's, not
-        # those of the text with the bump appended.
-        ox.Store().update(sparql, **kwargs)
         text = without_trailing_semicolon(sparql) + "\n;\n" + self._bump_ops()
         with self._write_lock:
             try:
                 self._store.update(text, **kwargs)
-            except SyntaxError:
-                raise
+            except SyntaxError as exc:
+                raise _own_syntax_error(sparql, kwargs) or exc from None
             except OSError as exc:
                 raise StoreError(str(exc)) from exc
-            self._changed()
+            self._changed(text)
 
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple]) -> None:
         operations = [f"DROP SILENT GRAPH {ox.NamedNode(graph)}", meta.insert_data(graph, triples)]
@@ -176,18 +187,19 @@ class EmbeddedStore:
                 self._store.update(update)
             except (OSError, SyntaxError) as exc:
                 raise StoreError(f"write failed: {exc}") from exc
-            self._changed()
+            self._changed(update)
 
     def _bump(self) -> None:
         # Called with the write lock held, after a write that could not carry the bump itself.
         self._store.update(meta.bump_operations(self.config.graph_ns, *meta.new_version()))
         self._changed()
 
-    def _changed(self) -> None:
+    def _changed(self, update: str | None = None) -> None:
+        previous = self._version or ""
         self._version, self._modified = self._read_meta()
         for listener in list(self.listeners):
             try:
-                listener(self._version or "")
+                listener(self._version or "", update, previous)
             except Exception:  # noqa: BLE001 - a reader's bookkeeping never fails a committed write
                 log.exception("write listener failed")
 
