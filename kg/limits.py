@@ -14,6 +14,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from kg import deadline
 from kg.store.base import QueryResult, StoreError, StoreTimeout
 
 
@@ -31,7 +32,9 @@ def bounded_query(kg: Any, sparql: str, *, timeout: float, union_default: bool =
     pool = pool_for(kg)
     if pool is None:
         return None
-    limit = min(float(timeout), kg.config.query_timeout)
+    limit = deadline.remaining(min(float(timeout), kg.config.query_timeout))
+    if limit <= 0:
+        raise StoreTimeout("the request's time limit was reached before this query could start")
     job = Job(
         query=sparql,
         version=kg.store.version(),

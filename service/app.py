@@ -39,6 +39,7 @@ def create_app(config: Config | None = None, kg: KnowledgeGraph | None = None) -
     from service import errors, headers, response_cache
 
     errors.register(app)
+    _one_deadline_per_request(app, config)
     response_cache.register(app)
     headers.register(app)
     for name in BLUEPRINTS:
@@ -50,6 +51,23 @@ def create_app(config: Config | None = None, kg: KnowledgeGraph | None = None) -
             continue  # a blueprint not written yet
         app.register_blueprint(module.bp)
     return app
+
+
+def _one_deadline_per_request(app: Flask, config: Config) -> None:
+    """Every store call a request causes shares the request's time limit (``kg.deadline``)."""
+    from flask import g
+
+    from kg import deadline
+
+    @app.before_request
+    def _open_deadline() -> None:
+        g.kg_deadline = deadline.start(config.query_timeout)
+
+    @app.teardown_request
+    def _close_deadline(_exc: BaseException | None) -> None:
+        token = g.pop("kg_deadline", None)
+        if token is not None:
+            deadline.end(token)
 
 
 def current_kg() -> KnowledgeGraph:

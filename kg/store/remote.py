@@ -37,6 +37,7 @@ from typing import IO, Any
 import pyoxigraph as ox
 from SPARQLWrapper import POST, POSTDIRECTLY, SPARQLWrapper
 
+from kg import deadline
 from kg.config import Config
 from kg.precheck import without_trailing_semicolon
 from kg.store import meta
@@ -126,12 +127,16 @@ class RemoteStore:
             graphs = self._named_graphs()
             default_graphs = graphs
             named_graphs = graphs if named_graphs is None else named_graphs
+        # Within what is left of the asking request's deadline (kg.deadline), if any.
+        limit = deadline.remaining(timeout or self.config.query_timeout)
+        if limit <= 0:
+            raise StoreTimeout("the request's time limit was reached before this query could start")
         try:
             return self._query(
                 sparql,
                 default_graphs=default_graphs,
                 named_graphs=named_graphs,
-                timeout=timeout or self.config.query_timeout,
+                timeout=limit,
                 max_rows=max_rows,
             )
         except SyntaxError as exc:
