@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
+from werkzeug.datastructures import MultiDict
 
 from kg import compare as comparing
 from kg import lookup, queries, sparql
@@ -17,6 +18,7 @@ from kg.formats import BY_KEY, negotiate
 from kg.search import search as run_search
 from service.app import current_kg
 from service.errors import Problem
+from service.headers import FORM_TYPE, form_body
 from service.openapi import (
     Operation,
     Param,
@@ -272,7 +274,22 @@ def list_queries():
 
 
 RESULT_FORMATS = [BY_KEY["json"], BY_KEY["csv"], BY_KEY["tsv"]]
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _posted_form(kg) -> MultiDict:
+    """The parameters of a POST body: a urlencoded form, read as UTF-8 only (service/headers.py).
+
+    multipart/form-data is refused: Werkzeug decodes its fields in whatever charset each part
+    names, and a named query has no file to upload."""
+    if request.mimetype == FORM_TYPE:
+        return form_body(kg.config.max_body)
+    if request.content_length or request.headers.get("Transfer-Encoding"):
+        # A body that is not a form would be ignored silently; say so instead.
+        raise Problem(415, "Unsupported Media Type",
+                      f"send the parameters as a form ({FORM_TYPE}, UTF-8) or in the query string, "
+                      f"not as {request.mimetype or 'a body without Content-Type'}",
+                      kind="unsupported-media-type")
+    return MultiDict()
 
 
 def _run_named(name: str) -> Response:
@@ -283,14 +300,8 @@ def _run_named(name: str) -> Response:
         raise Problem(404, "Not Found", f"no named query {name!r}; known queries: {', '.join(known)}",
                       kind="unknown-query", known=known)
     values: dict[str, Any] = {k: v for k, v in request.args.items() if k != "format"}
-    if request.method == "POST" and request.mimetype not in _FORM_TYPES and (request.content_length or 0) > 0:
-        # A body Flask cannot read as a form would be ignored silently; say so instead.
-        raise Problem(415, "Unsupported Media Type",
-                      f"send the parameters as a form ({', '.join(_FORM_TYPES)}) or in the query string, "
-                      f"not as {request.mimetype or 'a body without Content-Type'}",
-                      kind="unsupported-media-type")
     if request.method == "POST":
-        values.update({k: v for k, v in request.form.items() if k != "format"})
+        values.update({k: v for k, v in _posted_form(kg).items() if k != "format"})
     fmt = negotiate(request.headers.get("Accept"), RESULT_FORMATS, requested=request.args.get("format"))
     try:
         terms = queries.bind(kg, query, values)

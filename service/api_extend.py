@@ -3,7 +3,8 @@
 A thin layer over ``kg.extend``: it checks the bearer token, reads the body in the format its
 Content-Type names, and maps the typed errors of ``kg.extend`` to statuses: 201 + Location (added),
 200 (replaced, or a dry run), 204 (removed), 422 with the violations and the SHACL report graph
-(invalid), 409 (duplicate / still referenced), 403 (a source type), 404, 413 (too big), 415.
+(invalid), 409 (duplicate / still referenced), 403 (a source type), 404, 413 (too big), 415 (a type
+it cannot read, or a charset other than UTF-8). The token is checked before the body is read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from kg.submission import FORMAT_NAMES, format_for
 from service.app import current_kg
 from service.auth import require_admin
 from service.errors import Problem
+from service.headers import require_utf8
 
 bp = Blueprint("api_extend", __name__)
 
@@ -34,6 +36,8 @@ def _submission() -> tuple[bytes, str]:
             kind="unsupported-media-type",
             accepted=_FORMATS,
         )
+    # Checked before the body is read; kg.submission then decodes it as strict UTF-8 (400 otherwise).
+    require_utf8()
     return request.get_data(cache=False), kind
 
 
@@ -140,7 +144,7 @@ def _register() -> None:
     )
     common = {
         "413": problem_response("The body is larger than the limit."),
-        "415": problem_response("The body's format is not accepted."),
+        "415": problem_response("The body's format is not accepted, or its charset is not UTF-8."),
         "422": problem_response(
             "The submission does not validate: `violations` (focus, path, message) "
             "and `shacl_report` (the SHACL report graph, JSON-LD)."

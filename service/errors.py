@@ -4,11 +4,16 @@ Routes raise ``Problem`` (or let Werkzeug raise 404/405/413/415); this module tu
 ``application/problem+json`` (RFC 9457) on ``/api`` and for JSON clients, an HTML page for
 browsers, and plain text for the rest (SPARQL clients show it to their user). An unexpected
 exception is logged with its traceback and answered 500 without one.
+
+Two answers are the same on every route, whatever raised them: a request past its time limit is 503
+"Time limit reached" with ``Retry-After``; a store that cannot be reached is 503 "Store unavailable"
+with a fixed message, its address and the socket error going to the server log only.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from flask import Flask, Response, render_template, request
@@ -43,6 +48,38 @@ class Problem(Exception):
         body["instance"] = request.path
         body.update(self.extra)
         return body
+
+
+#: What an anonymous client is told when the store does not answer. The reason (the store's address,
+#: the socket error) goes to the server log only: it maps the internal network for whoever asks.
+STORE_DOWN = "the graph store cannot be reached; try again shortly"
+STORE_FAILED = "the graph store failed to answer; the error was logged"
+RETRY_DEADLINE = "1"
+RETRY_STORE_DOWN = "5"
+
+
+def deadline(limit: float | None = None) -> Problem:
+    """503 for every request that ran out of time, whichever route and store: the same title, the
+    limit when known, and ``Retry-After`` (the server is fine; this request was too much)."""
+    within = f"its time limit of {limit:g} s" if limit else "its time limit"
+    return Problem(503, "Time limit reached",
+                   f"the request did not finish within {within}; try again later, or ask for less",
+                   kind="time-limit", headers={"Retry-After": RETRY_DEADLINE},
+                   **({"timeout": limit} if limit else {}))
+
+
+def store_down(reason: str, *, unreachable: bool = True) -> Problem:
+    """503 for a store that cannot be reached (or, ``unreachable=False``, failed a query): a fixed
+    message for the client, the reason logged at WARNING."""
+    log.warning("graph store %s on %s %s: %s", "unreachable" if unreachable else "failed", request.method,
+                request.path, _redacted(reason))
+    return Problem(503, "Store unavailable", STORE_DOWN if unreachable else STORE_FAILED,
+                   kind="store-unavailable", headers={"Retry-After": RETRY_STORE_DOWN})
+
+
+def _redacted(text: str) -> str:
+    # An endpoint URL may carry user:password@; the log gets the address without them.
+    return re.sub(r"//[^/@\s]+@", "//", text)
 
 
 def wants(kind: str) -> bool:
@@ -102,7 +139,7 @@ def register(app: Flask) -> None:
         return render(Problem(exc.code or 500, exc.name, detail, headers=headers))
 
     from kg.formats import NotAcceptable
-    from kg.sparql import SparqlError
+    from kg.sparql import SparqlError, TimedOut, Unavailable
     from kg.store import StoreTimeout, StoreUnavailable
 
     # Core errors that carry their own answer: one mapping here instead of one per view.
@@ -116,18 +153,23 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(SparqlError)
     def _sparql(exc: SparqlError) -> Response:
-        headers = {"Retry-After": "1"} if exc.status == 503 else None
+        if isinstance(exc, TimedOut):
+            log.info("time limit reached on %s %s: %s", request.method, request.path, exc.detail)
+            return render(deadline(exc.extra.get("timeout")))
+        if isinstance(exc, Unavailable):
+            return render(store_down(exc.detail, unreachable=isinstance(exc.__cause__, StoreUnavailable)))
+        headers = {"Retry-After": RETRY_DEADLINE} if exc.status == 503 else None
         return render(Problem(exc.status, exc.title, exc.detail, headers=headers, **exc.extra))
 
     @app.errorhandler(StoreUnavailable)
     def _store_down(exc: StoreUnavailable) -> Response:
-        log.warning("store unavailable on %s %s: %s", request.method, request.path, exc)
-        return render(Problem(503, "Store unavailable", f"the graph store cannot be reached: {exc}",
-                              headers={"Retry-After": "5"}))
+        return render(store_down(str(exc)))
 
     @app.errorhandler(StoreTimeout)
     def _store_slow(exc: StoreTimeout) -> Response:
-        return render(Problem(504, "Store timeout", f"the graph store did not answer in time: {exc}"))
+        # Which limit ran out is not known here (the query's, or a remote store's own control timeout).
+        log.info("time limit reached on %s %s: %s", request.method, request.path, exc)
+        return render(deadline())
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -1,13 +1,24 @@
-"""Response headers every answer carries: security headers on pages, CORS on data routes.
+"""What a request may declare about its body, and the headers every answer carries.
 
-CORS is open (``*``) for reads of ``/sparql``, ``/api``, ``/id``, ``/doc``, ``/ontology`` and
-``/.well-known``, and never with credentials, so browser tools on other sites can query without
-being able to act as a logged-in user.
+Request bodies are UTF-8, always: a ``charset`` parameter naming anything else is 415, and bodies,
+forms included, are decoded here with the strict UTF-8 codec only, never with a codec the client
+names (Python's codec registry holds quadratic decoders such as ``punycode`` and non-text ones such
+as ``rot13``). Bytes that are not UTF-8 are 400.
+
+Answers: security headers on pages, CORS on data routes. CORS is open (``*``) for reads of
+``/sparql``, ``/api``, ``/id``, ``/doc``, ``/ontology`` and ``/.well-known``, and never with
+credentials, so browser tools on other sites can query without being able to act as a logged-in user.
 """
 
 from __future__ import annotations
 
+import re
+from urllib.parse import parse_qsl
+
 from flask import Flask, Response, request
+from werkzeug.datastructures import MultiDict
+
+from service.errors import Problem
 
 CORS_PREFIXES = ("/sparql", "/api", "/id/", "/doc/", "/ontology", "/.well-known/", "/openapi.json",
                  "/context.jsonld")
@@ -18,6 +29,94 @@ CSP = (
     "form-action 'self'"
 )
 
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+#: The spellings of UTF-8 a ``charset`` parameter may use (compared without case).
+UTF8_NAMES = frozenset({"utf-8", "utf8"})
+
+# One parameter of a media type: name, then a quoted string or a token (read loosely: spaces around
+# "=" and a missing value are seen, so that no spelling slips past the check).
+_PARAM = re.compile(r';\s*([^\s;=]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"?|[^;]*))?')
+
+
+# -- request bodies -------------------------------------------------------------------------------
+
+def declared_charsets(content_type: str | None) -> list[str]:
+    """Every ``charset`` the Content-Type declares (quoted, extended ``charset*=``, repeated), lowercased.
+
+    >>> declared_charsets('application/sparql-query; CHARSET="UTF-8"; charset = latin-1')
+    ['utf-8', 'latin-1']
+    """
+    found = []
+    for match in _PARAM.finditer(content_type or ""):
+        name = match.group(1).lower()
+        if name not in ("charset", "charset*"):
+            continue
+        value = (match.group(2) or "").strip()
+        if value.startswith('"'):
+            value = re.sub(r"\\(.)", r"\1", value[1:].removesuffix('"'))
+        if name == "charset*":
+            value = value.rsplit("'", 1)[-1]  # RFC 8187: charset'language'value
+        found.append(value.strip().lower())
+    return found
+
+
+def require_utf8() -> None:
+    """415 unless every charset the request declares for its body is UTF-8 (none means UTF-8)."""
+    declared = declared_charsets(request.headers.get("Content-Type"))
+    # Werkzeug's own reading of the header too: whatever either parser sees must be UTF-8.
+    parsed = request.mimetype_params.get("charset")
+    if parsed is not None:
+        declared.append(parsed.strip().lower())
+    other = next((name for name in declared if name not in UTF8_NAMES), None)
+    if other is not None:
+        raise Problem(415, "Unsupported Media Type",
+                      f"only UTF-8 is accepted: send the body in UTF-8, with charset=utf-8 or no charset, "
+                      f"not charset={other[:40]!r}", kind="unsupported-charset", accepted_charsets=["utf-8"])
+
+
+def utf8(data: bytes, what: str = "the request body") -> str:
+    """``data`` decoded as strict UTF-8, or 400 saying where it stops being UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Problem(400, "Bad Request", f"{what} is not valid UTF-8: {exc.reason} at byte {exc.start}",
+                      kind="invalid-utf-8") from None
+
+
+def read_body(limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes (413 beyond: said by Content-Length before any read)."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise Problem(413, "Content Too Large", f"the request body has {declared} bytes; the limit is {limit}")
+    data = request.get_data(cache=False)
+    if len(data) > limit:
+        raise Problem(413, "Content Too Large", f"the request body is larger than the limit of {limit} bytes")
+    return data
+
+
+def text_body(limit: int) -> str:
+    """The body as text: charset checked before it is read, then decoded as UTF-8."""
+    require_utf8()
+    return utf8(read_body(limit))
+
+
+def form_body(limit: int) -> MultiDict:
+    """The fields of an ``application/x-www-form-urlencoded`` body, decoded as UTF-8 only.
+
+    Not ``request.form``: Werkzeug drops a form whose bytes are not UTF-8 without a word (the client
+    would be told its query is missing) and keeps %-escapes that are not UTF-8 as text.
+    """
+    text = text_body(limit)
+    try:
+        fields = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise Problem(400, "Bad Request", f"a %-escaped value of the form is not valid UTF-8: {exc.reason}",
+                      kind="invalid-utf-8") from None
+    return MultiDict(fields)
+
+
+# -- answers --------------------------------------------------------------------------------------
 
 def register(app: Flask) -> None:
     @app.after_request
@@ -31,7 +130,7 @@ def register(app: Flask) -> None:
             response.headers["Access-Control-Allow-Origin"] = "*"
             response.headers["Access-Control-Expose-Headers"] = (
                 "ETag, Last-Modified, Link, Content-Location, Location, X-KG-Truncated, X-KG-Row-Cap, "
-                "X-KG-Cache, X-KG-Time-Limit"
+                "X-KG-Cache, X-KG-Time-Limit, Retry-After"
             )
             if request.method == "OPTIONS":
                 response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, PUT, DELETE, OPTIONS"

@@ -6,8 +6,11 @@ statuses. Checking, limits, caching and execution are ``kg.sparql``'s.
 
 Outcomes: 200 with the answer (``X-KG-Truncated: true`` when the row cap cut it); 204 for an
 applied update; 400 malformed/refused request; 401/403 update without the right token; 406 no
-acceptable format (the body lists the offered ones); 413 body too large; 415 unknown body type;
-503 time limit exceeded or store unavailable.
+acceptable format (the body lists the offered ones); 413 body too large; 415 unknown body type or
+a charset other than UTF-8; 503 time limit reached or store unavailable (service/errors.py).
+
+Bodies are read as UTF-8 only (service/headers.py). An ``application/sparql-update`` body is read only
+after its token is checked.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from kg.service_description import describe_service
 from service.app import current_kg
 from service.auth import require_admin
 from service.errors import Problem
+from service.headers import FORM_TYPE, form_body, text_body
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,6 @@ bp = Blueprint("sparql", __name__)
 
 QUERY_TYPE = "application/sparql-query"
 UPDATE_TYPE = "application/sparql-update"
-FORM_TYPE = "application/x-www-form-urlencoded"
 HTML = BY_KEY["html"]
 
 
@@ -91,19 +94,20 @@ def _read_protocol(kg) -> tuple[MultiDict, list[str], list[str]]:
     """(parameters, queries, updates) of the request, whatever transport carried them."""
     if request.method != "POST":
         return request.args, request.args.getlist("query"), request.args.getlist("update")
-    limit = kg.config.max_body
-    if request.content_length is not None and request.content_length > limit:
-        raise Problem(413, "Content Too Large",
-                      f"the request body has {request.content_length} bytes; the limit is {limit}")
     mimetype = request.mimetype
+    limit = kg.config.max_body
+    if mimetype == UPDATE_TYPE:
+        # The token before anything else: a client that may not write gets its 401/403 at once,
+        # whatever body it announces, and that body is never read.
+        require_admin()
     if mimetype == FORM_TYPE:
+        # A form must be read to know whether it holds an update; KG_MAX_BODY bounds it.
         params = MultiDict(request.args)
-        for key, values in request.form.lists():
-            for value in values:
-                params.add(key, value)
+        for key, value in form_body(limit).items(multi=True):
+            params.add(key, value)
         return params, params.getlist("query"), params.getlist("update")
     if mimetype in (QUERY_TYPE, UPDATE_TYPE):
-        body = _body_text(limit)
+        body = text_body(limit)
         params = request.args
         if mimetype == QUERY_TYPE:
             return params, [body, *params.getlist("query")], params.getlist("update")
@@ -111,20 +115,6 @@ def _read_protocol(kg) -> tuple[MultiDict, list[str], list[str]]:
     raise Problem(415, "Unsupported Media Type",
                   f"a POST to /sparql takes {FORM_TYPE}, {QUERY_TYPE} or {UPDATE_TYPE}, "
                   f"not {mimetype or 'a body without Content-Type'}")
-
-
-def _body_text(limit: int) -> str:
-    data = request.get_data(cache=False)
-    if len(data) > limit:
-        raise Problem(413, "Content Too Large", f"the request body is larger than the limit of {limit} bytes")
-    charset = request.mimetype_params.get("charset", "utf-8")
-    try:
-        return data.decode(charset)
-    except LookupError:
-        raise Problem(415, "Unsupported Media Type", f"unknown charset {charset!r}; send UTF-8") from None
-    except UnicodeDecodeError as exc:
-        raise Problem(400, "Bad Request",
-                      f"the body is not valid {charset}: {exc.reason} at byte {exc.start}") from None
 
 
 def _query(kg, text: str, params: MultiDict) -> Response:

@@ -14,6 +14,7 @@ import requests
 
 from bench.soak import type_turtle
 from tests.support.server import ServerProcess
+from tests.test_request_bounds import raw_request
 
 SLUG, ACRONYM = "auth-lpo", "ALPO"
 GRAPH = "urn:x-test:auth"
@@ -88,6 +89,34 @@ def test_writes_without_the_right_token_are_401(server, admin_token, write, wron
     assert r.headers["Content-Type"].startswith("application/problem+json")
     assert admin_token not in r.text and admin_token[:-1] not in r.text
     assert version(server) == before
+
+
+# The writes whose body has a type of its own: the token is checked before that body is read. (A form
+# must be read to know whether it holds an update; KG_MAX_BODY bounds it.)
+BODY_WRITES = [w for w in WRITES if isinstance(w[3], bytes)]
+
+
+def _announce_a_body(server: ServerProcess, write: tuple, authorization: str | None) -> tuple[int, float]:
+    """Announce a 900 KB body (under KG_MAX_BODY), send a few bytes of it: (status, seconds to answer)."""
+    _, method, path, _, ctype, _ = write
+    headers = {"Content-Type": ctype, "Content-Length": "900000"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    status, _, elapsed = raw_request(server, method, path, headers)
+    return status, elapsed
+
+
+@pytest.mark.parametrize("write", BODY_WRITES, ids=[w[0] for w in BODY_WRITES])
+def test_a_write_without_the_token_is_refused_before_its_body_arrives(server, write):
+    for authorization in (None, "Bearer not-the-token-7d3e"):
+        status, elapsed = _announce_a_body(server, write, authorization)
+        assert status == 401 and elapsed < 2, (authorization, status, elapsed)
+
+
+@pytest.mark.parametrize("write", BODY_WRITES, ids=[w[0] for w in BODY_WRITES])
+def test_a_deployment_without_a_token_refuses_before_the_body_arrives(tokenless, write):
+    status, elapsed = _announce_a_body(tokenless, write, "Bearer anything")
+    assert status == 403 and elapsed < 2, (status, elapsed)
 
 
 def test_every_write_route_works_with_the_right_token(server, admin_token):
