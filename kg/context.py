@@ -7,7 +7,10 @@ vocabulary means a term added to ``outsourcing.ttl`` gets a short name without a
 by hand, and one function serves both ``/context.jsonld`` and the documents that embed it.
 
 The context is embedded by value in documents (no client or server has to fetch it) and published at a
-stable URL for clients that want to refer to it.
+stable URL for clients that want to refer to it. It is the same on every deployment: each short name
+stands for the canonical IRI of its term (``requiresSkill`` is always
+``https://w3id.org/outsourcing-kg/ontology#requiresSkill``), and ``out:``/``outd:`` are the canonical
+namespaces, whatever address the deployment is reached at (``docs/linked-data.md``, "One vocabulary").
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import pyoxigraph as ox
 
 from kg.graph import KnowledgeGraph
 from kg.namespaces import STANDARD
-from kg.rewrite import Rewriter
 
 OWL = "http://www.w3.org/2002/07/owl#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -62,9 +64,12 @@ SELECT ?term ?kind ?range WHERE {
 """
 
 
-def build_context(kg: KnowledgeGraph, rewriter: Rewriter | None = None) -> dict[str, Any]:
-    """The ``@context`` object (the value of the key, not a document), for this deployment's IRIs."""
-    rewriter = rewriter or Rewriter.for_config(kg.config)
+def build_context(kg: KnowledgeGraph, rewriter: object = None) -> dict[str, Any]:
+    """The ``@context`` object (the value of the key, not a document): canonical IRIs only.
+
+    ``rewriter`` is accepted for callers written when the context followed the deployment, and
+    ignored: a deployment's address never changes what a term means.
+    """
     vocab_ns = kg.config.vocab_ns
     rows = kg.store.query(_SELECT_TERMS % ox.NamedNode(kg.graph("vocabulary")), prefixes=kg.prefixes)
     kinds: dict[str, set[str]] = {}
@@ -81,17 +86,11 @@ def build_context(kg: KnowledgeGraph, rewriter: Rewriter | None = None) -> dict[
             ranges[name] = row["range"].value
 
     context: dict[str, Any] = {"id": "@id", "type": "@type"}
-    context.update(
-        {
-            prefix: rewriter.to_public(ns) if prefix in ("out", "outd") else ns
-            for prefix, ns in kg.prefixes.items()
-            if prefix in ("out", "outd")
-        }
-    )
+    context.update({prefix: ns for prefix, ns in kg.prefixes.items() if prefix in ("out", "outd")})
     context.update({p: ns for p, ns in STANDARD.items() if p not in ("sh", "sd")})
     context["unit"] = STANDARD["unit"]
     for name in sorted(kinds):
-        iri = rewriter.to_public(vocab_ns + name)
+        iri = vocab_ns + name
         kind = kinds[name]
         if OWL + "ObjectProperty" in kind:
             context[name] = {"@id": iri, "@type": "@id"}
@@ -109,9 +108,9 @@ def build_context(kg: KnowledgeGraph, rewriter: Rewriter | None = None) -> dict[
     return context
 
 
-def context_document(kg: KnowledgeGraph, rewriter: Rewriter | None = None) -> dict[str, Any]:
-    """The document published at ``/context.jsonld``."""
-    return {"@context": build_context(kg, rewriter)}
+def context_document(kg: KnowledgeGraph) -> dict[str, Any]:
+    """The document published at ``/context.jsonld`` (the same bytes on every deployment)."""
+    return {"@context": build_context(kg)}
 
 
 def to_jsonld(triples: list[ox.Triple], context: dict[str, Any]) -> bytes:

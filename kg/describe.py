@@ -157,8 +157,9 @@ def about_query(iri: str, label: str) -> str:
 
 
 def published(triples: list[ox.Triple], iri: str, public_iri: str) -> list[ox.Triple]:
-    """A description as a deployment serves it: rewritten triples plus ``owl:sameAs`` the canonical IRI,
-    so a client reading a mirror knows the stable name of the thing."""
+    """A description as a deployment serves it: its triples with the things' IRIs moved to the deployment
+    (``kg.rewrite``; vocabulary terms keep their canonical IRIs), plus ``owl:sameAs`` the canonical IRI of
+    the described thing, so a client reading a mirror knows its stable name."""
     if public_iri == iri:
         return triples
     return [*triples, ox.Triple(_node(public_iri), ox.NamedNode(OWL_SAME_AS), _node(iri))]

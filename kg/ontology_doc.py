@@ -5,6 +5,9 @@ property with label, definition, super/sub terms, domain, range, characteristics
 from the vocabulary graph in the store at the current version, in-process, with no generator writing
 files or caches anywhere. Each section's anchor is the term's local name, so the hash IRI
 ``…/ontology#requiresSkill`` opens the page at that term.
+
+The identifiers it shows (the ontology, its namespace, each term) are the canonical IRIs, the names a
+person writes in a query on any deployment; only its links lead to this deployment's pages.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ class OntologyDoc:
 
 
 def build_ontology_doc(kg: KnowledgeGraph, rewriter: Rewriter, lang: str = "en") -> OntologyDoc:
-    """The documentation of the vocabulary as this deployment serves it."""
+    """The documentation of the vocabulary as this deployment serves it (``rewriter`` places the links)."""
     triples = kg.store.graph_triples(kg.graph("vocabulary"))
     out: dict[str, list[tuple[str, object]]] = defaultdict(list)
     for t in triples:
@@ -122,7 +125,7 @@ def build_ontology_doc(kg: KnowledgeGraph, rewriter: Rewriter, lang: str = "en")
         ):
             term = Term(
                 name=iri[len(vocab) :],
-                iri=rewriter.to_public(iri),
+                iri=iri,
                 label=text(iri, RDFS + "label") or humanize(iri),
                 definition=text(iri, SKOS + "definition"),
             )
@@ -184,13 +187,13 @@ def build_ontology_doc(kg: KnowledgeGraph, rewriter: Rewriter, lang: str = "en")
         if values:
             metadata.append((label, values))
     return OntologyDoc(
-        iri=rewriter.to_public(onto),
+        iri=onto,
         title=text(onto, DCT + "title") or text(onto, RDFS + "label") or "Ontology",
         description=text(onto, DCT + "description"),
         metadata=metadata,
         sections=sections,
         prefix=text(onto, VANN + "preferredNamespacePrefix"),
-        namespace=rewriter.to_public(vocab),
+        namespace=vocab,
     )
 
 

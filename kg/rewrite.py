@@ -2,16 +2,24 @@
 
 The graph always stores canonical IRIs (``https://w3id.org/outsourcing-kg/...``), so they stay the same
 on every deployment. A deployment reached at another address (``KG_PUBLIC_BASE``, or the request's own
-host) shows its documents and pages with its own addresses instead, as Pubby and LodView do, so a client
-that only knows the service can follow every link. Only the IRIs this service answers for are moved: the
-things (``id/``) and the vocabulary (``ontology`` and its hash terms); named graphs, shapes and versioned
-ontology IRIs keep their canonical form.
+host) gives the things it describes, the ``id/`` IRIs, its own address in documents, as Pubby and
+LodView do, so that a client that only knows the service can follow every link (each description also
+states ``owl:sameAs`` the canonical IRI of its subject).
+
+Nothing else moves, ever, in RDF: vocabulary terms (classes, properties, the ontology IRI), shapes and
+graph names keep their one canonical IRI in every document, the JSON-LD context and SPARQL, so that a
+term means the same property on every deployment and a query written with ``out:`` works on a
+description as it does on ``/sparql`` (``docs/linked-data.md``, "One vocabulary").
+
+HTML pages are the one exception, and only for their links: a page may send a person who clicks a
+property to this deployment's ``/ontology#term``, because the canonical address of the vocabulary may
+not resolve. ``Rewriter.for_pages()`` gives that variant; it must never be used to write RDF.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyoxigraph as ox
 
@@ -20,21 +28,25 @@ from kg.config import Config
 
 @dataclass(frozen=True)
 class Rewriter:
-    """Moves served IRIs between the canonical namespace and a deployment base (both end with '/').
+    """Moves the IRIs of things between the canonical namespace and a deployment base (both end with '/').
 
     >>> r = Rewriter("https://w3id.org/outsourcing-kg/", "http://localhost:8000/")
     >>> r.to_public("https://w3id.org/outsourcing-kg/id/kpo")
     'http://localhost:8000/id/kpo'
     >>> r.to_public("https://w3id.org/outsourcing-kg/ontology#rank")
-    'http://localhost:8000/ontology#rank'
+    'https://w3id.org/outsourcing-kg/ontology#rank'
     >>> r.to_public("https://w3id.org/outsourcing-kg/graph/facts")
     'https://w3id.org/outsourcing-kg/graph/facts'
     >>> r.to_canonical("http://localhost:8000/id/kpo")
     'https://w3id.org/outsourcing-kg/id/kpo'
+    >>> r.for_pages().to_public("https://w3id.org/outsourcing-kg/ontology#rank")
+    'http://localhost:8000/ontology#rank'
     """
 
     namespace: str
     base: str
+    #: Also move the vocabulary (``ontology``, ``ontology#term``): for links in HTML pages only.
+    pages: bool = False
 
     @classmethod
     def for_config(cls, config: Config, base: str | None = None) -> Rewriter:
@@ -42,17 +54,25 @@ class Rewriter:
         chosen = base or config.public_base or config.namespace
         return cls(config.namespace, chosen if chosen.endswith("/") else chosen + "/")
 
+    def for_pages(self) -> Rewriter:
+        """The same deployment, for the ``href`` of HTML pages: vocabulary terms link to this deployment's
+        ``/ontology#term`` documentation. Links on a page are not statements; RDF never uses this."""
+        return replace(self, pages=True)
+
     @property
     def identity(self) -> bool:
         return self.namespace == self.base
+
+    def _moves(self, rest: str) -> bool:
+        if rest.startswith("id/"):
+            return True
+        return self.pages and (rest == "ontology" or rest.startswith("ontology#"))
 
     def _move(self, iri: str, src: str, dst: str) -> str:
         if src == dst or not iri.startswith(src):
             return iri
         rest = iri[len(src) :]
-        if rest.startswith("id/") or rest == "ontology" or rest.startswith("ontology#"):
-            return dst + rest
-        return iri
+        return dst + rest if self._moves(rest) else iri
 
     def to_public(self, iri: str) -> str:
         return self._move(iri, self.namespace, self.base)
@@ -61,13 +81,17 @@ class Rewriter:
         return self._move(iri, self.base, self.namespace)
 
     def term(self, term):
-        """A pyoxigraph term with a served IRI moved here (literals and blank nodes unchanged)."""
+        """A pyoxigraph term with a thing's IRI moved here (literals and blank nodes unchanged)."""
+        if self.pages:
+            raise ValueError("a rewriter for page links must not write RDF")
         if isinstance(term, ox.NamedNode):
             moved = self.to_public(term.value)
             return term if moved == term.value else ox.NamedNode(moved)
         return term
 
     def triples(self, triples: Iterable[ox.Triple]) -> Iterator[ox.Triple]:
+        if self.pages:
+            raise ValueError("a rewriter for page links must not write RDF")
         if self.identity:
             yield from triples
             return
@@ -84,12 +108,3 @@ class Rewriter:
 
         for t in triples:
             yield ox.Triple(term(t.subject), term(t.predicate), term(t.object))
-
-    def prefixes(self, prefixes: dict[str, str]) -> dict[str, str]:
-        """Prefix declarations whose namespaces follow the moved IRIs (``out:``, ``outd:``)."""
-        return {
-            p: self.to_public(ns)
-            if ns.startswith(self.namespace) and (ns[len(self.namespace) :] in ("id/", "ontology#"))
-            else ns
-            for p, ns in prefixes.items()
-        }

@@ -5,7 +5,7 @@ knowledge (see ``FORM_FIELDS`` and ``docs/extending.md``). Whatever the format, 
 
 - is bounded: the input's size and the number of triples are capped before and after parsing;
 - fetches nothing: a JSON-LD ``@context`` (or ``@import``) given as a URL is refused before rdflib
-  sees the document, because rdflib would download it (engine-notes.md, "SSRF"); XML is not
+  sees the document, because rdflib would download it (``docs/engine-facts.md``); XML is not
   accepted at all (no entities to expand); YAML aliases are refused (no "billion laughs");
 - names the line of a syntax error, so a person can fix the file.
 

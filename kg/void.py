@@ -5,6 +5,9 @@ properties, which vocabularies the data uses, where the SPARQL endpoint and the 
 where the facts come from and under which licence. Every figure is counted from the store at the
 graph's current version, so an added outsourcing type shows up at once; the license and source are
 read from the ontology header, not repeated here.
+
+The description is made for the address it is served at: the endpoint, the example resources and the
+URI space are this deployment's, while classes, properties and the vocabulary keep their canonical IRIs.
 """
 
 from __future__ import annotations
@@ -116,11 +119,10 @@ def void_description(kg: KnowledgeGraph, base: str, rewriter: Rewriter | None = 
     namespaces = {
         ns for ns in (*STANDARD.values(), kg.config.vocab_ns) if any(t.startswith(ns) for t in used)
     }
+    # The project's vocabulary by its one canonical IRI, as every other: a deployment serves its
+    # documentation at /ontology, but does not rename it (docs/linked-data.md, "One vocabulary").
     for ns in sorted(namespaces):
-        add(
-            VOID + "vocabulary",
-            ox.NamedNode(rewriter.to_public(ns.rstrip("#")) if ns == kg.config.vocab_ns else ns),
-        )
+        add(VOID + "vocabulary", ox.NamedNode(kg.config.ontology_iri if ns == kg.config.vocab_ns else ns))
 
     # License, source and modification date, from the graph itself.
     ontology = ox.NamedNode(kg.config.ontology_iri)

@@ -11,8 +11,18 @@ negotiation with an HTML fallback):
 - ``/.well-known/void``: the VoID description of the dataset.
 
 Every answer carries ``Vary: Accept``, ``Content-Location`` of the variant sent, ``Link: rel="alternate"``
-to the other formats and validators from the graph's version (``service.caching``). Canonical IRIs are
-rewritten to this deployment's address (``KG_PUBLIC_BASE``, else the request's host) in documents and pages.
+to the other formats and validators from the graph's version (``service.caching``).
+
+One vocabulary: only the things (``id/`` IRIs) take this deployment's address (``KG_PUBLIC_BASE``, else
+the request's host) in documents, each description stating ``owl:sameAs`` its canonical IRI. Classes,
+properties, the ontology, shapes and graph names keep their canonical IRIs in every RDF answer and in the
+context, exactly as ``/sparql`` speaks them. Where the canonical address of the vocabulary does not
+resolve, descriptions say where this deployment serves it, in a header rather than in the data:
+``Link: <…/ontology>; rel="describedby"; anchor="<canonical ontology IRI>"``. Pages link vocabulary terms
+to ``/ontology#term`` here, for browsing (``docs/linked-data.md``, "One vocabulary").
+
+A slug is checked before anything is built from it: only a slug of RFC 3986 unreserved ASCII characters
+ever reaches a header, so a path cannot add or split header fields (``/doc/%0d%0aX-Injected:%201``).
 """
 
 from __future__ import annotations
@@ -40,8 +50,9 @@ RDF_FORMATS: tuple[Format, ...] = tuple(BY_KEY[k] for k in ("turtle", "jsonld", 
 #: What a document is offered in; Turtle is the answer for ``*/*`` and no Accept (machine clients).
 DOC_FORMATS: tuple[Format, ...] = (*RDF_FORMATS, BY_KEY["html"])
 
-#: A slug as minted by the project and by extensions: letters, digits and ``-._~`` (RFC 3986 unreserved).
-SLUG = re.compile(r"^[\w~-]+(?:\.[\w~-]+)*$")
+#: A slug as minted by the project and by extensions: ASCII letters, digits and ``-._~`` (RFC 3986
+#: unreserved), dots only between other characters. Nothing else may reach a header or a query.
+SLUG = re.compile(r"[A-Za-z0-9_~-]+(?:\.[A-Za-z0-9_~-]+)*")
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -94,6 +105,20 @@ def variant_headers(doc_url: str, fmt: Format | None) -> dict[str, str]:
     return headers
 
 
+def vocabulary_link(rw: Rewriter) -> str:
+    """``Link`` entry saying where this deployment serves the vocabulary the answer's terms come from.
+
+    The context of the link is the ontology (``anchor``), not the answer: the terms keep their canonical
+    IRIs, whose address may not resolve, and this document describes them here (RFC 8288 §3.2).
+    """
+    return f'<{rw.base}ontology>; rel="describedby"; anchor="{current_kg().config.ontology_iri}"'
+
+
+def valid_slug(slug: str) -> bool:
+    """Whether ``slug`` may name a thing here (and so may appear in a header)."""
+    return SLUG.fullmatch(slug) is not None
+
+
 def formats_for_page(doc_url: str) -> list[dict[str, str]]:
     return [
         {"label": f.label, "href": f"{doc_url}.{f.extension}", "type": f.media_type}
@@ -126,14 +151,15 @@ def not_found(fmt: Format | None, detail: str, headers: dict[str, str]) -> Respo
     return response
 
 
-def rdf_response(triples, fmt: Format, rewriter: Rewriter) -> Response:
+def rdf_response(triples, fmt: Format) -> Response:
+    """RDF in ``fmt``, with the project's prefixes (JSON-LD: its context), which mean the same everywhere."""
     kg = current_kg()
     if fmt.key == "jsonld":
-        body = to_jsonld(list(triples), build_context(kg, rewriter))
+        body = to_jsonld(list(triples), build_context(kg))
     else:
         from kg.formats import serialize_triples
 
-        body = serialize_triples(list(triples), fmt, rewriter.prefixes(kg.prefixes))
+        body = serialize_triples(list(triples), fmt, kg.prefixes)
     return Response(body, content_type=fmt.content_type)
 
 
@@ -157,10 +183,12 @@ def thing(slug: str):
     """
     kg = current_kg()
     rw = deployment()
+    if not valid_slug(slug):
+        return not_found(None, f"{slug!r} is not an identifier of this graph", {"Vary": "Accept"})
+    if not exists(kg, kg.iri(slug)):
+        return not_found(None, f"the graph knows nothing about {rw.to_public(kg.iri(slug))}", {"Vary": "Accept"})
     doc_url = rw.base + "doc/" + slug
     headers = variant_headers(doc_url, None)
-    if not SLUG.match(slug) or not exists(kg, kg.iri(slug)):
-        return not_found(None, f"the graph knows nothing about {rw.to_public(kg.iri(slug))}", headers)
     response = redirect(doc_url, code=303)
     for name, value in headers.items():
         response.headers[name] = value
@@ -176,20 +204,21 @@ def document(name: str):
     kg = current_kg()
     rw = deployment()
     slug, fmt, _ = split_extension(name)
+    if not valid_slug(slug):
+        return not_found(fmt, f"{slug!r} is not an identifier of this graph", {"Vary": "Accept"})
     doc_url = rw.base + "doc/" + slug
-    if not SLUG.match(slug):
-        return not_found(fmt, f"{slug!r} is not an identifier of this graph", variant_headers(doc_url, fmt))
     iri = kg.iri(slug)
     fmt = choose(fmt)
     headers = variant_headers(doc_url, fmt)
+    headers["Link"] += ", " + vocabulary_link(rw)
     v = caching.validators(kg, "doc", slug, fmt.key, rw.base)
     if (early := caching.not_modified(v, headers)) is not None:
         return early
     triples = describe(kg, iri)
     if not triples:
-        return not_found(fmt, f"the graph knows nothing about {rw.to_public(iri)}", headers)
+        return not_found(fmt, f"the graph knows nothing about {rw.to_public(iri)}", {"Vary": "Accept"})
     if fmt.key == "html":
-        view = build_view(iri, triples, kg.config, rw)
+        view = build_view(iri, triples, kg.config, rw.for_pages())
         html = render_template(
             "resource.html",
             view=view,
@@ -199,7 +228,7 @@ def document(name: str):
         )
         return _finish(Response(html, content_type=fmt.content_type), v, headers)
     out = published(list(rw.triples(triples)), iri, rw.to_public(iri))
-    return _finish(rdf_response(out, fmt, rw), v, headers)
+    return _finish(rdf_response(out, fmt), v, headers)
 
 
 # -- the vocabulary ------------------------------------------------------------------------------------
@@ -225,27 +254,31 @@ def ontology(ext: str | None = None):
             )
     fmt = choose(fmt)
     headers = variant_headers(doc_url, fmt)
+    # This document, wherever it is served, describes the ontology by its canonical IRI (RFC 6892).
+    headers["Link"] += f', <{kg.config.ontology_iri}>; rel="describes"'
     v = caching.validators(kg, "ontology", fmt.key, rw.base)
     if (early := caching.not_modified(v, headers)) is not None:
         return early
     if fmt.key == "html":
-        doc = build_ontology_doc(kg, rw)
+        doc = build_ontology_doc(kg, rw.for_pages())
         html = render_template("ontology.html", doc=doc, formats=formats_for_page(doc_url))
         return _finish(Response(html, content_type=fmt.content_type), v, headers)
     triples = kg.store.graph_triples(kg.graph("vocabulary"))
-    return _finish(rdf_response(rw.triples(triples), fmt, rw), v, headers)
+    return _finish(rdf_response(rw.triples(triples), fmt), v, headers)
 
 
 @bp.get("/context.jsonld")
 def context():
-    """The JSON-LD context: short names for every vocabulary term (stable URL, CORS-readable)."""
+    """The JSON-LD context: short names for every vocabulary term (stable URL, CORS-readable).
+
+    The same document on every deployment: each name stands for the canonical IRI of its term.
+    """
     kg = current_kg()
-    rw = deployment()
-    v = caching.validators(kg, "context", rw.base)
+    v = caching.validators(kg, "context")
     headers = {"Access-Control-Allow-Origin": "*", "Vary": "Accept"}
     if (early := caching.not_modified(v, headers)) is not None:
         return early
-    body = json.dumps(context_document(kg, rw), ensure_ascii=False, indent=1)
+    body = json.dumps(context_document(kg), ensure_ascii=False, indent=1)
     return _finish(Response(body, content_type="application/ld+json"), v, headers)
 
 
@@ -269,8 +302,7 @@ def void():
     # VoID names the deployment's own endpoint and documents: it is built for this address, not rewritten.
     triples = void_description(kg, rw.base, rw)
     if fmt.key == "html":
-        identity = Rewriter(rw.base, rw.base)
-        view = build_view(doc_url + "#" + DATASET_FRAGMENT, triples, kg.config, identity)
+        view = build_view(doc_url + "#" + DATASET_FRAGMENT, triples, kg.config, rw.for_pages())
         html = render_template("resource.html", view=view, formats=[], sparql=None, doc_url=doc_url)
         return _finish(Response(html, content_type=fmt.content_type), v, headers)
-    return _finish(rdf_response(triples, fmt, rw), v, headers)
+    return _finish(rdf_response(triples, fmt), v, headers)

@@ -3,6 +3,9 @@
 Like a browser, it asks for HTML, follows redirects (the 303s of ``/id/``), reads ``<a href>``,
 ``<link href>``, ``<script src>`` and ``<img src>``, and stays on the server's own origin. Every page
 it reaches is crawled in turn; other answers (Turtle, JSON-LD, CSS...) only have to succeed.
+
+Pages link vocabulary terms to this deployment's ``/ontology#term`` (their canonical IRIs may not
+resolve), so each such fragment must also land on a term of the ontology page.
 """
 
 from __future__ import annotations
@@ -15,6 +18,15 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import requests
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+class Ids(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.found: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.found.update(value for name, value in attrs if name == "id" and value)
 
 
 class Links(HTMLParser):
@@ -37,6 +49,7 @@ def test_every_link_from_the_home_page_answers(server):
     queue = deque([start])
     broken: list[str] = []
     pages = 0
+    term_links: dict[str, str] = {}  # fragment on /ontology → a page linking to it
 
     def fetch(url: str):
         with requests.Session() as http:
@@ -55,9 +68,11 @@ def test_every_link_from_the_home_page_answers(server):
                 parser = Links()
                 parser.feed(r.text)
                 for href in parser.found:
-                    target, _ = urldefrag(urljoin(r.url, href))
+                    target, fragment = urldefrag(urljoin(r.url, href))
                     if urlsplit(target).netloc != origin or urlsplit(target).scheme not in ("http", "https"):
                         continue  # another site: not this deployment's to answer
+                    if fragment and urlsplit(target).path == "/ontology":
+                        term_links.setdefault(fragment, url)
                     if target not in seen:
                         seen.add(target)
                         referrers[target] = url
@@ -66,3 +81,9 @@ def test_every_link_from_the_home_page_answers(server):
     # The crawl reached the resource pages, the ontology and the formats, not just the home page.
     assert pages > 50
     assert any(u.endswith("/doc/kpo.ttl") for u in seen) and any("/ontology" in u for u in seen)
+    # Vocabulary terms on the pages open the ontology page at that term.
+    assert "requiresSkill" in term_links
+    anchors = Ids()
+    anchors.feed(requests.get(server.url + "/ontology", headers={"Accept": BROWSER_ACCEPT}, timeout=30).text)
+    missing = sorted(f"#{f} (linked from {term_links[f]})" for f in set(term_links) - anchors.found)
+    assert not missing, "links to terms the ontology page does not have:\n" + "\n".join(missing[:30])

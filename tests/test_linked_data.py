@@ -1,8 +1,10 @@
-"""Linked data over real HTTP: 303s, content negotiation, formats, headers, caching, rewriting, VoID.
+"""Linked data over real HTTP: 303s, content negotiation, formats, headers, caching, addresses, VoID.
 
 Every resource the graph holds is dereferenced in every RDF format; each answer is parsed with rdflib,
 must describe the deployment's IRI of that resource, and all formats of one resource must be isomorphic.
-Expected values are read from the graph (the ``kg`` and ``select`` fixtures), never written here.
+Only things (``id/``) take the deployment's address; vocabulary terms keep their canonical IRIs
+(``tests/test_vocabulary_iris.py`` checks that with outside clients). Expected values are read from the
+graph (the ``kg`` and ``select`` fixtures), never written here.
 """
 
 from __future__ import annotations
@@ -80,22 +82,22 @@ def test_every_resource_in_every_format_describes_it_and_formats_agree(server, s
 def test_description_holds_facts_incoming_links_labels_and_provenance(server, http, select):
     r = http.get(f"{server.url}/doc/kpo.ttl")
     g = parse(r.content, "turtle")
-    ns = server.url + "/"
+    ns = server.url + "/id/"
 
     def public(iri: str) -> URIRef:
-        return URIRef(iri.replace("https://w3id.org/outsourcing-kg/", ns))
+        """A thing at this deployment's address; anything else (vocabulary terms) as it is."""
+        return URIRef(iri.replace("https://w3id.org/outsourcing-kg/id/", ns))
 
+    out = "https://w3id.org/outsourcing-kg/ontology#"
     kpo = public("https://w3id.org/outsourcing-kg/id/kpo")
     # The earnings node, in full, with its quote.
     for row in select(
         "SELECT ?e ?v ?t WHERE { outd:kpo out:averageEarnings ?e . ?e schema:value ?v ; out:evidenceText ?t }"
     ):
         earnings = public(row["e"])
-        assert (kpo, public("https://w3id.org/outsourcing-kg/ontology#averageEarnings"), earnings) in g
+        assert (kpo, URIRef(out + "averageEarnings"), earnings) in g
         assert float(g.value(earnings, URIRef("https://schema.org/value"))) == float(row["v"])
-        assert Literal(row["t"]) in set(
-            g.objects(earnings, public("https://w3id.org/outsourcing-kg/ontology#evidenceText"))
-        )
+        assert Literal(row["t"]) in set(g.objects(earnings, URIRef(out + "evidenceText")))
     # Incoming links: the comparisons about KPO, and the type that calls KPO its extension.
     incoming = select("SELECT ?s ?p WHERE { ?s ?p outd:kpo FILTER(?p != out:supportsSubject) }")
     assert incoming
@@ -108,9 +110,7 @@ def test_description_holds_facts_incoming_links_labels_and_provenance(server, ht
         "?ev out:supportsSubject outd:kpo ; out:supportsValue ?skill ; out:evidenceText ?quote }"
     ):
         assert Literal(row["label"], lang="en") in set(g.objects(public(row["skill"]), None))
-        assert Literal(row["quote"]) in set(
-            g.objects(None, public("https://w3id.org/outsourcing-kg/ontology#evidenceText"))
-        )
+        assert Literal(row["quote"]) in set(g.objects(None, URIRef(out + "evidenceText")))
     # BPO's own facts are linked, not copied into KPO's description.
     for row in select("SELECT ?skill WHERE { outd:bpo out:requiresSkill ?skill }"):
         assert (public("https://w3id.org/outsourcing-kg/id/bpo"), None, public(row["skill"])) not in g
@@ -120,7 +120,7 @@ def test_skill_description_names_the_types_that_require_it(server, http, select)
     rows = select("SELECT ?type ?skill WHERE { ?type out:requiresSkill ?skill } LIMIT 1")
     skill_slug = rows[0]["skill"].rsplit("/", 1)[-1]
     g = parse(http.get(f"{server.url}/doc/{skill_slug}.nt").content, "nt")
-    type_iri = URIRef(rows[0]["type"].replace("https://w3id.org/outsourcing-kg/", server.url + "/"))
+    type_iri = URIRef(rows[0]["type"].replace("https://w3id.org/outsourcing-kg/id/", server.url + "/id/"))
     assert (type_iri, None, URIRef(f"{server.url}/id/{skill_slug}")) in g
     assert any(g.objects(type_iri, URIRef("http://www.w3.org/2004/02/skos/core#prefLabel")))
 
@@ -223,23 +223,73 @@ def test_unknown_resource_is_404_in_the_negotiated_format(server, http, path, ac
         assert r.json()["status"] == 404 and "no-such-thing" in r.json()["detail"]
 
 
+#: Paths whose slug tries to reach a header: line breaks (header injection, response splitting), the
+#: delimiters of a Link header (``>``, ``;``, ``,``, quotes), non-ASCII and control characters.
+HOSTILE_PATHS = [
+    "/doc/%0d%0aX-Injected:%201",
+    "/id/%0d%0aX-Injected:%201",
+    "/doc/%0aX-Injected:%201",
+    "/doc/kpo%0d%0aX-Injected:%201.ttl",
+    "/id/kpo%0d%0a%0d%0a%3Chtml%3Einjected",
+    "/doc/kpo%3E;%20rel=%22describedby%22",
+    "/id/kpo%3E;%20rel=%22describedby%22",
+    "/doc/a,%20%3Chttp://evil.example/%3E;%20rel=%22alternate%22.ttl",
+    "/id/a%22,%20%3Chttp://evil.example/%3E",
+    "/doc/kpo%22.jsonld",
+    "/doc/kpo'.html",
+    "/doc/kpo%3E.ttl",
+    "/id/%C3%A9t%C3%A9",
+    "/doc/k%C3%B6po.jsonld",
+    "/doc/kpo%E2%80%A8X-Injected:%201",
+    "/doc/kpo%09x",
+    "/id/kpo%00",
+    "/doc/..%2F..%2Fetc%2Fpasswd",
+]
+
+
+@pytest.mark.parametrize("accept", [None, "application/ld+json", "text/html"])
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+def test_a_hostile_slug_never_reaches_a_header(server, http, path, accept):
+    r = http.get(server.url + path, headers={"Accept": accept}, allow_redirects=False)
+    assert r.status_code in (400, 404), r.status_code
+    assert "X-Injected" not in r.headers and "Link" not in r.headers and "Location" not in r.headers
+    for name, value in r.headers.items():
+        assert all(32 <= ord(c) < 127 for c in value), f"{name}: {value!r}"
+        assert "evil.example" not in value and "injected" not in value.lower(), f"{name}: {value!r}"
+    assert "Traceback" not in r.text
+    if r.headers.get("Content-Type", "").startswith("text/html"):
+        assert "<html>injected" not in r.text  # a page shows the path escaped
+
+
+def test_an_unknown_thing_is_a_404_without_links_to_documents_that_do_not_exist(server, http):
+    for path in ("/id/no-such-thing", "/doc/no-such-thing", "/doc/no-such-thing.ttl"):
+        r = http.get(server.url + path, allow_redirects=False)
+        assert r.status_code == 404 and "Link" not in r.headers, path
+    # A known thing still links its formats and the vocabulary document.
+    r = http.get(f"{server.url}/id/kpo", allow_redirects=False)
+    assert r.status_code == 303 and f"<{server.url}/doc/kpo.ttl>" in r.headers["Link"]
+
+
 # -- the vocabulary and the context --------------------------------------------------------------------
-def test_vocabulary_hash_iris_resolve_to_the_ontology_document(server, http, select):
+def test_vocabulary_document_is_served_here_and_keeps_the_canonical_hash_iris(server, http, select, kg):
     rows = select(
         "SELECT DISTINCT ?t WHERE { GRAPH outg:vocabulary { ?t a ?k } FILTER(STRSTARTS(STR(?t), STR(out:))) }"
     )
-    g = parse(http.get(f"{server.url}/ontology", headers={"Accept": "text/turtle"}).content, "turtle")
+    r = http.get(f"{server.url}/ontology", headers={"Accept": "text/turtle"})
+    assert f'<{kg.config.ontology_iri}>; rel="describes"' in r.headers["Link"]
+    g = parse(r.content, "turtle")
     for row in rows:
-        term = URIRef(row["t"].replace("https://w3id.org/outsourcing-kg/", server.url + "/"))
-        assert str(term).split("#")[0] == f"{server.url}/ontology"
+        term = URIRef(row["t"])  # as the graph and /sparql name it
+        assert str(term).split("#")[0] == kg.config.ontology_iri
         assert (term, RDF.type, None) in g
+    assert not [t for triple in g for t in triple if str(t).startswith(f"{server.url}/ontology")]
     for ext, (media, rdflib_format) in RDF_EXTENSIONS.items():
         r = http.get(f"{server.url}/ontology.{ext}")
         assert r.status_code == 200 and r.headers["Content-Type"].startswith(media)
         assert isomorphic(parse(r.content, rdflib_format), g)
 
 
-def test_context_gives_short_names_to_every_vocabulary_term(server, http, select):
+def test_context_gives_short_names_to_every_vocabulary_term(server, http, select, kg):
     r = http.get(f"{server.url}/context.jsonld")
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/ld+json")
     context = r.json()["@context"]
@@ -252,7 +302,7 @@ def test_context_gives_short_names_to_every_vocabulary_term(server, http, select
         name = row["t"].split("#", 1)[1]
         entry = context[name]
         iri = entry["@id"] if isinstance(entry, dict) else entry
-        assert iri == f"{server.url}/ontology#{name}"
+        assert iri == row["t"] == kg.config.vocab_ns + name  # the canonical IRI, on every deployment
     document = http.get(f"{server.url}/doc/kpo.jsonld").json()
     assert document["@context"] == context  # embedded by value: nothing to fetch
     assert "requiresSkill" in json.dumps(document)
@@ -277,15 +327,18 @@ def test_etag_last_modified_and_conditional_get(server, http):
 
 
 # -- deployment addresses ------------------------------------------------------------------------------
-def test_request_host_rewrites_iris_and_keeps_the_canonical_name(server, http, kg):
+def test_request_host_moves_things_keeps_terms_and_the_canonical_name(server, http, kg):
     r = http.get(f"{server.url}/doc/kpo.nt", headers={"Host": "mirror.example.org:8080"})
     g = parse(r.content, "nt")
     here = URIRef("http://mirror.example.org:8080/id/kpo")
     assert (here, None, None) in g
     assert (here, OWL.sameAs, URIRef(kg.iri("kpo"))) in g
-    served = (kg.config.id_ns, kg.config.vocab_ns)
-    leaked = {str(t) for triple in g for t in triple if isinstance(t, URIRef) and str(t).startswith(served)}
+    iris = {str(t) for triple in g for t in triple if isinstance(t, URIRef)}
+    leaked = {t for t in iris if t.startswith(kg.config.id_ns)}
     assert leaked == {kg.iri("kpo")}  # only as the object of owl:sameAs
+    # Vocabulary terms are never moved: the mirror speaks the same out: as /sparql.
+    assert kg.config.vocab_ns + "requiresSkill" in iris
+    assert not {t for t in iris if t.startswith("http://mirror.example.org:8080/ontology")}
     r = http.get(f"{server.url}/id/kpo", headers={"Host": "mirror.example.org:8080"}, allow_redirects=False)
     assert r.headers["Location"] == "http://mirror.example.org:8080/doc/kpo"
 
@@ -306,11 +359,16 @@ def test_public_base_rewrites_documents_and_redirects(public_server, http):
     base = "https://kg.example.net/outsourcing/"
     r = http.get(f"{public_server.url}/id/kpo", allow_redirects=False)
     assert r.status_code == 303 and r.headers["Location"] == base + "doc/kpo"
-    g = parse(http.get(f"{public_server.url}/doc/kpo.ttl").content, "turtle")
+    doc = http.get(f"{public_server.url}/doc/kpo.ttl")
+    g = parse(doc.content, "turtle")
     assert (URIRef(base + "id/kpo"), None, None) in g
-    assert any(str(p).startswith(base + "ontology#") for p in g.predicates(URIRef(base + "id/kpo")))
+    predicates = {str(p) for p in g.predicates(URIRef(base + "id/kpo"))}
+    assert "https://w3id.org/outsourcing-kg/ontology#requiresSkill" in predicates
+    assert not {p for p in predicates if p.startswith(base)}
+    assert f'<{base}ontology>; rel="describedby"' in doc.headers["Link"]
     page = http.get(f"{public_server.url}/doc/kpo.html").text
     assert f'href="{base}id/' in page
+    assert f'href="{base}ontology#requiresSkill"' in page  # people browse the terms on this deployment
 
 
 def test_void_describes_the_dataset(public_server, http, kg, select):
@@ -335,7 +393,7 @@ def test_void_describes_the_dataset(public_server, http, kg, select):
     )
     assert int(g.value(ds, VOID.properties)) == int(properties[0]["n"])
     assert g.value(ds, VOID.sparqlEndpoint) == URIRef(base + "sparql")
-    assert URIRef(base + "ontology") in set(g.objects(ds, VOID.vocabulary))
+    assert URIRef(kg.config.ontology_iri) in set(g.objects(ds, VOID.vocabulary))
     assert URIRef("http://www.w3.org/2004/02/skos/core#") in set(g.objects(ds, VOID.vocabulary))
     license_ = select("SELECT ?l WHERE { ?o a owl:Ontology ; dcterms:license ?l }")[0]["l"]
     assert g.value(ds, URIRef("http://purl.org/dc/terms/license")) == URIRef(license_)

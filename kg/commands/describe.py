@@ -31,7 +31,6 @@ def describe(config, resource: str, output: str) -> None:
     from kg.context import build_context, to_jsonld
     from kg.describe import describe as describe_resource
     from kg.formats import serialize_triples
-    from kg.rewrite import Rewriter
 
     kg = open_graph(config, read_only=True)
     try:
@@ -44,7 +43,7 @@ def describe(config, resource: str, output: str) -> None:
             raise click.ClickException(f"the graph knows nothing about {iri}")
         fmt = BY_KEY[output]
         if fmt.key == "jsonld":
-            body = to_jsonld(triples, build_context(kg, Rewriter.for_config(kg.config, kg.config.namespace)))
+            body = to_jsonld(triples, build_context(kg))
         else:
             body = serialize_triples(triples, fmt, kg.prefixes)
         sys.stdout.buffer.write(body)
