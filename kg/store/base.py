@@ -40,7 +40,7 @@ class StoreUnavailable(StoreError):
 
 
 class StoreTimeout(StoreError):
-    """The store did not answer within the time limit; maps to 503/504."""
+    """The store did not answer within the time limit; maps to 503 (Time limit reached)."""
 
 
 @runtime_checkable

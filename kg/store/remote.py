@@ -233,7 +233,12 @@ class RemoteStore:
         if not force and now - self._version_read < VERSION_TTL:
             return
         version = modified = None
-        for row in self._query(meta.read_query(self.config.graph_ns), timeout=CONTROL_TIMEOUT):
+        # Within the asking request's deadline: a hung store must not hold a request for the fixed
+        # control timeout before its own limit applies.
+        limit = deadline.remaining(min(CONTROL_TIMEOUT, self.config.query_timeout)) if not force else CONTROL_TIMEOUT
+        if limit <= 0:
+            raise StoreTimeout("the request's time limit was reached before the store's version could be read")
+        for row in self._query(meta.read_query(self.config.graph_ns), timeout=limit):
             v, m = row["v"], row["m"]
             version, modified = (v.value if v else None), (m.value if m else None)
         with self._lock:
