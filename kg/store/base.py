@@ -68,8 +68,12 @@ class Store(Protocol):
     def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
         """Apply a SPARQL update atomically and bump the graph's version."""
 
-    def replace_graph(self, graph: str, triples: Iterable[ox.Triple]) -> None:
-        """Atomically make named graph ``graph`` hold exactly ``triples``; bumps the version."""
+    def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
+        """Atomically make named graph ``graph`` hold exactly ``triples``; bumps the version.
+
+        With ``unless`` (a SPARQL group pattern), only when it has no match, decided in the same
+        transaction as the write, so replicas sharing one store cannot both pass a check and both
+        write. True when the graph was written."""
 
     def drop_graph(self, graph: str) -> None:
         """Remove a named graph (no error when absent); bumps the version."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -148,9 +149,20 @@ class EmbeddedStore:
                 raise StoreError(str(exc)) from exc
             self._changed(text)
 
-    def replace_graph(self, graph: str, triples: Iterable[ox.Triple]) -> None:
-        operations = [f"DROP SILENT GRAPH {ox.NamedNode(graph)}", meta.insert_data(graph, triples)]
-        self._write(" ;\n".join(op for op in operations if op) + " ;\n" + self._bump_ops())
+    def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
+        """Make ``graph`` hold exactly ``triples``; with ``unless`` (a group pattern), only when it has
+        no match, decided in the same transaction as the write. True when written."""
+        if unless is None:
+            operations = [f"DROP SILENT GRAPH {ox.NamedNode(graph)}", meta.insert_data(graph, triples)]
+            self._write(" ;\n".join(op for op in operations if op) + " ;\n" + self._bump_ops())
+            return True
+        token = uuid.uuid4().hex
+        self._write(meta.guarded_replace(self.config.graph_ns, graph, list(triples), unless, token)
+                    + " ;\n" + self._bump_ops())
+        return bool(self._query_claim(meta.claimed(self.config.graph_ns, graph, token)))
+
+    def _query_claim(self, ask: str) -> bool:
+        return bool(self._store.query(ask))
 
     def drop_graph(self, graph: str) -> None:
         self._write(f"DROP SILENT GRAPH {ox.NamedNode(graph)} ;\n" + self._bump_ops())

@@ -64,3 +64,33 @@ def insert_data(graph: str, triples) -> str:
     """
     body = " .\n".join(f"{t.subject} {t.predicate} {t.object}" for t in triples)
     return f"INSERT DATA {{ GRAPH {ox.NamedNode(graph)} {{\n{body}\n}} }}" if body else ""
+
+
+#: Predicate of the claim a guarded write leaves on its graph (in the meta graph).
+CLAIMED_BY = "https://w3id.org/outsourcing-kg/ontology#claimedBy"
+
+
+def guarded_replace(graph_ns: str, graph: str, triples, unless: str, token: str) -> str:
+    """Update operations that make ``graph`` hold exactly ``triples`` unless the group pattern
+    ``unless`` has a match, all in one request (so one transaction on a store that applies a request
+    atomically): the check and the write cannot be separated by another writer, on any replica.
+
+    The first operation claims the graph with ``token`` only when nothing matches ``unless``; the
+    others act only where the claim holds. ``claimed(...)`` then tells whether the write happened.
+    ``unless`` is trusted text whose terms were rendered by pyoxigraph (never raw user strings).
+    """
+    g, c, p, t = (ox.NamedNode(graph), ox.NamedNode(meta_graph(graph_ns)), ox.NamedNode(CLAIMED_BY),
+                  ox.Literal(token))
+    body = " .\n".join(f"{x.subject} {x.predicate} {x.object}" for x in triples)
+    return (
+        f"DELETE {{ GRAPH {c} {{ {g} {p} ?old }} }} INSERT {{ GRAPH {c} {{ {g} {p} {t} }} }}\n"
+        f"WHERE {{ OPTIONAL {{ GRAPH {c} {{ {g} {p} ?old }} }} FILTER NOT EXISTS {{ {unless} }} }} ;\n"
+        f"DELETE {{ GRAPH {g} {{ ?s ?p ?o }} }} WHERE {{ GRAPH {c} {{ {g} {p} {t} }} GRAPH {g} {{ ?s ?p ?o }} }} ;\n"
+        f"INSERT {{ GRAPH {g} {{\n{body}\n}} }} WHERE {{ GRAPH {c} {{ {g} {p} {t} }} }}"
+    )
+
+
+def claimed(graph_ns: str, graph: str, token: str) -> str:
+    """An ASK that is true when the guarded write with ``token`` took place."""
+    return (f"ASK {{ GRAPH {ox.NamedNode(meta_graph(graph_ns))} {{ {ox.NamedNode(graph)} "
+            f"{ox.NamedNode(CLAIMED_BY)} {ox.Literal(token)} }} }}")

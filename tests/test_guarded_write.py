@@ -1,0 +1,86 @@
+"""A guarded write (``Store.replace_graph(..., unless=...)``) decides and writes in one transaction:
+two replicas over one store, or two threads of one, racing to write the same thing give exactly one
+write. This is what keeps two ``kg serve`` over one remote store from both accepting one acronym."""
+
+from __future__ import annotations
+
+import threading
+
+import pyoxigraph as ox
+import pytest
+
+from kg.config import Config
+from kg.store.embedded import EmbeddedStore
+from kg.store.remote import RemoteStore
+from tests.support.remote import OxigraphServer
+
+LABEL = ox.NamedNode("urn:kg-test:label")
+
+
+def _triples(n: int) -> list[ox.Triple]:
+    return [ox.Triple(ox.NamedNode(f"urn:kg-test:thing{n}"), LABEL, ox.Literal("SAME"))]
+
+
+def _unless(graph: str) -> str:
+    # Another graph already names something "SAME".
+    return f'GRAPH ?other {{ ?x {LABEL} "SAME" }} FILTER(?other != {ox.NamedNode(graph)})'
+
+
+def _race(stores: list, rounds: int = 8) -> list[bool]:
+    results: list[bool] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(stores) * rounds)
+
+    def write(store, n: int) -> None:
+        graph = f"urn:kg-test:graph{n}"
+        barrier.wait()
+        done = store.replace_graph(graph, _triples(n), unless=_unless(graph))
+        with lock:
+            results.append(done)
+
+    threads = [threading.Thread(target=write, args=(store, i * rounds + r))
+               for i, store in enumerate(stores) for r in range(rounds)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def _holders(store) -> int:
+    rows = store.query(f'SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE {{ GRAPH ?g {{ ?x {LABEL} "SAME" }} }}')
+    return int(next(iter(rows))["n"].value)
+
+
+def test_one_write_wins_in_an_embedded_store(tmp_path):
+    store = EmbeddedStore(Config.from_env({"data_dir": tmp_path / "data"}, environ={}))
+    try:
+        results = _race([store])
+        assert results.count(True) == 1, results
+        assert _holders(store) == 1
+        # Unguarded, the same race writes every graph: the guard is what makes the difference.
+        for n in range(100, 103):
+            assert store.replace_graph(f"urn:kg-test:graph{n}", _triples(n))
+        assert _holders(store) == 4
+    finally:
+        store.close()
+
+
+@pytest.mark.remote
+def test_one_write_wins_across_replicas_of_a_remote_store(tmp_path):
+    server = OxigraphServer().start()
+    try:
+        config = Config.from_env({"data_dir": tmp_path / "data", "store": "remote", **{
+            "sparql_endpoint": server.env["KG_SPARQL_ENDPOINT"],
+            "sparql_update_endpoint": server.env.get("KG_SPARQL_UPDATE_ENDPOINT")}}, environ={})
+        replicas = [RemoteStore(config), RemoteStore(config)]  # two services, one store
+        results = _race(replicas)
+        assert results.count(True) == 1, results
+        assert _holders(replicas[0]) == 1
+        # A replaced graph keeps its right to the label: writing it again passes its own guard.
+        winner = next(n for n in range(16)
+                      if bool(replicas[1].query(f"ASK {{ GRAPH <urn:kg-test:graph{n}> {{ ?s ?p ?o }} }}")))
+        graph = f"urn:kg-test:graph{winner}"
+        assert replicas[1].replace_graph(graph, _triples(winner), unless=_unless(graph))
+    finally:
+        server.stop()
