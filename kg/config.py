@@ -125,7 +125,9 @@ class Config:
     query_workers: int = field(
         default=2,
         metadata={"setting": Setting("KG_QUERY_WORKERS",
-                                     "Processes that evaluate user SPARQL (killable at the deadline).")},
+                                     "Threads of the evaluator that reads the store directory (killable at "
+                                     "the deadline); it answers while the in-memory copy loads, or always "
+                                     "with KG_QUERY_ENGINE=disk.")},
     )
     query_engine: str = field(
         default="memory",

@@ -26,7 +26,7 @@ def bounded_query(kg: Any, sparql: str, *, timeout: float, union_default: bool =
     Raises ``StoreTimeout`` at the limit (the worker is killed and replaced) and ``SyntaxError`` for
     malformed text, as the store would.
     """
-    from kg.query_workers import Job, WorkerCrashed, WorkerTimeout
+    from kg.evaluation import Job, WorkerCrashed, WorkerTimeout
     from kg.sparql import pool_for
 
     pool = pool_for(kg)

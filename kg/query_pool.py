@@ -1,14 +1,16 @@
-"""Where a query of the embedded store is evaluated: the in-memory engine, or the disk workers.
+"""Where a query of the embedded store is evaluated: the in-memory copy, or the disk.
 
 Every read that must be stoppable comes here (user SPARQL, named queries, lookups, descriptions).
-The in-memory engine (``kg.memory_engine``) answers when its copy holds the store's current
+Both are evaluators (``kg.evaluator``). The in-memory one answers when its copy holds the store's current
 version. A committed write is applied to the copy too (the same update text, version triples
 included) before the write is acknowledged, so the copy stays current without reloading; it is
 reloaded only when that cannot be done (a bulk load, a copy stopped at a deadline or loading, a
-failure). Meanwhile the disk workers (``kg.query_workers``: read-only opens of the store directory)
-answer. So an answer always reflects the latest write.
+failure). Meanwhile the disk evaluator (a read-only open of the store directory) answers. So an
+answer always reflects the latest write.
 
-The disk workers start on first need: a server that only reads never starts them.
+The disk evaluator starts on first need: a server that only reads never starts it. A query stopped
+at its deadline takes its evaluator with it; the queries that evaluator was answering for others
+are retried, once, within their own time left.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kg.memory_engine import EngineLost, MemoryEngine
-from kg.query_workers import DEFAULT_WORKER_MEMORY, Job, Outcome, WorkerBusy, WorkerPool, WorkerTimeout, Write
+from kg.evaluation import DEFAULT_WORKER_MEMORY, Job, Outcome, WorkerBusy, WorkerCrashed, WorkerTimeout, Write
+from kg.evaluator import EngineLost, Evaluator
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +46,9 @@ class QueryPool:
         self._init = {"path": str(store_path), "prefixes": dict(prefixes), "allow": list(allow or []),
                       "memory": int(memory), "graph_ns": graph_ns, "require_confinement": require_confinement}
         self._lock = threading.Lock()
-        self._disk: WorkerPool | None = None
-        self._engine: MemoryEngine | None = None  #: the copy in use
-        self._loading: MemoryEngine | None = None  #: a newer copy being loaded
+        self._disk: Evaluator | None = None  #: the read-only open of the directory, once needed
+        self._engine: Evaluator | None = None  #: the copy in use
+        self._loading: Evaluator | None = None  #: a newer copy being loaded
         self._failed_version: str | None = None  #: the store version a copy could not be made of
         self._wanted = version  #: the store's newest version we know of
         self._changes = 0  #: writes seen; a copy started before the last one is reloaded
@@ -58,12 +60,13 @@ class QueryPool:
         self.engine_loads = 0
         self.writes_applied = 0  #: writes applied to the copy instead of reloading it
         self.engine_kills = 0
+        self.disk_kills = 0
         self.answered = {"memory": 0, "disk": 0}  #: jobs answered by each evaluator
         if self.mode == "memory":
             with self._lock:
                 self._start_engine_locked()
         else:
-            self._disk_pool()
+            self._disk_evaluator()
 
     # -- routing ---------------------------------------------------------------------------------
     def run(self, job: Job, timeout: float) -> Outcome:
@@ -87,12 +90,28 @@ class QueryPool:
                 # within what is left of this query's time.
                 log.info("in-memory engine could not answer (%s); using the disk workers", exc)
                 self._engine_stopped(engine)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s")
-        outcome = self._disk_pool().run(job, remaining)
-        self._count("disk")
-        return outcome
+        for attempt in (0, 1):
+            if deadline - time.monotonic() <= 0:
+                break
+            disk = self._disk_evaluator()
+            try:
+                outcome = disk.run(job, deadline)
+            except WorkerBusy:
+                raise
+            except WorkerTimeout:
+                self.disk_kills += 1
+                self._disk_stopped(disk)
+                raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s "
+                                    "and was stopped") from None
+            except EngineLost as exc:
+                self._disk_stopped(disk)
+                if disk.stop_reason not in ("deadline", "retired", "closed") or attempt:
+                    # It died under this query (out of memory, a crash): not tried again.
+                    raise WorkerCrashed(f"the query stopped the evaluator ({exc})") from None
+                continue  # stopped for another query's deadline: once more on a new one
+            self._count("disk")
+            return outcome
+        raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s")
 
     def _count(self, evaluator: str) -> None:
         with self._lock:
@@ -118,7 +137,7 @@ class QueryPool:
             if self._loading is None and not self._closed:
                 self._start_engine_locked()
 
-    def _engine_for(self, version: str) -> MemoryEngine | None:
+    def _engine_for(self, version: str) -> Evaluator | None:
         if self.mode != "memory":
             return None
         with self._lock:
@@ -148,7 +167,7 @@ class QueryPool:
             return
         self._last_start = time.monotonic()
         try:
-            self._loading = MemoryEngine(self._init, self._threads, on_loaded=self._loaded)
+            self._loading = Evaluator(self._init, self._threads, source="memory", on_loaded=self._loaded)
             self._loading.changes_at_start = self._changes
             self.engine_loads += 1
         except OSError as exc:
@@ -161,7 +180,7 @@ class QueryPool:
             if self._loading is None and not self._closed:
                 self._start_engine_locked()
 
-    def _loaded(self, engine: MemoryEngine) -> None:
+    def _loaded(self, engine: Evaluator) -> None:
         with self._lock:
             if self._loading is engine:
                 self._loading = None
@@ -186,31 +205,33 @@ class QueryPool:
         if old is not None:
             old.retire()
 
-    def _engine_stopped(self, engine: MemoryEngine) -> None:
+    def _engine_stopped(self, engine: Evaluator) -> None:
         with self._lock:
             if self._engine is engine and engine.state != "ready":
                 self._engine = None
                 if self._loading is None and not self._closed:
                     self._start_engine_locked()
 
-    def _disk_pool(self) -> WorkerPool:
-        pool = self._disk
-        if pool is None:
+    def _disk_evaluator(self) -> Evaluator:
+        disk = self._disk
+        if disk is None or disk.state in ("stopped", "failed"):
             with self._lock:
-                if self._disk is None:
-                    init = self._init
-                    self._disk = WorkerPool(init["path"], init["prefixes"], self._workers, allow=init["allow"],
-                                            memory=init["memory"], require_confinement=init["require_confinement"])
-                pool = self._disk
-        return pool
+                if self._disk is None or self._disk.state in ("stopped", "failed"):
+                    self._disk = Evaluator(self._init, self._workers, source="disk")
+                disk = self._disk
+        return disk
+
+    def _disk_stopped(self, disk: Evaluator) -> None:
+        with self._lock:
+            if self._disk is disk:
+                self._disk = None
 
     # -- observing and stopping ------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """What evaluates queries now (served on ``/healthz``)."""
-        out: dict[str, Any] = {"mode": self.mode, "disk_workers": len(self._disk.pids()) if self._disk else 0,
-                               "answered": dict(self.answered)}
-        if self._disk is not None and self._disk.confinement:
-            out["disk_confinement"] = self._disk.confinement
+        disk = self._disk
+        out: dict[str, Any] = {"mode": self.mode, "disk": disk.describe() if disk is not None else None,
+                               "answered": dict(self.answered), "stopped_at_deadline_on_disk": self.disk_kills}
         if self.mode == "memory":
             engine, loading = self._engine, self._loading
             out["engine"] = engine.describe() if engine is not None else None
@@ -234,4 +255,4 @@ class QueryPool:
         for engine in engines:
             engine.kill()
         if disk is not None:
-            disk.close()
+            disk.kill()

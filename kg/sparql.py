@@ -12,7 +12,7 @@ open an internet socket (``kg.confine``); over a remote store the pre-check is t
 parse itself is Oxigraph's (its messages carry line and column); rdflib's parser is slow and not
 thread-safe, and stays off this path.
 
-Execution: over the embedded store, in killable worker processes (``kg.query_workers``); over a
+Execution: over the embedded store, in killable worker processes (``kg.evaluation``); over a
 remote store, in this thread with the store's own timeout, applied to the whole query. Both cap rows
 and bytes while reading; a request's store calls (the graph listing included) share one deadline.
 
@@ -35,10 +35,7 @@ import pyoxigraph as ox
 
 from kg import precheck
 from kg.cache import cache_for
-from kg.formats import BY_KEY, Format, NotAcceptable, by_name, formats_for, negotiate
-from kg.precheck import Analysis, Bounds, tokens
-from kg.query_pool import QueryPool
-from kg.query_workers import (
+from kg.evaluation import (
     Job,
     Outcome,
     WorkerBusy,
@@ -46,6 +43,9 @@ from kg.query_workers import (
     WorkerTimeout,
     execute,
 )
+from kg.formats import BY_KEY, Format, NotAcceptable, by_name, formats_for, negotiate
+from kg.precheck import Analysis, Bounds, tokens
+from kg.query_pool import QueryPool
 from kg.store import StoreError, StoreTimeout, StoreUnavailable
 
 # -- errors ---------------------------------------------------------------------------------------

@@ -20,9 +20,10 @@ import requests
 
 from kg import confine
 from kg.config import Config
+from kg.evaluation import Job
+from kg.evaluator import Evaluator
 from kg.graph import KnowledgeGraph
 from kg.query_pool import QueryPool
-from kg.query_workers import Job, WorkerPool
 from tests.support.server import ROOT, ServerProcess
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="seccomp is a Linux facility")
@@ -59,15 +60,16 @@ def test_an_unconfined_process_does_connect(listener, store_dir):
     assert _settle(listener) >= 1
 
 
-def test_a_disk_worker_cannot_connect(listener, store_dir):
-    pool = WorkerPool(store_dir, {}, size=1)
+def test_a_disk_evaluator_cannot_connect(listener, store_dir):
+    init = {"path": str(store_dir), "prefixes": {}, "allow": [], "memory": 0, "graph_ns": Config().graph_ns}
+    disk = Evaluator(init, 2, source="disk")
     try:
-        outcome = pool.run(Job(SERVICE.format(url=listener.url)), timeout=30)
+        outcome = disk.run(Job(SERVICE.format(url=listener.url)), time.monotonic() + 30)
         assert outcome.status == "error", outcome
         assert "denied" in outcome.message.lower() or "permission" in outcome.message.lower(), outcome.message
-        assert pool.confinement == {"confined": True, "method": "seccomp"}
+        assert disk.confinement == {"confined": True, "method": "seccomp"}
     finally:
-        pool.close()
+        disk.kill()
     assert _settle(listener) == 0
 
 

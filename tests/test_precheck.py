@@ -209,7 +209,7 @@ def test_what_the_bounds_let_through_does_not_crash_an_evaluator():
     texts += [CHAINS[name](bounds.max_operators - 10) for name in sorted(CHAINS)]
     script = textwrap.dedent("""
         import sys, pyoxigraph as ox
-        from kg.query_workers import start_evaluating_threads
+        from kg.evaluator import start_evaluating_threads
         text = sys.stdin.read()
         def run():
             try:

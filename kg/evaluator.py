@@ -1,22 +1,26 @@
-"""A copy of the graph held in memory by one killable process, answering read queries.
+"""The evaluator: the one kind of process that evaluates queries of the embedded store.
 
-Why a copy: on the same data, Oxigraph's on-disk (RocksDB) engine evaluates the benchmark's
-aggregates 2-5x slower than its in-memory engine (100k triples: the mix in 396 ms against 174 ms;
-1M: 5.9 s against 1.35 s, one pass in one process, ``bench/notes.md``). The durable store stays on
-disk and takes every write; reads go to this copy while its version equals the store's, and a
-write makes the pool start a new copy (``kg.query_pool``) and use the disk workers meanwhile.
+Why processes: pyoxigraph has no query cancellation and evaluates inside Rust, where neither a
+thread nor a signal can stop it (``docs/engine-facts.md``). A query that outlives its deadline is
+stopped the only sure way, by killing the process evaluating it; the server answers itself and
+starts another.
 
-Why one process with threads: pyoxigraph releases the GIL while it evaluates, so threads of one
-process evaluate in parallel over one copy. Forked copies do not stay shared: reading writes to
-the pages it reads (measured at 1M triples: 268 of 342 MB private in each of two forked children
-after three passes of the mix), so N processes would cost N copies.
+Why one class for two sources: an evaluator holds either a **copy** of the graph in Oxigraph's
+memory store (``source="memory"``: 2-5x faster than RocksDB on the benchmark's aggregates; it
+answers only while its copy holds the store's current version, and takes each committed write as
+the same update text) or a **read-only open** of the store directory (``source="disk"``: what
+answers while a copy loads, reopened when the version moves on). Everything else is the same: a
+fresh interpreter (fork+exec, never a bare fork of the threaded server) that confines itself before
+it opens anything (``kg.confine``), K threads on large stacks (pyoxigraph releases the GIL while it
+evaluates), one pair of pipes per thread, a memory limit, and death when its server dies.
 
-Why a process at all: a query that outlives its deadline can only be stopped by killing the
-process evaluating it (``docs/engine-facts.md``). The pool then kills the whole engine, retries the
-other queries it was evaluating on the disk workers and loads a new engine.
+Why threads, not one process each: forked copies do not stay shared (at 1M triples each of two
+forked children held 268 of its 342 MB privately after three passes of the mix), so K processes
+would cost K copies. The price: a kill at one query's deadline stops the queries beside it; the
+pool retries those within their own time left (``kg.query_pool``).
 
-The copy is read from the store directory by a short-lived helper process (``--dump``) and
-streamed in as N-Quads, so RocksDB's caches never live in the engine.
+The copy is read from the directory by a short-lived helper process (``--dump``, inheriting the
+confinement) and streamed in as N-Quads, so RocksDB's caches never live in the evaluator.
 """
 
 from __future__ import annotations
@@ -30,31 +34,19 @@ import sys
 import threading
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
 
-from kg.query_workers import (
-    DEFAULT_WORKER_MEMORY,
-    Job,
-    Outcome,
-    WorkerBusy,
-    WorkerTimeout,
-    Write,
-    confine_evaluator,
-    execute_reported,
-    limit_memory,
-    start_evaluating_threads,
-    start_module,
-    watch_parent,
-)
+from kg.evaluation import DEFAULT_WORKER_MEMORY, Job, Outcome, WorkerBusy, WorkerTimeout, Write, execute_reported
 from kg.store import meta
 
 log = logging.getLogger(__name__)
 
 
 class EngineLost(Exception):
-    """The engine cannot answer this job (it died, was stopped, or holds another version): the
+    """The evaluator cannot answer this job (it died, was stopped, or holds another version): the
     caller evaluates it elsewhere."""
 
 
@@ -71,13 +63,17 @@ class _Slot:
                 conn.close()
 
 
-class MemoryEngine:
-    """Server-side handle of one engine process: starts it, waits for its copy, hands it jobs.
+class Evaluator:
+    """Server-side handle of one evaluator process: starts it, waits until it is ready (its copy
+    loaded, or the directory opened), hands it jobs, kills it.
 
-    ``on_loaded`` is called (from a background thread) once the copy is ready or has failed.
+    ``on_loaded`` is called (from a background thread) once it is ready or has failed.
     """
 
-    def __init__(self, init: dict, threads: int, on_loaded=None):
+    def __init__(self, init: dict, threads: int, *, source: str = "memory", on_loaded=None):
+        if source not in ("memory", "disk"):
+            raise ValueError(f"an evaluator reads from 'memory' or 'disk', not {source!r}")
+        self.source = source
         self.threads = max(1, int(threads))
         self.state = "loading"  #: loading | ready | failed | stopped
         self.version = ""
@@ -86,6 +82,7 @@ class MemoryEngine:
         self.error = ""
         self.confinement: dict = {}  #: what the engine process achieved (kg.confine), once ready
         self.retired = False
+        self.stop_reason = ""  #: why it stopped: deadline | crash | retired | closed
         self.changes_at_start = 0  #: the pool's write count when this copy started loading
         self._busy = 0
         self._lock = threading.Lock()
@@ -104,7 +101,7 @@ class MemoryEngine:
             ours.append((job_w, res_r))
             args.append(f"{job_r},{res_w}")
         try:
-            self.proc = start_module("kg.memory_engine", args, tuple(fds_for_child))
+            self.proc = start_module("kg.evaluator", args, tuple(fds_for_child))
         except OSError:
             for fd in [init_w, status_r, *(fd for pair in ours for fd in pair)]:
                 os.close(fd)
@@ -115,15 +112,16 @@ class MemoryEngine:
         self._slots = [_Slot(Connection(w, readable=False), Connection(r, writable=False)) for w, r in ours]
         self._status = Connection(status_r, writable=False)
         with Connection(init_w, readable=False) as init_conn:
-            init_conn.send(init)
-        threading.Thread(target=self._await_loaded, daemon=True, name="kg-memory-engine-load").start()
+            init_conn.send({**init, "source": source})
+        threading.Thread(target=self._await_loaded, daemon=True, name=f"kg-evaluator-{source}-load").start()
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
     def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"state": self.state, "threads": self.threads, "pid": self.pid}
+        out: dict[str, Any] = {"source": self.source, "state": self.state, "threads": self.threads,
+                               "pid": self.pid}
         if self.state == "ready":
             out.update(version=self.version, triples=self.triples, load_seconds=round(self.load_seconds, 3),
                        confinement=self.confinement)
@@ -140,7 +138,7 @@ class MemoryEngine:
             except subprocess.TimeoutExpired:
                 code = None
             reason = " (out of memory: the copy needs more than KG_WORKER_MEMORY)" if code in (-6, -9) else ""
-            message = ("failed", f"the engine stopped while loading the graph{reason}")
+            message = ("failed", f"the evaluator stopped while starting{reason}")
         finally:
             # Closed here, by the only thread that reads it (see kill()).
             with contextlib.suppress(OSError):
@@ -176,22 +174,23 @@ class MemoryEngine:
             raise WorkerBusy("every query thread stayed busy for the whole time limit") from None
         if slot is None:  # the engine stopped while we waited
             self._idle.put(None)
-            raise EngineLost("the in-memory engine stopped")
+            raise EngineLost("the evaluator stopped")
         with self._lock:
             self._busy += 1
         try:
             if self.state != "ready":
-                raise EngineLost("the in-memory engine stopped")
+                raise EngineLost("the evaluator stopped")
             slot.jobs.send(job)
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not slot.results.poll(remaining):
-                self.kill()
+                self.kill(reason="deadline")
                 raise WorkerTimeout("the query did not finish within its time limit and was stopped")
             outcome: Outcome = slot.results.recv()
         except (EOFError, OSError) as exc:
             slot.close()
-            self.kill()
-            raise EngineLost(f"the in-memory engine stopped while evaluating: {type(exc).__name__}") from exc
+            reason = self.stop_reason or self._death()
+            self.kill(reason=reason)
+            raise EngineLost(f"the evaluator stopped while evaluating: {reason}") from exc
         except BaseException:
             slot.close()
             raise
@@ -228,6 +227,16 @@ class MemoryEngine:
             self.triples = int(outcome.extra.get("triples", self.triples))
         return True
 
+    def _death(self) -> str:
+        """Why the process died under a query, from its exit status (read when it is reaped)."""
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return "crash"
+        if code in (-6, -9, 134, 137):
+            return "it ran out of memory (KG_WORKER_MEMORY)"
+        return f"crash (exit status {code})"
+
     def retire(self) -> None:
         """Stop once the jobs it is evaluating are answered (a newer copy has taken over)."""
         self.retired = True
@@ -237,9 +246,9 @@ class MemoryEngine:
         with self._lock:
             idle = self._busy == 0
         if idle:
-            self.kill()
+            self.kill(reason="retired")
 
-    def kill(self) -> None:
+    def kill(self, reason: str = "closed") -> None:
         """Stop the process. Closes only the pipes no thread is using: idle slots here, slots in use
         by the thread that holds them (``run``), the status pipe by its reader (``_await_loaded``)."""
         with self._lock:
@@ -247,6 +256,7 @@ class MemoryEngine:
                 return
             loading = self.state == "loading"
             self.state = "stopped"
+            self.stop_reason = reason
             with contextlib.suppress(OSError):
                 self.proc.kill()
             if loading:
@@ -270,11 +280,69 @@ class MemoryEngine:
             self.proc.wait(timeout=30)
 
 
-# -- the engine process --------------------------------------------------------------------------
+# -- the evaluator process -----------------------------------------------------------------------
+
+def start_module(module: str, args: list[str], pass_fds: tuple[int, ...]) -> subprocess.Popen:
+    """``python -m module args...`` in a fresh interpreter (fork+exec, never a bare fork of the
+    threaded server) that finds this project's packages and inherits ``pass_fds``."""
+    root = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    return subprocess.Popen([sys.executable, "-m", module, *args], pass_fds=pass_fds,
+                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": path}, cwd=root)
+
+
+def limit_memory(limit: int) -> None:
+    try:
+        import resource
+
+        if limit > 0:
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def watch_parent(parent: int) -> None:
+    # A worker outliving its server (killed with SIGKILL) would hold memory for nothing.
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+#: Stack of each evaluating thread. Oxigraph's parser and evaluator recurse: on 8 MiB, about 1,000
+#: nested CONCATs or 8,000 '+' crash the process; the pre-check's default bounds (64 levels, 4,096
+#: operators) need about 5 MiB at worst, and this doubles the room once more. The pages are reserved,
+#: not used, but RLIMIT_DATA counts them: KG_WORKER_MEMORY must leave room for one per thread.
+EVALUATOR_STACK = 16 * 1024**2
+
+
+def confine_evaluator(init: dict) -> dict:
+    """The first thing an evaluator process does: no internet sockets from here on (``kg.confine``).
+
+    Returns what was achieved, for the server to show; exits when confinement is required and
+    impossible (the server then reports that no evaluator could start)."""
+    from kg import confine
+
+    result = confine.confine()
+    if not result.confined:
+        print(f"kg evaluator: cannot confine this process ({result.reason})", file=sys.stderr, flush=True)
+        if init.get("require_confinement"):
+            os._exit(3)
+    return result.as_dict()
+
+
+def start_evaluating_threads(targets: list[tuple[Any, tuple]]) -> list[threading.Thread]:
+    """Threads with the evaluator's large stack (set process-wide: every thread after it gets it)."""
+    threading.stack_size(EVALUATOR_STACK)
+    threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in targets]
+    for thread in threads:
+        thread.start()
+    return threads
+
 
 def start_dump(path: str) -> subprocess.Popen:
     """The helper process that writes the store at ``path`` as N-Quads to its standard output."""
-    return subprocess.Popen([sys.executable, "-m", "kg.memory_engine", "--dump", path],
+    return subprocess.Popen([sys.executable, "-m", "kg.evaluator", "--dump", path],
                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
 
@@ -302,6 +370,10 @@ class _Copy:
         self.version = version
         self._lock = threading.Lock()
 
+    def store_for(self, version: str) -> ox.Store | None:
+        """The copy, when it holds ``version`` (None: stale, evaluate elsewhere)."""
+        return self.store if version == self.version else None
+
     def apply(self, write: Write) -> Outcome:
         with self._lock:
             if write.previous != self.version:
@@ -314,29 +386,49 @@ class _Copy:
             return Outcome("ok", extra={"version": write.version, "triples": len(self.store)})
 
 
-def _serve(copy: _Copy, prefixes: dict[str, str], jobs: Connection, results: Connection) -> None:
-    store = copy.store
+class _Directory:
+    """A read-only open of the store directory, shared by the threads, reopened when a job asks for
+    a newer version than the one it opened (a read-only open may not see later writes)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._lock = threading.Lock()
+        self._store: ox.Store | None = None
+        self._opened: str | None = None
+
+    def store_for(self, version: str) -> ox.Store:
+        with self._lock:
+            if self._store is None or version != self._opened:
+                self._store = None
+                self._store = ox.Store.read_only(self.path)
+                self._opened = version
+            return self._store
+
+    def apply(self, write: Write) -> Outcome:
+        return Outcome("stale", message="the directory is read, not written, here")
+
+
+def _serve(source: _Copy | _Directory, prefixes: dict[str, str], jobs: Connection, results: Connection) -> None:
     while True:
         try:
             job: Job | Write = jobs.recv()
         except (EOFError, OSError):
             return
-        if isinstance(job, Write):
-            outcome = copy.apply(job)
-        elif job.version != copy.version:
-            outcome = Outcome("stale")
-        else:
-            try:
-                outcome = execute_reported(store, job, prefixes)
-            except OSError as exc:
-                outcome = Outcome("error", message=f"{type(exc).__name__}: {exc}")
+        try:
+            if isinstance(job, Write):
+                outcome = source.apply(job)
+            else:
+                store = source.store_for(job.version)
+                outcome = Outcome("stale") if store is None else execute_reported(store, job, prefixes)
+        except OSError as exc:
+            outcome = Outcome("error", message=f"the store could not be read: {exc}")
         try:
             results.send(outcome)
         except (BrokenPipeError, OSError):
             return
 
 
-def engine_main(argv: list[str]) -> None:
+def evaluator_main(argv: list[str]) -> None:
     init_conn = Connection(int(argv[0]), writable=False)
     status = Connection(int(argv[1]), readable=False)
     slots = [tuple(int(fd) for fd in pair.split(",")) for pair in argv[2:]]
@@ -345,27 +437,32 @@ def engine_main(argv: list[str]) -> None:
     # Before anything is opened: the dump helper started below inherits the confinement.
     confinement = confine_evaluator(init)
     started = time.perf_counter()
-    # The reader starts before the memory limit is set: the limit is for the copy, not for RocksDB.
-    helper = start_dump(init["path"])
-    limit_memory(int(init.get("memory", DEFAULT_WORKER_MEMORY)))
+    source: _Copy | _Directory
+    if init["source"] == "memory":
+        # The reader starts before the memory limit is set: the limit is for the copy, not RocksDB.
+        helper = start_dump(init["path"])
+        limit_memory(int(init.get("memory", DEFAULT_WORKER_MEMORY)))
+        try:
+            store = load_copy(helper)
+            source = _Copy(store, meta.read(store, init["graph_ns"])[0] or "")
+        except MemoryError:
+            status.send(("failed", "the graph does not fit in the memory an evaluator may use (KG_WORKER_MEMORY)"))
+            return
+        except Exception as exc:  # noqa: BLE001 - reported to the server, which falls back to disk
+            status.send(("failed", f"{type(exc).__name__}: {exc}"))
+            return
+        version, quads = source.version, len(store)
+    else:
+        limit_memory(int(init.get("memory", DEFAULT_WORKER_MEMORY)))
+        source, version, quads = _Directory(init["path"]), "", 0
     threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
-    try:
-        store = load_copy(helper)
-        version = meta.read(store, init["graph_ns"])[0] or ""
-    except MemoryError:
-        status.send(("failed", "the graph does not fit in the memory a query worker may use (KG_WORKER_MEMORY)"))
-        return
-    except Exception as exc:  # noqa: BLE001 - reported to the server, which falls back to disk
-        status.send(("failed", f"{type(exc).__name__}: {exc}"))
-        return
     from kg import guard
 
     guard.install(extra=[tuple(x) for x in init.get("allow", [])], rdflib=False)
     try:
         # Before saying ready: a thread's stack counts against the memory limit too.
-        copy = _Copy(store, version)
         threads = start_evaluating_threads([
-            (_serve, (copy, init["prefixes"], Connection(job_fd, writable=False),
+            (_serve, (source, init["prefixes"], Connection(job_fd, writable=False),
                       Connection(res_fd, readable=False)))
             for job_fd, res_fd in slots
         ])
@@ -373,7 +470,7 @@ def engine_main(argv: list[str]) -> None:
         status.send(("failed", f"cannot start the query threads within KG_WORKER_MEMORY: {exc}"))
         os._exit(1)
     try:
-        status.send(("ready", version, len(store), time.perf_counter() - started, confinement))
+        status.send(("ready", version, quads, time.perf_counter() - started, confinement))
     except OSError:  # the server is gone
         os._exit(0)
     for thread in threads:
@@ -381,21 +478,21 @@ def engine_main(argv: list[str]) -> None:
 
 
 def dump_main(path: str) -> None:
-    """Write the whole store at ``path`` to standard output as N-Quads (the engine's loader)."""
+    """Write the whole store at ``path`` to standard output as N-Quads (the copy's loader)."""
     store = ox.Store.read_only(path)
     try:
         store.dump(sys.stdout.buffer, format=ox.RdfFormat.N_QUADS)
         sys.stdout.buffer.flush()
     except (BrokenPipeError, OSError):
-        # The engine stopped reading (it was stopped, or the server is shutting down): nothing to say.
+        # The evaluator stopped reading (it was stopped, or the server is shutting down).
         os._exit(1)
 
 
 if __name__ == "__main__":
-    # Run the imported module's copy, so the classes pickled back are ``kg.query_workers.*``.
-    from kg import memory_engine as _module
+    # Run the imported module's copy (``kg.evaluator``), not ``__main__``'s.
+    from kg import evaluator as _module
 
     if sys.argv[1] == "--dump":
         _module.dump_main(sys.argv[2])
     else:
-        _module.engine_main(sys.argv[1:])
+        _module.evaluator_main(sys.argv[1:])

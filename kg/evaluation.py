@@ -1,37 +1,20 @@
-"""Worker processes that evaluate user SPARQL, so that a runaway query can be stopped.
+"""What an evaluator does with one job: evaluate it, cap it, serialise it.
 
-Why processes: pyoxigraph has no query cancellation and evaluates inside Rust, where neither a
-thread nor a signal can stop it (``docs/engine-facts.md``). A query that outlives its deadline is stopped
-the only sure way, by killing the process evaluating it; the server answers 503 itself and starts a
-replacement, and the other workers keep serving meanwhile.
+The job and its outcome are small picklable values that travel over a pipe between the server and
+an evaluator process (``kg.evaluator``); ``execute`` is also what the remote store's path runs in
+the server's own thread, so both paths answer byte for byte alike.
 
-Each worker is a fresh interpreter (``python -m kg.query_workers``, fork+exec: never a bare fork of
-the threaded server) talking over two pipes. It opens the embedded store read-only
-(``pyoxigraph.Store.read_only``), reopens it when the graph's version in a job differs from the one
-it opened, applies the row cap while iterating, serialises the answer and sends back bytes plus a
-small header, in one message. The hop costs two pipe writes and two small pickles per query; workers
-stay warm.
-
-``execute`` (evaluation + cap + serialisation) is shared with the in-process path of the remote
-store, so both paths answer byte-for-byte alike.
+Caps: at most ``max_rows`` rows or triples and at most ``max_bytes`` bytes of serialised answer;
+rows are held in the evaluator only as far as the answer may be sent.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
-import logging
-import os
-import queue
-import subprocess
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape as _xml_escape
 from xml.sax.saxutils import quoteattr as _xml_attr
@@ -40,8 +23,6 @@ import pyoxigraph as ox
 
 from kg.formats import BY_KEY, Format, serialize_triples
 from kg.store.base import CappedSolutions
-
-log = logging.getLogger(__name__)
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -374,225 +355,3 @@ def _tsv(variables: list[str], rows: list) -> bytes:
     for row in rows:
         lines.append("\t".join(_tsv_term(row[name]) for name in variables))
     return ("\n".join(lines) + "\n").encode("utf-8")
-
-
-# -- the pool (server side) ---------------------------------------------------------------------
-
-def start_module(module: str, args: list[str], pass_fds: tuple[int, ...]) -> subprocess.Popen:
-    """``python -m module args...`` in a fresh interpreter (fork+exec, never a bare fork of the
-    threaded server) that finds this project's packages and inherits ``pass_fds``."""
-    root = str(Path(__file__).resolve().parent.parent)
-    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-    return subprocess.Popen([sys.executable, "-m", module, *args], pass_fds=pass_fds,
-                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": path}, cwd=root)
-
-
-class _Worker:
-    def __init__(self, init: dict):
-        job_r, job_w = os.pipe()
-        res_r, res_w = os.pipe()
-        try:
-            self.proc = start_module("kg.query_workers", [str(job_r), str(res_w)], (job_r, res_w))
-        finally:
-            os.close(job_r)
-            os.close(res_w)
-        self.jobs = Connection(job_w, readable=False)
-        self.results = Connection(res_r, writable=False)
-        self.jobs.send(init)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def kill(self) -> None:
-        with contextlib.suppress(OSError):
-            self.proc.kill()
-        for conn in (self.jobs, self.results):
-            with contextlib.suppress(OSError):
-                conn.close()
-        # Reap in the background: a killed worker must not linger as a zombie.
-        threading.Thread(target=self._reap, daemon=True).start()
-
-    def _reap(self) -> None:
-        with contextlib.suppress(Exception):
-            self.proc.wait(timeout=30)
-
-
-class WorkerPool:
-    """A fixed number of warm worker processes over one read-only store directory."""
-
-    def __init__(self, store_path: Path | str, prefixes: dict[str, str], size: int = 2,
-                 allow: list[tuple[str, int]] | None = None, memory: int = DEFAULT_WORKER_MEMORY,
-                 require_confinement: bool = False):
-        self.size = max(1, int(size))
-        self._init = {"path": str(store_path), "prefixes": dict(prefixes), "allow": list(allow or []),
-                      "memory": int(memory), "require_confinement": require_confinement}
-        self.confinement: dict = {}  #: what the workers reported of their confinement (kg.confine)
-        self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._all: set[_Worker] = set()
-        self._lock = threading.Lock()
-        self._closed = False
-        self.killed = 0  #: workers stopped at a deadline (observability)
-        for _ in range(self.size):
-            self._add()
-
-    def _add(self) -> None:
-        try:
-            worker = _Worker(self._init)
-        except OSError as exc:  # cannot start a process (limits): the pool shrinks, the log says why
-            log.error("cannot start a query worker: %s", exc)
-            return
-        with self._lock:
-            if self._closed:
-                worker.kill()
-                return
-            self._all.add(worker)
-        self._idle.put(worker)
-
-    def _replace(self, worker: _Worker) -> None:
-        worker.kill()
-        with self._lock:
-            self._all.discard(worker)
-            if self._closed:
-                return
-        threading.Thread(target=self._add, daemon=True, name="kg-query-worker-start").start()
-
-    def pids(self) -> list[int]:
-        with self._lock:
-            return [w.pid for w in self._all]
-
-    def run(self, job: Job, timeout: float) -> Outcome:
-        """Evaluate ``job`` in a worker within ``timeout`` seconds (waiting for a free worker included)."""
-        deadline = time.monotonic() + timeout
-        try:
-            worker = self._idle.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            raise WorkerBusy(f"every query worker stayed busy for the whole time limit ({timeout:g} s)") \
-                from None
-        try:
-            worker.jobs.send(job)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not worker.results.poll(remaining):
-                self.killed += 1
-                self._replace(worker)
-                raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s "
-                                    "and was stopped")
-            header: Outcome = worker.results.recv()
-            self.confinement = header.extra.pop("confinement", self.confinement)
-        except (EOFError, OSError, BrokenPipeError) as exc:
-            try:  # the pipe closes a moment before the process is reaped
-                code = worker.proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                code = None
-            self._replace(worker)
-            raise WorkerCrashed("the query worker stopped while evaluating"
-                                + (" (it ran out of memory)" if code in (-9, -6, 134, 137) else "")
-                                + f": {type(exc).__name__}") from exc
-        self._idle.put(worker)
-        return header
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            workers = list(self._all)
-            self._all.clear()
-        for worker in workers:
-            worker.kill()
-
-
-# -- the worker process --------------------------------------------------------------------------
-
-def limit_memory(limit: int) -> None:
-    try:
-        import resource
-
-        if limit > 0:
-            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    except (ImportError, ValueError, OSError):
-        pass
-
-
-def watch_parent(parent: int) -> None:
-    # A worker outliving its server (killed with SIGKILL) would hold memory for nothing.
-    while True:
-        time.sleep(1.0)
-        if os.getppid() != parent:
-            os._exit(0)
-
-
-#: Stack of each evaluating thread. Oxigraph's parser and evaluator recurse; the pre-check bounds
-#: nesting far below what 8 MiB holds, and this leaves a wide margin (the pages are reserved, not
-#: used, but RLIMIT_DATA counts them: KG_WORKER_MEMORY must leave room for them).
-EVALUATOR_STACK = 64 * 1024**2
-
-
-def confine_evaluator(init: dict) -> dict:
-    """The first thing an evaluator process does: no internet sockets from here on (``kg.confine``).
-
-    Returns what was achieved, for the server to show; exits when confinement is required and
-    impossible (the server then reports that no evaluator could start)."""
-    from kg import confine
-
-    result = confine.confine()
-    if not result.confined:
-        print(f"kg evaluator: cannot confine this process ({result.reason})", file=sys.stderr, flush=True)
-        if init.get("require_confinement"):
-            os._exit(3)
-    return result.as_dict()
-
-
-def start_evaluating_threads(targets: list[tuple[Any, tuple]]) -> list[threading.Thread]:
-    """Threads with the evaluator's large stack (set process-wide: every thread after it gets it)."""
-    threading.stack_size(EVALUATOR_STACK)
-    threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in targets]
-    for thread in threads:
-        thread.start()
-    return threads
-
-
-def worker_main(job_fd: int, result_fd: int) -> None:
-    jobs = Connection(job_fd, writable=False)
-    results = Connection(result_fd, readable=False)
-    init = jobs.recv()
-    confinement = confine_evaluator(init)
-    from kg import guard
-
-    guard.install(extra=[tuple(x) for x in init.get("allow", [])], rdflib=False)
-    limit_memory(int(init.get("memory", DEFAULT_WORKER_MEMORY)))
-    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
-    (evaluating,) = start_evaluating_threads([(_worker_loop, (init, jobs, results, confinement))])
-    evaluating.join()
-
-
-def _worker_loop(init: dict, jobs: Connection, results: Connection, confinement: dict) -> None:
-    path, prefixes = init["path"], init["prefixes"]
-    store: ox.Store | None = None
-    opened: str | None = None
-    while True:
-        try:
-            job: Job = jobs.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            if store is None or job.version != opened:
-                store = None
-                store = ox.Store.read_only(path)
-                opened = job.version
-            outcome = execute_reported(store, job, prefixes)
-        except OSError as exc:
-            store, opened = None, None
-            outcome = Outcome("error", message=f"the store could not be read: {exc}")
-        outcome.extra["confinement"] = confinement
-        try:
-            # One message, body included: a second write and read per query cost more (measured)
-            # than pickling the bytes along.
-            results.send(outcome)
-        except (BrokenPipeError, OSError):
-            return
-
-
-if __name__ == "__main__":
-    # Run the imported module's copy, so the classes pickled back are ``kg.query_workers.*``.
-    from kg.query_workers import worker_main as _main
-
-    _main(int(sys.argv[1]), int(sys.argv[2]))
