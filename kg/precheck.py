@@ -16,7 +16,7 @@ Why it is written this way (each point answers a way the previous scan was beate
   ``{} UNION {} ...`` nests in the parser and the engine as deeply as brackets do). Oxigraph's
   parser recurses: measured with pyoxigraph 0.5.13 on an 8 MiB thread stack, about 1,000 nested
   ``CONCAT(`` or 8,000 ``+`` crash the process; the defaults sit far below that and the evaluators
-  run on larger stacks (``kg.evaluator``).
+  run on 16 MiB stacks (``kg.evaluator``).
 - **Faithful about keywords.** Oxigraph's parser needs no word break after a keyword:
   ``SERVICEe:x``, ``SERVICE<...>`` and ``trueSERVICE<...>`` all reach its ``SERVICE`` rule
   (``docs/engine-facts.md``). So the scan does not ask whether a token *is* the keyword: any run of
