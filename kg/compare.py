@@ -3,8 +3,12 @@
 Why: the source text is a comparison of BPO and KPO; this module answers it from the graph rather
 than from code. Its rows are the ``out:Dimension`` individuals (``out:dimensionProperty``,
 ``out:displayOrder``), so a dimension or a type added as data appears here with no code change.
-Each value carries the source words behind it; earnings get a computed ratio; lineage relations
-(``isExtensionOf``...) and stored ``out:Comparison`` nodes between the compared types are listed.
+Each value carries the source words behind it and the kind of statement it is (``quoted``: the
+source says it; ``read``: our reading of the quoted words, with the reading notes; ``editorial``: our
+own words), resolved like the API's (``kg.lookup.statement_kind``); a dimension for which a type awaits a
+source (``out:awaitsSourceFor``) says so instead of leaving a bare gap. Earnings get a computed ratio,
+marked as computed; lineage relations (``isExtensionOf``...) and stored ``out:Comparison`` nodes between
+the compared types are listed, with their kinds too.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 import pyoxigraph as ox
 
 from kg.graph import KnowledgeGraph
-from kg.lookup import earnings, list_types
+from kg.lookup import earnings, kind_name, list_types, statement_index, statement_kind
 
 _DIMENSIONS = """
 SELECT ?lang ?dimension ?property ?order ?label ?definition WHERE {
@@ -38,25 +42,33 @@ SELECT ?lang ?type ?property ?value ?label ?rank WHERE {
 }
 """
 
-# Source words of a plain statement (out:Evidence) or of an n-ary value node (its own quote).
+# Source words of a plain statement (out:Evidence) or of an n-ary value node (its own quote), with the
+# kind of the node that quotes them.
 _EVIDENCE = """
-SELECT ?type ?property ?value ?text ?source WHERE {
+SELECT ?type ?property ?value ?text ?source ?kind WHERE {
   ?dimension a out:Dimension ; out:dimensionProperty ?property .
   ?type ?property ?value .
   {
     ?ev a out:Evidence ; out:supportsSubject ?type ; out:supportsProperty ?property ;
         out:supportsValue ?value ; out:evidenceText ?text .
     OPTIONAL { ?ev prov:wasDerivedFrom ?source }
+    OPTIONAL { ?ev out:statementKind ?kind }
   } UNION {
     ?value out:evidenceText ?text .
     OPTIONAL { ?value prov:wasDerivedFrom ?source }
+    OPTIONAL { ?value out:statementKind ?kind }
   }
 }
 """
 
+# Dimensions for which a type awaits a source (out:awaitsSourceFor): shown as a gap, never guessed.
+_AWAITING = """
+SELECT ?type ?property WHERE { ?type out:awaitsSourceFor ?dimension . ?dimension out:dimensionProperty ?property }
+"""
+
 # Relations between types (lineage, relatedness) and their evidence, from one type's side.
 _RELATIONS = """
-SELECT ?lang ?type ?property ?other ?propertyLabel ?text ?source WHERE {
+SELECT ?lang ?type ?property ?other ?propertyLabel ?text ?source ?kind WHERE {
   ?type ?property ?other .
   ?other a out:OutsourcingType .
   FILTER(?property != skos:related)
@@ -65,13 +77,14 @@ SELECT ?lang ?type ?property ?other ?propertyLabel ?text ?source WHERE {
     ?ev a out:Evidence ; out:supportsSubject ?type ; out:supportsProperty ?property ;
         out:supportsValue ?other ; out:evidenceText ?text .
     OPTIONAL { ?ev prov:wasDerivedFrom ?source }
+    OPTIONAL { ?ev out:statementKind ?kind }
   }
 }
 """
 
 _STORED = """
 SELECT ?lang ?type ?comparison ?baseline ?label ?measure ?measureLabel ?outcome ?outcomeLabel ?ratio
-       ?beneficiary ?beneficiaryLabel ?text ?source WHERE {
+       ?beneficiary ?beneficiaryLabel ?text ?source ?kind ?note WHERE {
   ?comparison a out:Comparison ; out:comparedType ?type ; out:baselineType ?baseline .
   OPTIONAL { ?comparison rdfs:label ?label FILTER(LANGMATCHES(LANG(?label), ?lang)) }
   OPTIONAL { ?comparison out:measure ?measure .
@@ -84,8 +97,17 @@ SELECT ?lang ?type ?comparison ?baseline ?label ?measure ?measureLabel ?outcome 
                         FILTER(LANGMATCHES(LANG(?beneficiaryLabel), ?lang)) } }
   OPTIONAL { ?comparison out:evidenceText ?text }
   OPTIONAL { ?comparison prov:wasDerivedFrom ?source }
+  OPTIONAL { ?comparison out:statementKind ?kind }
+  OPTIONAL { ?comparison out:readingNote ?note }
 }
 """
+
+#: What each kind of statement means, for the legends of the renderings.
+KIND_LEGEND = {
+    "quoted": "the source says it: its exact words are quoted",
+    "read": "our reading of the quoted words; the reading notes say what we read into them",
+    "editorial": "our own words, not the source's",
+}
 
 
 class UnknownType(LookupError):
@@ -100,6 +122,7 @@ class UnknownType(LookupError):
 class Evidence:
     text: str
     source: str | None = None
+    kind: str | None = None  #: kind of the node that quotes the text
 
 
 @dataclass
@@ -111,13 +134,28 @@ class Value:
     amount: float | None = None
     currency: str | None = None
     per: str | None = None
+    beneficiary: str | None = None  #: who earns the amount (earnings), e.g. "host country"
+    kind: str | None = None  #: "quoted", "read" or "editorial" (None: unmarked)
+    reading_notes: list[str] = field(default_factory=list)
+    inferred_from: list[str] = field(default_factory=list)  #: IRIs of the records it was inferred from
     evidence: list[Evidence] = field(default_factory=list)
 
+    def money(self) -> str | None:
+        """``USD 24 per hour`` for an amount, else None."""
+        if self.amount is None:
+            return None
+        return f"{self.currency or ''} {self.amount:g}{' per ' + self.per if self.per else ''}".strip()
+
     def display(self) -> str:
-        if self.amount is not None:
-            amount = f"{self.amount:g}"
-            return f"{self.currency or ''} {amount}{' per ' + self.per if self.per else ''}".strip()
+        """The value as text; an amount says who earns it (the host country's earnings are not a wage)."""
+        money = self.money()
+        if money is not None:
+            return money + (f" for the {self.beneficiary}" if self.beneficiary else "")
         return self.label
+
+    def marked(self) -> str:
+        """The value with its kind, as a table cell shows it: ``investment analysis (read)``."""
+        return f"{self.display()} ({self.kind or 'unmarked'})"
 
 
 @dataclass
@@ -131,6 +169,7 @@ class Row:
     status: str  #: "same", "different", "partial" (some types have no value) or "none"
     shared: list[str] = field(default_factory=list)  #: labels every compared type has
     note: str | None = None  #: e.g. which type ranks higher, or the earnings ratio
+    awaiting: list[str] = field(default_factory=list)  #: slugs of the types that await a source for it
 
 
 @dataclass
@@ -153,6 +192,8 @@ class Relation:
     object: str
     sentence: str
     evidence: list[Evidence] = field(default_factory=list)
+    kind: str | None = None
+    reading_notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -166,6 +207,8 @@ class StoredComparison:
     ratio: float | None
     beneficiary: str | None
     evidence: list[Evidence] = field(default_factory=list)
+    kind: str | None = None
+    reading_notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -231,6 +274,7 @@ def compare(kg: KnowledgeGraph, slugs: list[str], lang: str = "en") -> Compariso
     cells: dict[str, dict[str, dict[str, Value]]] = {prop: {r.slug: {} for r in refs} for prop in dimensions}
     for ref in refs:
         node = ox.NamedNode(ref.iri)
+        index = statement_index(kg, ref.iri)
         for row in _q(kg, _VALUES, lang=lang_lit, type=node):
             prop, value = row["property"].value, row["value"]
             bucket = cells[prop][ref.slug]
@@ -243,19 +287,30 @@ def compare(kg: KnowledgeGraph, slugs: list[str], lang: str = "en") -> Compariso
             rate = next((r for r in rates.get(ref.iri, []) if r["iri"] == value.value), None)
             if rate:
                 v.amount, v.currency, v.per = rate["amount"], rate["currency"], rate["per"]
+                v.beneficiary = rate["beneficiary_label"]
+            marks = statement_kind(kg, index, ref.iri, prop, value)
+            v.kind, v.reading_notes, v.inferred_from = marks["kind"], marks["reading_notes"], marks["inferred_from"]
             bucket[value.value] = v
         for row in _q(kg, _EVIDENCE, type=node):
             v = cells[row["property"].value][ref.slug].get(row["value"].value)
             if v is not None:
-                ev = Evidence(row["text"].value, row["source"].value if row["source"] else None)
+                ev = Evidence(row["text"].value, row["source"].value if row["source"] else None,
+                              kind_name(kg, row["kind"].value if row["kind"] else None))
                 _add_evidence(v.evidence, ev)
+    awaiting: dict[str, set[str]] = {}
+    for row in _q(kg, _AWAITING):
+        slug = next((r.slug for r in refs if r.iri == row["type"].value), None)
+        if slug:
+            awaiting.setdefault(row["property"].value, set()).add(slug)
     rows = [_row(prop, meta, cells[prop], refs) for prop, meta in dimensions.items()]
+    for row in rows:
+        row.awaiting = [r.slug for r in refs if r.slug in awaiting.get(row.property, ())]
     rows.sort(key=lambda r: (r.order, r.label))
     ratios = _earnings_ratios(refs, rows)
     for row in rows:
         if row.property.endswith("averageEarnings") and ratios:
             row.note = "; ".join(f"{_name(refs, r.type)} / {_name(refs, r.baseline)} = {r.ratio:.2f}"
-                                 for r in ratios)
+                                 for r in ratios) + ", computed from the figures, not stated by the source"
     return Comparison(types=refs, rows=rows, relations=_relations(kg, refs, lang_lit),
                       stored=_stored(kg, refs, lang_lit), earnings_ratios=ratios)
 
@@ -312,6 +367,7 @@ def _earnings_ratios(refs: list[TypeRef], rows: list[Row]) -> list[Ratio]:
 
 def _relations(kg: KnowledgeGraph, refs: list[TypeRef], lang: ox.Literal) -> list[Relation]:
     by_iri = {r.iri: r for r in refs}
+    by_slug = {r.slug: r for r in refs}
     found: dict[tuple, Relation] = {}
     for ref in refs:
         for row in _q(kg, _RELATIONS, lang=lang, type=ox.NamedNode(ref.iri)):
@@ -326,8 +382,15 @@ def _relations(kg: KnowledgeGraph, refs: list[TypeRef], lang: ox.Literal) -> lis
                 rel = found[key] = Relation(ref.slug, prop, plabel, other.slug,
                                             f"{ref.name} {plabel} {other.name}")
             if row["text"] is not None:
-                ev = Evidence(row["text"].value, row["source"].value if row["source"] else None)
+                ev = Evidence(row["text"].value, row["source"].value if row["source"] else None,
+                              kind_name(kg, row["kind"].value if row["kind"] else None))
                 _add_evidence(rel.evidence, ev)
+    for ref in refs:
+        index = statement_index(kg, ref.iri)
+        for rel in found.values():
+            if rel.subject == ref.slug:
+                marks = statement_kind(kg, index, ref.iri, rel.property, ox.NamedNode(by_slug[rel.object].iri))
+                rel.kind, rel.reading_notes = marks["kind"], marks["reading_notes"]
     return list(found.values())
 
 
@@ -336,7 +399,7 @@ def _add_evidence(found: list[Evidence], ev: Evidence) -> None:
     (the in-memory copy and the disk store return rows in different orders)."""
     if ev not in found:
         found.append(ev)
-        found.sort(key=lambda e: (e.text, e.source or ""))
+        found.sort(key=lambda e: (e.text, e.source or "", e.kind or ""))
 
 
 def _stored(kg: KnowledgeGraph, refs: list[TypeRef], lang: ox.Literal) -> list[StoredComparison]:
@@ -358,22 +421,28 @@ def _stored(kg: KnowledgeGraph, refs: list[TypeRef], lang: ox.Literal) -> list[S
                     iri=iri, label=text("label"), compared=ref.slug, baseline=baseline.slug,
                     measure=text("measureLabel") or text("measure"), outcome=text("outcomeLabel") or text("outcome"),
                     ratio=float(row["ratio"].value) if row["ratio"] is not None else None,
-                    beneficiary=text("beneficiaryLabel") or text("beneficiary"))
+                    beneficiary=text("beneficiaryLabel") or text("beneficiary"),
+                    kind=kind_name(kg, text("kind")))
             if row["text"] is not None:
-                ev = Evidence(row["text"].value, text("source"))
+                ev = Evidence(row["text"].value, text("source"), item.kind)
                 _add_evidence(item.evidence, ev)
+            if row["note"] is not None and row["note"].value not in item.reading_notes:
+                item.reading_notes.append(row["note"].value)
+                item.reading_notes.sort()
     return sorted(found.values(), key=lambda c: (c.measure or "", c.iri))
 
 
 # -- renderers ---------------------------------------------------------------------------------
 
 def to_dict(c: Comparison) -> dict:
-    """The comparison as JSON-able data."""
+    """The comparison as JSON-able data; every value, relation and stored comparison has its ``kind``."""
     return {
+        "kinds": dict(KIND_LEGEND),
         "types": [asdict(t) for t in c.types],
         "dimensions": [
             {"dimension": r.dimension, "key": r.key, "label": r.label, "property": r.property,
              "order": r.order, "status": r.status, "shared": r.shared, "note": r.note,
+             "awaiting_source": r.awaiting,
              "values": {slug: [_value_dict(v) for v in vs] for slug, vs in r.cells.items()}}
             for r in c.rows
         ],
@@ -387,22 +456,28 @@ def to_dict(c: Comparison) -> dict:
 
 def _value_dict(v: Value) -> dict:
     d = asdict(v)
-    return {k: val for k, val in d.items() if val is not None and val != []} | {"evidence": d["evidence"]}
+    return {k: val for k, val in d.items() if val is not None and val != []} | {
+        "evidence": d["evidence"], "kind": v.kind, "reading_notes": v.reading_notes}
 
 
-def _cell(values: list[Value]) -> str:
-    return "; ".join(v.display() for v in values) if values else "—"
+def _cell(values: list[Value], awaiting: bool = False) -> str:
+    if values:
+        return "; ".join(v.marked() for v in values)
+    return "— (awaits a source)" if awaiting else "—"
 
 
 def table(c: Comparison) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the plain table (dimension, one column per type, status)."""
+    """Header and rows of the plain table (dimension, one column per type, status). Each value is
+    followed by its kind in brackets: quoted, read or editorial."""
     header = ["dimension", *[t.name for t in c.types], "same or different"]
-    body = [[r.label, *[_cell(r.cells[t.slug]) for t in c.types],
+    body = [[r.label, *[_cell(r.cells[t.slug], t.slug in r.awaiting) for t in c.types],
              r.status + (f" ({r.note})" if r.note else "")] for r in c.rows]
     for rel in c.relations:
-        body.append(["relation", *[rel.sentence if t.slug == rel.subject else "" for t in c.types], ""])
+        words = f"{rel.sentence} ({rel.kind or 'unmarked'})"
+        body.append(["relation", *[words if t.slug == rel.subject else "" for t in c.types], ""])
     for s in c.stored:
         words = f"{s.measure}: {s.outcome}" + (f" ({s.ratio:g}x)" if s.ratio is not None else "")
+        words += f" ({s.kind or 'unmarked'})"
         body.append([f"stored comparison ({_name(c.types, s.compared)} vs {_name(c.types, s.baseline)})",
                      *[words if t.slug == s.compared else "" for t in c.types], ""])
     return header, body
@@ -427,16 +502,30 @@ def to_markdown(c: Comparison) -> str:
              "| " + " | ".join(_md(h) for h in header) + " |",
              "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in body]
+    lines += ["", "Kinds of statement: " + "; ".join(f"*{k}*: {text}" for k, text in KIND_LEGEND.items()) + "."]
     sources = []
+    readings = []
     for r in c.rows:
         for slug, values in r.cells.items():
             for v in values:
                 for ev in v.evidence:
-                    line = f"- {r.label}, {_name(c.types, slug)}: “{ev.text}”"
+                    line = f"- {r.label}, {_name(c.types, slug)} ({v.kind or 'unmarked'}): “{ev.text}”"
                     if line not in sources:
                         sources.append(line)
+                for note in v.reading_notes:
+                    line = f"- {r.label}, {_name(c.types, slug)}, {v.display()}: {note}"
+                    if line not in readings:
+                        readings.append(line)
+    for s in c.stored:
+        for note in s.reading_notes:
+            readings.append(f"- {s.label or s.measure}: {note}")
+    for rel in c.relations:
+        for note in rel.reading_notes:
+            readings.append(f"- {rel.sentence}: {note}")
     if sources:
         lines += ["", "## Sources", "", *sources]
+    if readings:
+        lines += ["", "## Our readings", "", *readings]
     return "\n".join(lines) + "\n"
 
 
@@ -445,7 +534,7 @@ def earnings_bars(c: Comparison, width: int = 360) -> list[dict]:
     row = next((r for r in c.rows if r.property.endswith("#averageEarnings")), None)
     if row is None:
         return []
-    bars = [{"type": t.name, "amount": v.amount, "label": v.display()}
+    bars = [{"type": t.name, "amount": v.amount, "label": v.money()}
             for t in c.types for v in row.cells.get(t.slug, []) if v.amount is not None]
     top = max((b["amount"] for b in bars), default=0) or 1
     for i, b in enumerate(bars):

@@ -89,7 +89,7 @@ def _parts(kg: KnowledgeGraph, r: ox.NamedNode) -> tuple[str, ...]:
     # node: the path is evaluated per candidate and was half the cost of a description.
     concepts = ", ".join(str(c) for c in _concept_classes(kg))
     is_fact = (
-        f"EXISTS {{ ?n {evidence} ?t }} && "
+        f"(EXISTS {{ ?n {evidence} ?t }} || EXISTS {{ ?n a <{kg.config.vocab_ns}Evidence> }}) && "
         f"NOT EXISTS {{ ?n a ?class FILTER(?class IN ({concepts})) }}"
     )
     fact_nodes = (

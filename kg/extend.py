@@ -14,7 +14,17 @@ Checks, all before anything is written, all reported together:
 - duplicates: no existing IRI, no acronym or English name another type already uses;
 - relations: ``out:isExtensionOf`` / ``out:isSimplerFormOf`` / ``skos:broader`` / ``skos:narrower``
   point to existing types and close no cycle;
-- SHACL (``ontology/shapes.ttl``) over the submission plus the descriptions of what it references.
+- sources: a source of the shipped graph (the article) already has everything it says recorded there
+  and speaks only of the shipped types, so no statement of a submission may cite it directly; a
+  statement about the new type that follows from it is an inference (``out:inferredFrom``);
+- SHACL (``ontology/shapes.ttl``) over the submission plus the descriptions of what it references,
+  including the kinds of statement: whatever is not quoted or read from a cited source must be marked
+  editorial, and the messages say how to mark it.
+
+The simple form (JSON/YAML) cannot mark kinds itself, so ``mark_form`` translates it first, never
+upwards: the type's own quote is quoted; a fact whose value is a ``new:`` entry with a quote of its own
+is read from that quote; every other fact, the definition and the ``new:`` entries' own texts are the
+submitter's editorial statements; a missing activity level is recorded as awaiting a source.
 
 Checking and writing happen under one lock per graph, so two concurrent submissions cannot both
 pass a duplicate check, and pySHACL (which uses rdflib's non-thread-safe SPARQL parser) runs
@@ -24,6 +34,7 @@ one at a time.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import re
 import threading
 from collections.abc import Iterable
@@ -42,6 +53,7 @@ from kg.terms import graph_to_ox, ox_to_graph
 from kg.validate import Report, Violation, validate
 
 SCHEMA = Namespace("https://schema.org/")
+OA = Namespace("http://www.w3.org/ns/oa#")
 #: Standard terms a submission may use besides those the shipped graph already uses.
 STANDARD_PROPERTIES = {
     RDF.type,
@@ -66,6 +78,13 @@ STANDARD_PROPERTIES = {
     SKOS.narrowMatch,
     SKOS.relatedMatch,
     PROV.wasDerivedFrom,
+    PROV.wasAttributedTo,
+    SKOS.editorialNote,
+    OA.hasSource,
+    OA.hasSelector,
+    OA.exact,
+    OA.prefix,
+    OA.suffix,
     DCTERMS.title,
     DCTERMS.description,
     DCTERMS.date,
@@ -80,7 +99,16 @@ STANDARD_PROPERTIES = {
     SCHEMA.publisher,
     SCHEMA.author,
 }
-STANDARD_CLASSES = {SKOS.Concept, PROV.Entity, SCHEMA.Article, SCHEMA.WebPage, SCHEMA.CreativeWork}
+STANDARD_CLASSES = {
+    SKOS.Concept,
+    PROV.Entity,
+    PROV.Agent,
+    SCHEMA.Article,
+    SCHEMA.WebPage,
+    SCHEMA.CreativeWork,
+    OA.SpecificResource,
+    OA.TextQuoteSelector,
+}
 #: Relations between types: each family must stay acyclic. (property, True when it points "up").
 LINEAGE = {
     "lineage": ("isExtensionOf", "isSimplerFormOf"),
@@ -224,6 +252,8 @@ def add(
         raise UnreadableSubmission(exc) from exc
     with _lock(kg):
         slug, type_iri = _the_type(kg, submission, replace)
+        if submission.format == "form":
+            mark_form(kg, submission.graph, type_iri, agent)
         graph_iri = kg.graph("extension/" + slug)
         existing = set(kg.store.graphs())
         exists = graph_iri in existing
@@ -267,7 +297,14 @@ def add(
             outcome.turtle = _turtle(kg, data_graph)
             outcome.nearest, outcome.comparison = _nearest(kg, submission.graph, type_iri, graph_iri)
             return outcome
-        kg.store.replace_graph(graph_iri, list(graph_to_ox(data_graph)))
+        # The checks above ran on what this process saw; another replica over the same store may be
+        # writing the same type at this moment. The store decides, in the write's own transaction.
+        written = kg.store.replace_graph(graph_iri, list(graph_to_ox(data_graph)),
+                                         unless=_taken_pattern(kg, submission.graph, type_iri, graph_iri,
+                                                               creating=not exists))
+        if not written:
+            raise DuplicateType(f"the type {slug}, or its acronym or name, was added by another submission "
+                                "at the same moment; nothing of this one was written")
         return outcome
 
 
@@ -396,7 +433,9 @@ def check(kg: KnowledgeGraph, submission: Submission, type_iri: str, graph_iri: 
     problems += _check_references(kg, g, elsewhere)
     problems += _check_duplicates(kg, g, type_iri, graph_iri)
     problems += _check_relations(kg, g, type_iri, graph_iri, elsewhere)
-    shacl = _shacl(kg, g, graph_iri, {str(s) for s in g.subjects() if not elsewhere.exists(str(s))})
+    problems += _check_shipped_sources(kg, g, type_iri)
+    own = {str(s) for s in g.subjects() if isinstance(s, BNode) or not elsewhere.exists(str(s))}
+    shacl = _shacl(kg, g, graph_iri, own)
     violations = problems + shacl.violations
     report_graph = shacl.graph if shacl.graph is not None else Graph()
     _add_results(report_graph, problems)
@@ -443,8 +482,15 @@ class _Elsewhere:
         return [r["x"].value for r in rows]
 
 
-def _v(focus: str, path: str | None, message: str, source: URIRef, value: str | None = None) -> Violation:
-    v = Violation(focus=focus, path=path, message=message, severity="Violation", value=value)
+def _v(
+    focus: str,
+    path: str | None,
+    message: str,
+    source: URIRef,
+    value: str | None = None,
+    severity: str = "Violation",
+) -> Violation:
+    v = Violation(focus=focus, path=path, message=message, severity=severity, value=value)
     object.__setattr__(v, "_source", source)
     return v
 
@@ -580,6 +626,33 @@ def _check_references(kg: KnowledgeGraph, g: Graph, elsewhere: _Elsewhere) -> li
     return problems
 
 
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+def _taken_pattern(kg: KnowledgeGraph, g: Graph, type_iri: str, graph_iri: str, *, creating: bool) -> str:
+    """A SPARQL group pattern that matches when the store already holds what this submission would
+    take: its type IRI in another graph, its acronym or English name on another type, or (when it
+    is new) its own graph. Terms are rendered by pyoxigraph, never pasted from the submission."""
+    own, me = ox.NamedNode(graph_iri), ox.NamedNode(type_iri)
+    kind = ox.NamedNode(RDF_TYPE)
+    cls = ox.NamedNode(kg.config.vocab_ns + "OutsourcingType")
+    alternatives = [f"{{ GRAPH ?g {{ {me} ?p ?o }} FILTER(?g != {own}) }}"]
+    if creating:
+        alternatives.append(f"{{ GRAPH {own} {{ ?s ?p ?o }} }}")
+    for prop, english_only in ((SKOS.altLabel, False), (SKOS.prefLabel, True)):
+        labels = [str(label).strip().lower() for label in g.objects(URIRef(type_iri), prop)
+                  if not english_only or (isinstance(label, Literal) and (label.language or "").lower() == "en")]
+        if not labels:
+            continue
+        values = " ".join(str(ox.Literal(label)) for label in sorted(set(labels)))
+        lang = ' && LANGMATCHES(LANG(?l), "en")' if english_only else ""
+        alternatives.append(
+            f"{{ VALUES ?taken {{ {values} }} GRAPH ?g {{ ?t {kind} {cls} ; {ox.NamedNode(str(prop))} ?l }} "
+            f"FILTER(?g != {own} && ?t != {me} && LCASE(STR(?l)) = ?taken{lang}) }}"
+        )
+    return " UNION ".join(alternatives)
+
+
 def _check_duplicates(kg: KnowledgeGraph, g: Graph, type_iri: str, graph_iri: str) -> list[Violation]:
     rows = _q(
         kg,
@@ -678,6 +751,176 @@ def _check_relations(
     return problems
 
 
+def _shipped_sources(kg: KnowledgeGraph) -> dict[str, list[str]]:
+    """Sources cited in the shipped facts graph → the types they speak of (slugs)."""
+    rows = _q(
+        kg,
+        "SELECT DISTINCT ?source ?t WHERE { GRAPH ?facts { ?x prov:wasDerivedFrom ?source "
+        "OPTIONAL { ?t a out:OutsourcingType ; prov:wasDerivedFrom ?source } } }",
+        facts=ox.NamedNode(kg.graph("facts")),
+    )
+    found: dict[str, list[str]] = {}
+    for r in rows:
+        types = found.setdefault(r["source"].value, [])
+        if r["t"] is not None:
+            slug = kg.slug(r["t"].value) or r["t"].value
+            if slug not in types:
+                types.append(slug)
+    return {src: sorted(types) for src, types in found.items()}
+
+
+def _check_shipped_sources(kg: KnowledgeGraph, g: Graph, type_iri: str) -> list[Violation]:
+    """A shipped source has everything it says recorded in the shipped graph, about the shipped types
+    only: a submission's statements cannot cite it (an inference from its records can)."""
+    shipped = _shipped_sources(kg)
+    problems = []
+    for node, source in sorted(g.subject_objects(PROV.wasDerivedFrom), key=lambda t: (str(t[0]), str(t[1]))):
+        speaks_of = shipped.get(str(source))
+        if speaks_of is None:
+            continue
+        about = ", ".join(f"outd:{t}" for t in speaks_of) or "the shipped types"
+        if str(node) == type_iri:
+            problems.append(
+                _v(
+                    str(node),
+                    str(PROV.wasDerivedFrom),
+                    f"cites {_short(kg, str(source))}, a source of the shipped graph that speaks only of "
+                    f"{about}: quote a source that introduces {_short(kg, type_iri)}",
+                    CHECK.shippedSource,
+                    value=str(source),
+                    severity="Warning",
+                )
+            )
+            continue
+        problems.append(
+            _v(
+                str(node),
+                str(PROV.wasDerivedFrom),
+                f"cites {_short(kg, str(source))}, whose statements are already in the shipped graph and speak "
+                f"only of {about}, not of {_short(kg, type_iri)}: cite a source that says this, or mark it "
+                "out:statementKind outd:statement-read with out:inferredFrom the evidence records it follows "
+                "from (no prov:wasDerivedFrom) and an out:readingNote saying how",
+                CHECK.shippedSource,
+                value=str(source),
+            )
+        )
+    return problems
+
+
+# -- the simple form: marking what it states ---------------------------------------------------------
+
+#: Properties whose statements about a type need a record (besides those with domain out:OutsourcingType).
+_RECORDED = (SKOS.broader, SKOS.narrower, SKOS.related, SKOS.definition)
+
+
+def _local(iri: str) -> str:
+    return re.split(r"[#/]", iri)[-1]
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()
+
+
+def _record_iri(kg: KnowledgeGraph, g: Graph, type_slug: str, prop: str, value) -> URIRef:
+    """``evidence-<type>-<property>[-<value slug>]``, kept within the slug length limit and unused."""
+    short = f"evidence-{type_slug}-{_kebab(_local(prop))}"
+    value_slug = kg.slug(str(value)) if isinstance(value, URIRef) else None
+    digest = hashlib.sha1(f"{prop} {value}".encode()).hexdigest()[:10]
+    for base in (f"{short}-{value_slug}" if value_slug else short, f"{short}-{digest}",
+                 f"evidence-{type_slug[:40]}-{digest}"):
+        if SLUG.match(base) and (URIRef(kg.iri(base)), None, None) not in g:
+            return URIRef(kg.iri(base))
+    return URIRef(kg.iri(f"evidence-{digest}-{hashlib.sha1(type_slug.encode()).hexdigest()[:10]}"))
+
+
+def _text(g: Graph, node, lang: str = "en") -> str:
+    for prop in (SKOS.prefLabel, RDFS.label, SKOS.altLabel):
+        for lit in g.objects(node, prop):
+            if isinstance(lit, Literal) and (lit.language or lang) == lang:
+                return str(lit)
+    return _local(str(node))
+
+
+def mark_form(kg: KnowledgeGraph, g: Graph, type_iri: str, agent: str) -> None:
+    """Mark the kinds of what a simple-form submission states, in place (see the module docstring).
+
+    The form gives one quote for the type and one for each ``new:`` entry, never one per fact, so
+    nothing is marked as more than the form shows: only a fact whose value comes with its own quote is
+    read from it; the rest is the submitter's own (editorial) statement, which SHACL lets through with
+    a warning when it is a fact.
+    """
+    out = kg.config.vocab_ns
+    kind = {k: URIRef(kg.iri("statement-" + k)) for k in ("quoted", "read", "editorial")}
+    statement_kind, reading_note = URIRef(out + "statementKind"), URIRef(out + "readingNote")
+    evidence_text = URIRef(out + "evidenceText")
+    author = _agent_node(kg, agent)
+    me = URIRef(type_iri)
+    slug = kg.slug(type_iri) or "type"
+    name = next((str(a) for a in g.objects(me, SKOS.altLabel)), None) or _text(g, me)
+    if (me, evidence_text, None) in g and (me, PROV.wasDerivedFrom, None) in g:
+        g.add((me, statement_kind, kind["quoted"]))
+    recorded = {str(p) for p in _RECORDED} | {
+        str(p) for p in kg.ontology.vocabulary.subjects(RDFS.domain, URIRef(out + "OutsourcingType"))
+    }
+    recorded.discard(out + "awaitsSourceFor")
+    facts = sorted(
+        ((p, o) for p, o in g.predicate_objects(me) if str(p) in recorded),
+        key=lambda t: (str(t[0]), str(t[1])),
+    )
+    quoted_nodes: set = set()
+    for prop, value in facts:
+        record = _record_iri(kg, g, slug, str(prop), value)
+        g.add((record, RDF.type, URIRef(out + "Evidence")))
+        g.add((record, URIRef(out + "supportsSubject"), me))
+        g.add((record, URIRef(out + "supportsProperty"), prop))
+        if isinstance(value, URIRef):
+            g.add((record, URIRef(out + "supportsValue"), value))
+        prop_label = _text(kg.ontology.vocabulary, prop)
+        if prop_label == _local(str(prop)):
+            prop_label = _kebab(prop_label).replace("-", " ")
+        value_label = _text(g, value) if isinstance(value, URIRef) else "its definition"
+        quotes = list(g.objects(value, evidence_text)) if isinstance(value, URIRef) else []
+        sources = list(g.objects(value, PROV.wasDerivedFrom)) if isinstance(value, URIRef) else []
+        if quotes and sources:
+            for q in quotes:
+                g.add((record, evidence_text, q))
+            for src in sources:
+                g.add((record, PROV.wasDerivedFrom, src))
+            g.add((record, statement_kind, kind["read"]))
+            g.add((record, reading_note, Literal(
+                f"The simple form gave this passage for \u201c{value_label}\u201d; that {name} {prop_label} "
+                f"\u201c{value_label}\u201d is the submitter's reading of it.", lang="en")))
+            quoted_nodes.add(value)
+            g.add((record, RDFS.label, Literal(f"Evidence: {name} {prop_label} {value_label}", lang="en")))
+        else:
+            g.add((record, statement_kind, kind["editorial"]))
+            g.add((record, PROV.wasAttributedTo, author))
+            what = "definition" if prop == SKOS.definition else "statement"
+            g.add((record, SKOS.editorialNote, Literal(
+                f"The submitter's own {what}: the simple form quotes no source for it.", lang="en")))
+            caption = f"{name}'s definition" if prop == SKOS.definition else f"{name} {prop_label} {value_label}"
+            g.add((record, RDFS.label, Literal(f"Statement: {caption}", lang="en")))
+    # New nodes described in the form: their quote moved to the records of the facts that use them,
+    # their label and definition are the submitter's words.
+    for node in sorted({s for s in g.subjects() if s != me}, key=str):
+        if (node, RDF.type, URIRef(out + "Evidence")) in g or (node, RDF.type, PROV.Entity) in g:
+            continue
+        if node in quoted_nodes:
+            g.remove((node, evidence_text, None))
+            g.remove((node, PROV.wasDerivedFrom, None))
+        if (node, evidence_text, None) in g:  # a quote no fact uses: it stays a reading of its node
+            g.add((node, statement_kind, kind["read"]))
+            g.add((node, reading_note, Literal(
+                "The simple form gave this passage for this entry; its label and definition are the "
+                "submitter's words.", lang="en")))
+            continue
+        g.add((node, statement_kind, kind["editorial"]))
+        g.add((node, PROV.wasAttributedTo, author))
+    # No activity level in the form: the type waits for a source that states it.
+    if (me, URIRef(out + "hasActivityLevel"), None) not in g:
+        g.add((me, URIRef(out + "awaitsSourceFor"), URIRef(kg.iri("dimension-activity-level"))))
+
+
 def _cycle_through(start: str, edges: dict[str, set[str]]) -> list[str] | None:
     """A path start → ... → start along ``edges``, or None."""
     stack = [(start, [start])]
@@ -721,7 +964,11 @@ def _shacl(kg: KnowledgeGraph, g: Graph, graph_iri: str, own: set[str]) -> Repor
             ),
             data,
         )
-    report = validate(data, kg.ontology.shapes, kg.ontology.vocabulary)
+    # Only the submission's own nodes are validated (the rest is context), so the cost does not grow with the
+    # graph; a submission with blank nodes is validated whole, so that the shapes can reject those too.
+    named = [URIRef(n) for n in own if n.startswith(("http://", "https://"))]
+    report = validate(data, kg.ontology.shapes, kg.ontology.vocabulary,
+                      focus=named if len(named) == len(own) else None)
     kept = [v for v in report.violations if v.focus in own]
     if report.graph is not None:
         for result in list(report.graph.subjects(RDF.type, SH.ValidationResult)):
@@ -747,7 +994,7 @@ def _add_results(report: Graph, problems: Iterable[Violation]) -> None:
         report.add((root, SH.result, result))
         report.add((result, RDF.type, SH.ValidationResult))
         report.add((result, SH.focusNode, URIRef(v.focus)))
-        report.add((result, SH.resultSeverity, SH.Violation))
+        report.add((result, SH.resultSeverity, SH.Warning if v.severity == "Warning" else SH.Violation))
         report.add((result, SH.resultMessage, Literal(v.message)))
         report.add((result, SH.sourceConstraintComponent, getattr(v, "_source", CHECK.check)))
         if v.path:
@@ -786,12 +1033,16 @@ def _summary(report: Report, kg: KnowledgeGraph) -> str:
 # -- writing helpers ------------------------------------------------------------------------------
 
 
+def _agent_node(kg: KnowledgeGraph, agent: str) -> URIRef:
+    agent_slug = re.sub(r"[^a-z0-9-]+", "-", agent.lower()).strip("-") or "unknown"
+    return URIRef(kg.config.namespace + "agent/" + agent_slug)
+
+
 def _add_provenance(
     kg: KnowledgeGraph, g: Graph, graph_iri: str, agent: str, channel: str, when: str
 ) -> None:
     graph_node = URIRef(graph_iri)
-    agent_slug = re.sub(r"[^a-z0-9-]+", "-", agent.lower()).strip("-") or "unknown"
-    agent_node = URIRef(kg.config.namespace + "agent/" + agent_slug)
+    agent_node = _agent_node(kg, agent)
     g.add((graph_node, RDF.type, PROV.Entity))
     g.add((graph_node, PROV.wasAttributedTo, agent_node))
     g.add((graph_node, PROV.generatedAtTime, Literal(when, datatype=XSD.dateTime)))
@@ -937,6 +1188,7 @@ __all__ = [
     "added_types",
     "load_extension_directory",
     "check",
+    "mark_form",
     "Outcome",
     "ExtensionError",
     "InvalidSubmission",

@@ -3,6 +3,11 @@
 Queries here are fixed text; values reach them only as typed substitutions (Oxigraph binds them
 as terms), never by formatting strings. Oxigraph binds a substituted variable only when the SELECT
 projects it, so every substituted variable is projected.
+
+Every fact, definition and earnings rate in an answer says what kind of statement it is (``kind``:
+``quoted``, ``read`` or ``editorial``, see ontology/README.md "Kinds of statement"), with the reading
+notes of a read one and the premises of an inferred one. ``statement_kind`` resolves the kind of any
+one statement the way the pages and the comparison do.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from kg.graph import KnowledgeGraph
 T = TypeVar("T")
 
 _TYPES = """
-SELECT ?lang ?type ?label ?acronym ?definition WHERE {
+SELECT ?lang ?type ?label ?acronym ?definition ?definitionKind WHERE {
   ?type a out:OutsourcingType .
   OPTIONAL { ?type skos:prefLabel ?label FILTER(LANGMATCHES(LANG(?label), ?lang)) }
   OPTIONAL { ?type skos:altLabel ?acronym }
   OPTIONAL { ?type skos:definition ?definition FILTER(LANGMATCHES(LANG(?definition), ?lang)) }
-} ORDER BY ?acronym ?label ?type
+  OPTIONAL { ?record out:supportsSubject ?type ; out:supportsProperty skos:definition ;
+                     out:statementKind ?definitionKind }
+} ORDER BY ?acronym ?label ?type ?definitionKind
 """
 
 # Every outgoing statement of every type: filters and earnings are answered from it in Python,
@@ -36,7 +43,7 @@ SELECT ?type ?p ?o WHERE { ?type a out:OutsourcingType ; ?p ?o }
 """
 
 _EARNINGS = """
-SELECT ?lang ?type ?rate ?amount ?currency ?unit ?unitLabel ?beneficiary ?beneficiaryLabel ?statistic WHERE {
+SELECT ?lang ?type ?rate ?amount ?currency ?unit ?unitLabel ?beneficiary ?beneficiaryLabel ?statistic ?kind WHERE {
   ?type a out:OutsourcingType ; out:averageEarnings ?rate .
   ?rate schema:value ?amount .
   OPTIONAL { ?rate schema:currency ?currency }
@@ -45,14 +52,34 @@ SELECT ?lang ?type ?rate ?amount ?currency ?unit ?unitLabel ?beneficiary ?benefi
              OPTIONAL { ?beneficiary skos:prefLabel ?beneficiaryLabel
                         FILTER(LANGMATCHES(LANG(?beneficiaryLabel), ?lang)) } }
   OPTIONAL { ?rate out:statistic ?statistic }
+  OPTIONAL { ?rate out:statementKind ?kind }
+}
+"""
+
+_EARNINGS_NOTES = """
+SELECT ?rate ?note WHERE { ?type a out:OutsourcingType ; out:averageEarnings ?rate . ?rate out:readingNote ?note }
+"""
+
+# The statement nodes of one type: its evidence records, the fact nodes it links to (earnings, trend
+# origin, period: they cite a source themselves) and the type itself, with what says their kind.
+_STATEMENTS = """
+SELECT ?type ?node ?q ?v WHERE {
+  { ?node out:supportsSubject ?type }
+  UNION { ?type ?link ?node . ?node prov:wasDerivedFrom ?cited FILTER(isIRI(?node)) }
+  UNION { ?type a out:OutsourcingType . BIND(?type AS ?node) }
+  ?node ?q ?v .
+  FILTER(?q IN (out:statementKind, out:supportsProperty, out:supportsValue, out:supportsLiteral,
+                out:evidenceText, prov:wasDerivedFrom, out:readingNote, out:inferredFrom,
+                out:quotedPassage, prov:wasAttributedTo))
 }
 """
 
 _CONCEPTS = """
-SELECT ?lang ?class ?concept ?label ?definition WHERE {
+SELECT ?lang ?class ?concept ?label ?definition ?kind WHERE {
   ?concept a ?class .
   OPTIONAL { ?concept skos:prefLabel ?label FILTER(LANGMATCHES(LANG(?label), ?lang)) }
   OPTIONAL { ?concept skos:definition ?definition FILTER(LANGMATCHES(LANG(?definition), ?lang)) }
+  OPTIONAL { ?concept out:statementKind ?kind }
 } ORDER BY ?label ?concept
 """
 
@@ -72,22 +99,29 @@ SELECT ?lang ?type ?p ?o ?pLabel ?oLabel ?oAlt ?rank ?oClass WHERE {
 }
 """
 
-# Provenance of plain statements (out:Evidence) and of n-ary nodes (their own quote).
+# Provenance of plain statements (out:Evidence) and of n-ary nodes (their own quote), with the kind of
+# the node that quotes and the Web Annotation passage of the quote.
 _EVIDENCE = """
-SELECT ?type ?p ?o ?lit ?text ?source ?sourceLabel WHERE {
+SELECT ?type ?p ?o ?lit ?text ?source ?sourceLabel ?kind ?passage WHERE {
   {
     ?ev a out:Evidence ; out:supportsSubject ?type ; out:supportsProperty ?p ; out:evidenceText ?text .
     OPTIONAL { ?ev out:supportsValue ?o }
     OPTIONAL { ?ev out:supportsLiteral ?lit }
     OPTIONAL { ?ev prov:wasDerivedFrom ?source }
+    BIND(?ev AS ?node)
   } UNION {
     ?type ?p ?o . ?o out:evidenceText ?text .
+    FILTER NOT EXISTS { ?o a out:OutsourcingType }
     OPTIONAL { ?o prov:wasDerivedFrom ?source }
+    BIND(?o AS ?node)
   } UNION {
     ?type out:evidenceText ?text . BIND(prov:wasDerivedFrom AS ?p)
     OPTIONAL { ?type prov:wasDerivedFrom ?source }
+    BIND(?type AS ?node)
   }
   OPTIONAL { ?source rdfs:label ?sourceLabel }
+  OPTIONAL { ?node out:statementKind ?kind }
+  OPTIONAL { ?node out:quotedPassage ?passage . ?passage oa:hasSelector/oa:exact ?text }
 }
 """
 
@@ -97,6 +131,18 @@ SELECT ?node ?p ?o WHERE { ?node ?p ?o }
 
 SKOS = "http://www.w3.org/2004/02/skos/core#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+PROV = "http://www.w3.org/ns/prov#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+VANN = "http://purl.org/vocab/vann/"
+
+#: The three kinds of statement, from the least to the most sourced; several records of one statement
+#: report the least sourced of their kinds, so that an answer never claims more than its data.
+KINDS = ("editorial", "read", "quoted")
+
+#: Statements that are editorial by definition (ontology/README.md, "Kinds of statement").
+GROUPING = (RDF_TYPE, SKOS + "inScheme", SKOS + "topConceptOf", SKOS + "hasTopConcept")
+NOTES = (SKOS + "scopeNote", SKOS + "editorialNote", SKOS + "note", SKOS + "historyNote", SKOS + "changeNote",
+         RDFS + "comment", VANN + "usageNote")
 
 
 def _lit(lang: str) -> ox.Literal:
@@ -124,21 +170,39 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", stripped.casefold()).strip()
 
 
+def kind_name(kg: KnowledgeGraph, iri: str | None) -> str | None:
+    """``quoted``, ``read`` or ``editorial`` for the IRI of a statement kind (None for anything else)."""
+    slug = kg.slug(iri) if iri else None
+    name = slug.removeprefix("statement-") if slug else None
+    return name if name in KINDS else None
+
+
+def weakest(kinds) -> str | None:
+    """The least sourced of several kinds (None when there is none)."""
+    known = [k for k in kinds if k in KINDS]
+    return min(known, key=KINDS.index) if known else None
+
+
 def list_types(kg: KnowledgeGraph, lang: str = "en") -> list[dict]:
-    """Every outsourcing type with its IRI, slug, label, acronym and definition.
+    """Every outsourcing type with its IRI, slug, label, acronym, definition and the definition's kind.
 
     One entry per type even when a type has several acronyms (the first in order is kept).
     """
     rows = kg.store.query(_TYPES, prefixes=kg.prefixes, substitutions={"lang": _lit(lang)},
                           timeout=kg.config.query_timeout)
     types: dict[str, dict] = {}
+    kinds: dict[str, set[str]] = {}
     for row in rows:
         iri = row["type"].value
         entry = types.setdefault(iri, {"iri": iri, "slug": kg.slug(iri), "label": None,
-                                       "acronym": None, "definition": None})
+                                       "acronym": None, "definition": None, "definition_kind": None})
         for key in ("label", "acronym", "definition"):
             if entry[key] is None and row[key] is not None:
                 entry[key] = row[key].value
+        if row["definitionKind"] is not None:
+            kinds.setdefault(iri, set()).add(kind_name(kg, row["definitionKind"].value) or "")
+    for iri, entry in types.items():
+        entry["definition_kind"] = weakest(kinds.get(iri, ()))
     return list(types.values())
 
 
@@ -151,15 +215,24 @@ def type_facts(kg: KnowledgeGraph) -> dict[str, dict[str, set[str]]]:
 
 
 def earnings(kg: KnowledgeGraph, lang: str = "en") -> dict[str, list[dict]]:
-    """type IRI → its earnings rates (amount, currency, unit, beneficiary, statistic)."""
+    """type IRI → its earnings rates (amount, currency, unit, beneficiary, statistic), each with its kind
+    of statement and reading notes (what the figure was read as: currency, statistic, beneficiary)."""
     out: dict[str, list[dict]] = {}
     rows = kg.store.query(_EARNINGS, prefixes=kg.prefixes, substitutions={"lang": _lit(lang)},
                           timeout=kg.config.query_timeout)
+    notes: dict[str, set[str]] = {}
+    for row in kg.store.query(_EARNINGS_NOTES, prefixes=kg.prefixes, timeout=kg.config.query_timeout):
+        notes.setdefault(row["rate"].value, set()).add(row["note"].value)
+    seen: set[tuple] = set()
     for row in rows:
         try:
             amount = float(row["amount"].value)
         except ValueError:
             continue
+        key = (row["type"].value, row["rate"].value)
+        if key in seen:
+            continue
+        seen.add(key)
         out.setdefault(row["type"].value, []).append({
             "iri": row["rate"].value if isinstance(row["rate"], ox.NamedNode) else None,
             "amount": amount,
@@ -169,6 +242,8 @@ def earnings(kg: KnowledgeGraph, lang: str = "en") -> dict[str, list[dict]]:
             "beneficiary": _value(row["beneficiary"]),
             "beneficiary_label": _value(row["beneficiaryLabel"]),
             "statistic": _value(row["statistic"]),
+            "kind": kind_name(kg, _value(row["kind"])),
+            "reading_notes": sorted(notes.get(row["rate"].value, ())),
         })
     for rates in out.values():
         rates.sort(key=lambda r: (r["beneficiary"] or "", r["amount"]))
@@ -187,6 +262,7 @@ class Concept:
     iri: str
     slug: str | None
     label: str | None
+    kind: str | None = None  #: kind of the concept's own texts (``editorial`` for the shipped ones)
 
 
 def concepts(kg: KnowledgeGraph, cls: str, lang: str = "en") -> list[Concept]:
@@ -198,7 +274,7 @@ def concepts(kg: KnowledgeGraph, cls: str, lang: str = "en") -> list[Concept]:
     for row in rows:
         iri = row["concept"].value
         if iri not in seen:
-            seen[iri] = Concept(iri, kg.slug(iri), _value(row["label"]))
+            seen[iri] = Concept(iri, kg.slug(iri), _value(row["label"]), kind_name(kg, _value(row["kind"])))
     return list(seen.values())
 
 
@@ -281,6 +357,7 @@ def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:
                                substitutions={"lang": _lit(lang), "type": ox.NamedNode(iri)},
                                timeout=kg.config.query_timeout))
     evidence = _evidence(kg, iri)
+    index = statement_index(kg, iri)
     facts: dict[tuple[str, str], dict] = {}
     labels: dict[str, list[str]] = {}
     for row in rows:
@@ -293,6 +370,7 @@ def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:
                 "property_label": _value(row["pLabel"]) or _local(p.value),
                 "value": _term_json(kg, o),
                 "evidence": evidence.get((p.value, o.value)) or evidence.get((p.value, None), []),
+                **statement_kind(kg, index, iri, p.value, o),
             }
         if isinstance(o, ox.NamedNode):
             value = fact["value"]
@@ -321,6 +399,7 @@ def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:
             fact["value"]["details"] = detail
     result = dict(entry)
     result["page"] = page_link(kg, iri)
+    result["kind"] = weakest(index.get(iri, {}).get("kinds", ()))
     result["earnings"] = earnings(kg, lang).get(iri, [])
     result["provenance"] = evidence.get((kg.prefixes["prov"] + "wasDerivedFrom", None), [])
     for fact in facts.values():
@@ -356,14 +435,77 @@ def _evidence(kg: KnowledgeGraph, iri: str) -> dict[tuple, list[dict]]:
         if p == prov and value is None:
             keys = [(p, None)]
         item = {"text": row["text"].value, "source": _value(row["source"]),
-                "source_label": _value(row["sourceLabel"])}
+                "source_label": _value(row["sourceLabel"]), "kind": kind_name(kg, _value(row["kind"])),
+                "passage": _value(row["passage"])}
         for key in keys:
             bucket = found.setdefault(key, [])
             if item not in bucket:
                 bucket.append(item)
     for bucket in found.values():
-        bucket.sort(key=lambda e: (e["text"], e["source"] or "", e["source_label"] or ""))
+        bucket.sort(key=lambda e: (e["text"], e["source"] or "", e["source_label"] or "", e["kind"] or "",
+                                   e["passage"] or ""))
     return found
+
+
+def statement_index(kg: KnowledgeGraph, iri: str) -> dict[str, dict]:
+    """The statement nodes about ``iri`` (its records, the fact nodes it links to, itself): node IRI →
+    kinds, property, value or literal, reading notes, premises."""
+    nodes: dict[str, dict] = {}
+    out = kg.prefixes["out"]
+    rows = kg.store.query(_STATEMENTS, prefixes=kg.prefixes, substitutions={"type": ox.NamedNode(iri)},
+                          timeout=kg.config.query_timeout)
+    for row in rows:
+        info = nodes.setdefault(row["node"].value, {"kinds": set(), "property": None, "value": None,
+                                                   "literal": None, "notes": set(), "premises": set()})
+        q, v = row["q"].value, row["v"]
+        if q == out + "statementKind":
+            info["kinds"].add(kind_name(kg, v.value))
+        elif q == out + "supportsProperty":
+            info["property"] = v.value
+        elif q == out + "supportsValue":
+            info["value"] = v.value
+        elif q == out + "supportsLiteral":
+            info["literal"] = (v.value, v.language if isinstance(v, ox.Literal) else None)
+        elif q == out + "readingNote":
+            info["notes"].add(v.value)
+        elif q == out + "inferredFrom":
+            info["premises"].add(v.value)
+    return nodes
+
+
+def statement_kind(kg: KnowledgeGraph, index: dict[str, dict], subject: str, prop: str, obj) -> dict:
+    """The kind of the statement ``subject prop obj`` (``obj`` a pyoxigraph term), with its reading notes
+    and premises, resolved as ontology/README.md says: its evidence records; else the fact node it
+    links to; else the rules for what is editorial by definition (groupings, notes, translations,
+    out:awaitsSourceFor); the subject's own quote for its provenance; else unmarked (None)."""
+    out = kg.prefixes["out"]
+    found = []
+    for node, info in index.items():
+        if info["property"] != prop or node == subject:
+            continue
+        if isinstance(obj, ox.Literal):
+            if info["value"] is not None:
+                continue
+            if info["literal"] is not None and info["literal"] != (obj.value, obj.language or None):
+                continue
+        elif info["value"] != obj.value:
+            continue
+        found.append(info)
+    if not found and isinstance(obj, ox.NamedNode) and obj.value in index and obj.value != subject:
+        found = [index[obj.value]]
+    if found:
+        kinds = {k for info in found for k in info["kinds"]}
+        return {"kind": weakest(kinds),
+                "reading_notes": sorted({n for info in found for n in info["notes"]}),
+                "inferred_from": sorted({p for info in found for p in info["premises"]})}
+    kind = None
+    if prop in GROUPING or prop in NOTES or prop in (out + "readingNote", out + "awaitsSourceFor"):
+        kind = "editorial"
+    elif isinstance(obj, ox.Literal) and obj.language and not obj.language.lower().startswith("en"):
+        kind = "editorial"  # a translation
+    elif prop in (out + "evidenceText", out + "quotedPassage", PROV + "wasDerivedFrom"):
+        kind = weakest(index.get(subject, {}).get("kinds", ()))
+    return {"kind": kind, "reading_notes": [], "inferred_from": []}
 
 
 def _term_json(kg: KnowledgeGraph, term) -> dict:

@@ -19,6 +19,7 @@ STANDARD: dict[str, str] = {
     "time": "http://www.w3.org/2006/time#",
     "unit": "http://qudt.org/vocab/unit/",
     "vann": "http://purl.org/vocab/vann/",
+    "oa": "http://www.w3.org/ns/oa#",
     "sh": "http://www.w3.org/ns/shacl#",
     "void": "http://rdfs.org/ns/void#",
     "sd": "http://www.w3.org/ns/sparql-service-description#",

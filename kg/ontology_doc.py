@@ -129,7 +129,8 @@ def build_ontology_doc(kg: KnowledgeGraph, rewriter: Rewriter, lang: str = "en")
                 label=text(iri, RDFS + "label") or humanize(iri),
                 definition=text(iri, SKOS + "definition"),
             )
-            term.comments = [o.value for o in objects(iri, RDFS + "comment") if isinstance(o, ox.Literal)]
+            term.comments = [o.value for p in (RDFS + "comment", SKOS + "scopeNote", VANN + "usageNote")
+                             for o in objects(iri, p) if isinstance(o, ox.Literal)]
             term.other_labels = sorted(
                 (o.language or "", o.value)
                 for o in objects(iri, RDFS + "label")

@@ -4,6 +4,15 @@
 written as money, and under each fact the source sentence that supports it. This module turns one
 description into that plain view model (dataclasses), so the Jinja template only lays it out and the HTML
 says exactly what the Turtle says.
+
+Every value on a page carries the kind of statement it is (``quoted``, ``read``, ``editorial``, see
+ontology/README.md "Kinds of statement"), resolved from the same triples the way the API and the comparison
+resolve it (``kg.lookup.statement_kind``): its evidence records, else the fact node it links to, else what
+is editorial by definition (groupings, notes, translations), else the kind of the node itself (not for a
+type, whose facts each need a record). A description holds the records that quote something in full, an
+editorial one only by name (``kg.describe`` follows nodes that carry a quote): so a type's fact with no quoting
+record in view is editorial. A read value shows its reading notes, an inferred one its premises, and each quote
+links to its Web Annotation passage.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from kg.rewrite import Rewriter
 RDF_TYPE = STANDARD["rdf"] + "type"
 RDFS, SKOS, PROV, DCT, SCHEMA = (STANDARD[p] for p in ("rdfs", "skos", "prov", "dcterms", "schema"))
 TIME = STANDARD["time"]
+OA = STANDARD["oa"]
 
 #: Label properties, best first.
 LABELS = (SKOS + "prefLabel", RDFS + "label", DCT + "title", SKOS + "altLabel")
@@ -68,6 +78,15 @@ KNOWN_LABELS = {
     TIME + "inXSDgYear": "year",
     TIME + "ProperInterval": "time interval",
     TIME + "Instant": "instant",
+    OA + "SpecificResource": "passage (Web Annotation)",
+    OA + "TextQuoteSelector": "text quote selector (Web Annotation)",
+    OA + "hasSource": "in source",
+    OA + "hasSelector": "selector",
+    OA + "exact": "exact words",
+    OA + "prefix": "text before",
+    OA + "suffix": "text after",
+    PROV + "wasAttributedTo": "attributed to",
+    PROV + "Agent": "agent",
     "http://qudt.org/vocab/unit/HR": "hour",
     "http://qudt.org/vocab/unit/MIN": "minute",
     "http://qudt.org/vocab/unit/DAY": "day",
@@ -120,6 +139,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("Evidence", ("supportsSubject", "supportsProperty", "supportsValue", "supportsLiteral")),
+    ("Passage", (OA + "hasSource", OA + "hasSelector", OA + "exact", OA + "prefix", OA + "suffix")),
     (
         "Classification",
         (
@@ -131,12 +151,43 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             SKOS + "relatedMatch",
         ),
     ),
-    ("Provenance", ("evidenceText", PROV + "wasDerivedFrom")),
+    (
+        "Provenance",
+        (
+            "evidenceText",
+            PROV + "wasDerivedFrom",
+            "statementKind",
+            "readingNote",
+            "inferredFrom",
+            "quotedPassage",
+            PROV + "wasAttributedTo",
+        ),
+    ),
 )
 OTHER = "Other properties"
 
 #: Incoming links that are shown as quotes under facts instead of as rows.
 EVIDENCE_LINKS = ("supportsSubject", "supportsValue")
+
+#: Groups whose rows describe the record itself (its target, its provenance), not a statement: no kind.
+UNMARKED_GROUPS = ("Evidence", "Passage", "Provenance")
+
+KINDS = ("editorial", "read", "quoted")
+KIND_TITLES = {
+    "quoted": "Quoted: the source says it, in the words quoted.",
+    "read": "Read: our interpretation of the quoted words; the note says what we read into them.",
+    "editorial": "Editorial: our own words, not the source's.",
+    None: "Not marked: no statement record in this description says what kind of statement this is.",
+}
+GROUPING = (RDF_TYPE, SKOS + "inScheme", SKOS + "topConceptOf", SKOS + "hasTopConcept")
+#: Statements about a type that the shapes require a record for (outsh:TypeStatementShape), besides the ones
+#: whose value is a fact node with its own kind. A description carries the records that quote something;
+#: when it holds none for such a statement, the record is an editorial one (which quotes nothing).
+RECORDED = ("requiresSkill", "typicalActivity", "hasActivityLevel", "hasClientContactFrequency",
+            "hasSpecializationLevel", "hasEmphasis", "workforceQualification", "emergedInSector", "isExtensionOf",
+            "isSimplerFormOf", SKOS + "broader", SKOS + "narrower", SKOS + "related", SKOS + "definition")
+NOTES = (SKOS + "scopeNote", SKOS + "editorialNote", SKOS + "note", SKOS + "historyNote", SKOS + "changeNote",
+         RDFS + "comment", STANDARD["vann"] + "usageNote")
 
 
 @dataclass
@@ -149,6 +200,7 @@ class Link:
 class Quote:
     text: str
     source: Link | None = None
+    passage: Link | None = None  #: the W3C Web Annotation passage of the quote
 
 
 @dataclass
@@ -159,6 +211,14 @@ class Value:
     money: bool = False
     quotes: list[Quote] = field(default_factory=list)
     details: list[Row] = field(default_factory=list)
+    marked: bool = False  #: whether the page shows its kind of statement
+    kind: str | None = None  #: "quoted", "read", "editorial"; None when nothing says
+    notes: list[str] = field(default_factory=list)  #: reading notes of a read value
+    inferred_from: list[Link] = field(default_factory=list)  #: premises of an inferred value
+
+    @property
+    def kind_title(self) -> str:
+        return KIND_TITLES.get(self.kind, KIND_TITLES[None])
 
 
 @dataclass
@@ -183,6 +243,7 @@ class ResourceView:
     definition: Value | None
     types: list[Link]
     quotes: list[Quote]
+    own: Value  #: the kind and reading notes of what the resource's own quotes support
     groups: list[Group]
     incoming: list[Group]
     evidence: list[Value]
@@ -234,6 +295,8 @@ class _Index:
             if not isinstance(o, ox.Literal):
                 self.inc[_key(o)].append((p, s))
         self.vocab = config.vocab_ns
+        kind = self.v("statementKind")
+        self.has_kinds = any(p == kind for pairs in self.out.values() for p, _ in pairs)
 
     def v(self, name: str) -> str:
         return name if ":" in name else self.vocab + name
@@ -275,10 +338,74 @@ class _Index:
             for o in self.objects(node, PROV + "wasDerivedFrom")
             if isinstance(o, ox.NamedNode)
         ]
-        return [
-            Quote(text, sources[0] if sources else None)
-            for text in sorted(self.literal_values(node, self.v("evidenceText")))
-        ]
+        passages = [o.value for o in self.objects(node, self.v("quotedPassage")) if isinstance(o, ox.NamedNode)]
+        quotes = []
+        for text in sorted(self.literal_values(node, self.v("evidenceText"))):
+            # A passage's caption quotes its words ("Passage: “…”"): the description holds captions only.
+            passage = next((p for p in sorted(passages) if f"“{text}”" in self.label(p)), None)
+            quotes.append(Quote(text, sources[0] if sources else None,
+                                Link("where it is in the source", self.href(passage)) if passage else None))
+        return quotes
+
+    def kinds_of(self, node: str) -> set[str]:
+        return {_kind_name(o.value) for o in self.objects(node, self.v("statementKind")) if isinstance(o, ox.NamedNode)}
+
+    def is_fact_node(self, node: str) -> bool:
+        """A node that cites a source itself (earnings, trend origin, period), unlike a concept."""
+        return bool(self.objects(node, PROV + "wasDerivedFrom") or self.objects(node, self.v("evidenceText")))
+
+    def is_type(self, node: str) -> bool:
+        kind = self.v("OutsourcingType")
+        return any(isinstance(o, ox.NamedNode) and o.value == kind for o in self.objects(node, RDF_TYPE))
+
+    def records_for(self, s: str, p: str, o) -> list[str]:
+        """Evidence records about the statement (s, p, o); records without a value match a literal."""
+        found = []
+        for record in self.evidence_records():
+            if _first([_key(x) for x in self.objects(record, self.v("supportsSubject"))]) != s:
+                continue
+            if _first([_key(x) for x in self.objects(record, self.v("supportsProperty"))]) != p:
+                continue
+            value = self.objects(record, self.v("supportsValue")) + self.objects(
+                record, self.v("supportsLiteral")
+            )
+            if value and not any(_same(v, o) for v in value):
+                continue
+            if not value and not isinstance(o, ox.Literal):
+                continue
+            found.append(record)
+        return found
+
+    def mark(self, value: Value, s: str, p: str, o, subject_notes: bool = False) -> Value:
+        """Give ``value`` the kind of the statement (s, p, o), with notes and premises (module docstring).
+
+        ``subject_notes``: the value stands for ``s`` (an incoming link), so a kind taken from ``s`` brings
+        its reading notes too."""
+        if not self.has_kinds:
+            return value  # a description with no kinds at all (the VoID page): nothing to show
+        value.marked = True
+        nodes = self.records_for(s, p, o)
+        if not nodes and not isinstance(o, ox.Literal):
+            target = _key(o)
+            if target != s and self.is_fact_node(target) and not self.is_type(target):
+                nodes = [target]
+        if nodes:
+            value.kind = _weakest({k for n in nodes for k in self.kinds_of(n)})
+            value.notes = sorted({n2 for n in nodes for n2 in self.literal_values(n, self.v("readingNote"))})
+            premises = sorted({_key(x) for n in nodes for x in self.objects(n, self.v("inferredFrom"))})
+            value.inferred_from = [self.link(x) for x in premises]
+            return value
+        if p in GROUPING or p in NOTES or p in (self.v("readingNote"), self.v("awaitsSourceFor")):
+            value.kind = "editorial"
+        elif isinstance(o, ox.Literal) and o.language and not o.language.lower().startswith("en"):
+            value.kind = "editorial"  # a translation
+        elif not self.is_type(s):
+            value.kind = _weakest(self.kinds_of(s))
+            if subject_notes:
+                value.notes = sorted(self.literal_values(s, self.v("readingNote")))
+        elif p in {self.v(n) for n in RECORDED} and (not isinstance(o, ox.Literal) or _english(o)):
+            value.kind = "editorial"  # its record quotes nothing, so the description leaves it out
+        return value
 
     def evidence_for(self, s: str, p: str, o) -> list[Quote]:
         """Quotes of evidence records about the statement (s, p, o); records without a value match any."""
@@ -328,10 +455,15 @@ def build_view(
     )
     definition = None
     if definition_lit is not None:
-        definition = Value(
-            definition_lit.value,
-            lang=definition_lit.language,
-            quotes=ix.evidence_for(subject, SKOS + "definition", definition_lit),
+        definition = ix.mark(
+            Value(
+                definition_lit.value,
+                lang=definition_lit.language,
+                quotes=ix.evidence_for(subject, SKOS + "definition", definition_lit),
+            ),
+            subject,
+            SKOS + "definition",
+            definition_lit,
         )
     types = [ix.link(o.value) for o in ix.objects(subject, RDF_TYPE) if isinstance(o, ox.NamedNode)]
 
@@ -341,11 +473,11 @@ def build_view(
     for p in LABELS:
         for o in ix.objects(subject, p):
             if isinstance(o, ox.Literal) and o.value not in shown_header:
-                other_labels.append(Value(o.value, lang=o.language))
+                other_labels.append(ix.mark(Value(o.value, lang=o.language), subject, p, o))
                 shown_header.add(o.value)
     for o in ix.objects(subject, SKOS + "definition"):
         if isinstance(o, ox.Literal) and definition_lit is not None and o != definition_lit:
-            other_labels.append(Value(o.value, lang=o.language))
+            other_labels.append(ix.mark(Value(o.value, lang=o.language), subject, SKOS + "definition", o))
 
     groups = _group_rows(ix, [(p, o) for p, o in own if p not in HEADER], subject)
     incoming = _incoming(ix, subject)
@@ -355,6 +487,17 @@ def build_view(
             {s for p, s in ix.inc.get(subject, []) if p in {ix.v(n) for n in EVIDENCE_LINKS}}
         )
     ]
+    for value, record in zip(
+        evidence,
+        sorted({s for p, s in ix.inc.get(subject, []) if p in {ix.v(n) for n in EVIDENCE_LINKS}}),
+        strict=True,
+    ):
+        value.marked = ix.has_kinds
+        # A record the description holds only by name quotes nothing: an editorial one (module docstring).
+        value.kind = _weakest(ix.kinds_of(record)) or ("editorial" if not ix.has_quote(record) else None)
+        value.notes = sorted(ix.literal_values(record, ix.v("readingNote")))
+    own = Value(title, marked=bool(ix.kinds_of(subject)), kind=_weakest(ix.kinds_of(subject)),
+                notes=sorted(ix.literal_values(subject, ix.v("readingNote"))))
     return ResourceView(
         iri=rewriter.to_public(subject),
         canonical=subject,
@@ -363,6 +506,7 @@ def build_view(
         definition=definition,
         types=types,
         quotes=ix.quotes_of(subject),
+        own=own,
         groups=groups,
         incoming=incoming,
         evidence=evidence,
@@ -388,9 +532,13 @@ def _group_rows(ix: _Index, pairs: list[tuple[str, object]], subject: str) -> li
         by_property[p].append(o)
     groups: dict[str, list[Row]] = defaultdict(list)
     for p in sorted(by_property, key=lambda q: ix.label(q)):
-        values = [_object_value(ix, subject, p, o) for o in by_property[p]]
+        group = _group_of(ix, p)
+        values = []
+        for o in by_property[p]:
+            value = _object_value(ix, subject, p, o)
+            values.append(ix.mark(value, subject, p, o) if group not in UNMARKED_GROUPS else value)
         values.sort(key=lambda v: v.text.lower())
-        groups[_group_of(ix, p)].append(Row(ix.label(p), ix.link(p), values))
+        groups[group].append(Row(ix.label(p), ix.link(p), values))
     return _ordered(groups)
 
 
@@ -414,21 +562,16 @@ def _value(ix: _Index, node: str, quotes: list[Quote] | None = None) -> Value:
                 [o.value for o in ix.objects(node, ix.v("perTimeUnit")) if isinstance(o, ox.NamedNode)]
             )
             value.text = format_money(amount[0], currency, ix.label(unit) if unit else None)
+            beneficiary = _first(
+                [o.value for o in ix.objects(node, ix.v("beneficiary")) if isinstance(o, ox.NamedNode)]
+            )
+            if beneficiary:  # what a country earns is not a wage: say whose money it is
+                value.text += f" for the {ix.label(beneficiary)}"
             value.money = True
-        skip = (
-            {
-                RDF_TYPE,
-                RDFS + "label",
-                SKOS + "prefLabel",
-                ix.v("evidenceText"),
-                PROV + "wasDerivedFrom",
-                SCHEMA + "value",
-                SCHEMA + "currency",
-                ix.v("perTimeUnit"),
-            }
-            if value.money
-            else {RDF_TYPE, RDFS + "label", SKOS + "prefLabel", ix.v("evidenceText"), PROV + "wasDerivedFrom"}
-        )
+        # Shown with the value itself: its quotes, kind, reading notes and passages.
+        shown = {RDF_TYPE, RDFS + "label", SKOS + "prefLabel", ix.v("evidenceText"), PROV + "wasDerivedFrom",
+                 ix.v("statementKind"), ix.v("readingNote"), ix.v("quotedPassage"), ix.v("inferredFrom")}
+        skip = shown | {SCHEMA + "value", SCHEMA + "currency", ix.v("perTimeUnit")} if value.money else shown
         details: dict[str, list[Value]] = defaultdict(list)
         for p, o in ix.out.get(node, []):
             if p in skip:
@@ -458,7 +601,10 @@ def _incoming(ix: _Index, subject: str) -> list[Group]:
         values = []
         for s in sorted(set(by_property[p])):
             quotes = ix.evidence_for(s, p, ox.NamedNode(subject))
-            values.append(_value(ix, s, quotes=quotes))
+            value = _value(ix, s, quotes=quotes)
+            if _group_of(ix, p) not in UNMARKED_GROUPS:
+                ix.mark(value, s, p, ox.NamedNode(subject), subject_notes=True)
+            values.append(value)
         values.sort(key=lambda v: v.text.lower())
         groups[_group_of(ix, p)].append(Row(ix.label(p), ix.link(p), values))
     return _ordered(groups)
@@ -473,6 +619,20 @@ def _literal_text(lit: ox.Literal) -> str:
         except InvalidOperation:
             return lit.value
     return lit.value
+
+
+def _english(lit: ox.Literal) -> bool:
+    return not lit.language or lit.language.lower().startswith("en")
+
+
+def _kind_name(iri: str) -> str:
+    name = re.split(r"[#/]", iri)[-1].removeprefix("statement-")
+    return name if name in KINDS else ""
+
+
+def _weakest(kinds: set[str]) -> str | None:
+    known = [k for k in kinds if k in KINDS]
+    return min(known, key=KINDS.index) if known else None
 
 
 def _key(term) -> str:

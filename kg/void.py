@@ -68,7 +68,8 @@ def void_description(kg: KnowledgeGraph, base: str, rewriter: Rewriter | None = 
         DCT + "description",
         ox.Literal(
             "Kinds of outsourcing (BPO, KPO and types added later), the skills, activities and levels they "
-            "involve, what they earn and how they compare, each fact traced to its source sentence.",
+            "involve, what they earn and how they compare, each statement marked as quoted from its source "
+            "sentence, read from it, or editorial.",
             language="en",
         ),
     )

@@ -173,7 +173,7 @@ def _concept_list(cls: str, lang: str, limit: int, offset: int) -> Response:
     for c in lookup.concepts(kg, kg.prefixes["out"] + cls, lang):
         by_prop = uses.get(c.iri, {})
         items.append({"iri": c.iri, "slug": c.slug, "label": c.label, "page": lookup.page_link(kg, c.iri),
-                      "types": sorted({s for slugs in by_prop.values() for s in slugs})})
+                      "types": sorted({s for slugs in by_prop.values() for s in slugs}), "kind": c.kind})
     return jsonify(_page(items, limit, offset))
 
 

@@ -20,6 +20,10 @@ def test_types_lists_every_type_with_its_basics(server, http, select):
     assert kpo["definition"] and kpo["iri"].endswith("/id/kpo") and kpo["page"] == "/doc/kpo"
     amount = select("SELECT ?v WHERE { outd:kpo out:averageEarnings/schema:value ?v }")[0]["v"]
     assert kpo["earnings"][0]["amount"] == float(amount) and kpo["earnings"][0]["currency"] == "USD"
+    # "USD" is our reading of the article's "$": the answer says so.
+    assert kpo["earnings"][0]["kind"] == "read"
+    assert any('"$"' in note for note in kpo["earnings"][0]["reading_notes"])
+    assert kpo["definition_kind"] == "read"
 
 
 @pytest.mark.parametrize("query, expected", [
@@ -58,11 +62,17 @@ def test_one_type_with_facts_and_provenance(server, http, select):
     facts = {(f["property"].rsplit("#", 1)[-1], f["value"].get("label") or f["value"].get("value")): f
              for f in body["facts"]}
     rows = select("SELECT ?l WHERE { outd:kpo out:requiresSkill/skos:prefLabel ?l FILTER(LANG(?l)='en') }")
+    kinds = {r["l"]: r["k"].rsplit("statement-", 1)[-1] for r in select(
+        "SELECT ?l ?k WHERE { ?r out:supportsSubject outd:kpo ; out:supportsProperty out:requiresSkill ; "
+        "out:supportsValue/skos:prefLabel ?l ; out:statementKind ?k FILTER(LANG(?l)='en') }")}
     for row in rows:
         fact = facts[("requiresSkill", row["l"])]
         assert fact["evidence"] and fact["evidence"][0]["source"].endswith("source-bpo-vs-kpo")
+        assert fact["kind"] == kinds[row["l"]] and fact["evidence"][0]["kind"] == fact["kind"]
+    assert {f["kind"] for (p, _), f in facts.items() if p == "requiresSkill"} == {"quoted", "read"}
     assert ("hasClientContactFrequency", "frequent contact with international clients") in facts
     assert body["provenance"][0]["text"].startswith("KPO is a rather new term")
+    assert body["provenance"][0]["kind"] == "quoted" and body["kind"] == "quoted"
 
 
 def test_unknown_type_is_404_listing_known_ones(server, http):

@@ -1,8 +1,9 @@
 """The KPO page in a real headless browser (Debian's Chromium, driven by selenium).
 
 Checks what a reader sees after CSS and layout: the label, definition, "$24 per hour" and the source
-sentence are visible; the page fits a phone's width; the keyboard reaches the skip link first. A
-screenshot is written to ``test-artifacts/kpo-page.png`` for review.
+sentence are visible; each statement shows its kind (quoted, read, editorial), told apart by word and
+colour, with the reading notes of what we read into the source; the page fits a phone's width; the
+keyboard reaches the skip link first. Screenshots are written to ``test-artifacts/`` for review.
 """
 
 from __future__ import annotations
@@ -92,3 +93,43 @@ def test_kpo_page_fits_a_phone_and_works_from_the_keyboard(server, browser):
         assert browser.execute_script("return location.hash") == "#main"
     finally:
         browser.set_window_size(1280, 2000)
+
+
+def test_kinds_of_statement_are_visible_and_told_apart(server, browser, repo_root: Path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{server.url}/doc/kpo")
+    badges = [b for b in browser.find_elements(By.CSS_SELECTOR, ".statement-kind") if b.is_displayed()]
+    by_kind: dict[str, set[str]] = {}
+    for badge in badges:
+        by_kind.setdefault(badge.get_attribute("data-kind"), set()).add(badge.value_of_css_property("background-color"))
+    assert {"quoted", "read", "editorial"} <= set(by_kind), by_kind
+    assert "unmarked" not in by_kind
+    # Each kind has one colour of its own (and its word: colour is never the only sign).
+    assert all(len(colours) == 1 for colours in by_kind.values()), by_kind
+    assert len({c for k in ("quoted", "read", "editorial") for c in by_kind[k]}) == 3
+    # The definition is our wording of the article's sentence: marked read, with the note on screen.
+    definition = browser.find_element(By.CSS_SELECTOR, ".definition")
+    assert definition.find_element(By.CSS_SELECTOR, ".statement-kind").text.lower() == "read"
+    note = definition.find_element(By.CSS_SELECTOR, ".reading-note")
+    assert note.is_displayed() and note.text.startswith("Our reading:")
+    # "such as investment analysis": a reading, not the article's requirement, and the page says why.
+    skill = browser.find_element(By.LINK_TEXT, "investment analysis").find_element(By.XPATH, "./ancestor::li[1]")
+    assert skill.find_element(By.CSS_SELECTOR, ".statement-kind").text.lower() == "read"
+    assert "such as" in skill.find_element(By.CSS_SELECTOR, ".reading-note").text
+    english = browser.find_element(By.LINK_TEXT, "frequent contact with international clients")
+    assert english.find_element(By.XPATH, "./ancestor::li[1]").find_element(
+        By.CSS_SELECTOR, ".statement-kind").text.lower() == "quoted"
+    # The comparison: every value in every cell shows its kind, on screen.
+    browser.get(f"{server.url}/api/compare?types=bpo,kpo&format=html")
+    values = browser.find_elements(By.CSS_SELECTOR, "table.compare div.value")
+    assert len(values) >= 20
+    for value in values:
+        badge = value.find_element(By.CSS_SELECTOR, ".statement-kind")
+        assert badge.is_displayed() and badge.text.lower() in ("quoted", "read", "editorial"), value.text
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1280, min(height + 120, 8000))
+    out = repo_root / "test-artifacts"
+    out.mkdir(exist_ok=True)
+    browser.save_screenshot(str(out / "compare-kinds.png"))
+    browser.set_window_size(1280, 2000)

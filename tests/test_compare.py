@@ -117,6 +117,10 @@ LPO = """
 @prefix prov: <http://www.w3.org/ns/prov#> .
 @prefix schema: <https://schema.org/> .
 @prefix unit: <http://qudt.org/vocab/unit/> .
+@prefix dcterms: <http://purl.org/dc/terms/> .
+
+# A made-up type: its own source (not the article), and every fact marked as the fixture's own words.
+outd:source-test-fixture a prov:Entity ; dcterms:title "test fixture"@en .
 
 outd:lpo a out:OutsourcingType ;
     skos:prefLabel "Legal Process Outsourcing"@en ;
@@ -129,13 +133,36 @@ outd:lpo a out:OutsourcingType ;
     out:hasClientContactFrequency outd:contact-often ;
     out:isExtensionOf outd:kpo ;
     out:averageEarnings outd:lpo-earnings ;
-    prov:wasDerivedFrom outd:source-bpo-vs-kpo ;
+    out:statementKind outd:statement-quoted ;
+    prov:wasDerivedFrom outd:source-test-fixture ;
     out:evidenceText "test fixture" .
 
 outd:lpo-earnings a out:EarningsRate ;
     schema:value 33.0 ; schema:currency "USD" ; out:perTimeUnit unit:HR ;
     out:beneficiary outd:host-country ; out:statistic outd:stat-mean ;
-    prov:wasDerivedFrom outd:source-bpo-vs-kpo ; out:evidenceText "test fixture" .
+    out:statementKind outd:statement-quoted ;
+    prov:wasDerivedFrom outd:source-test-fixture ; out:evidenceText "test fixture" .
+
+outd:lpo-fact-1 a out:Evidence ; out:supportsSubject outd:lpo ; out:supportsProperty skos:definition ;
+    out:statementKind outd:statement-editorial ; prov:wasAttributedTo outd:outsourcing-kg-editors .
+outd:lpo-fact-2 a out:Evidence ; out:supportsSubject outd:lpo ; out:supportsProperty out:requiresSkill ;
+    out:supportsValue outd:skill-legal-knowledge ;
+    out:statementKind outd:statement-editorial ; prov:wasAttributedTo outd:outsourcing-kg-editors .
+outd:lpo-fact-3 a out:Evidence ; out:supportsSubject outd:lpo ; out:supportsProperty out:requiresSkill ;
+    out:supportsValue outd:skill-english ;
+    out:statementKind outd:statement-editorial ; prov:wasAttributedTo outd:outsourcing-kg-editors .
+outd:lpo-fact-4 a out:Evidence ; out:supportsSubject outd:lpo ; out:supportsProperty out:typicalActivity ;
+    out:supportsValue outd:activity-legal-matters ;
+    out:statementKind outd:statement-editorial ; prov:wasAttributedTo outd:outsourcing-kg-editors .
+outd:lpo-fact-5 a out:Evidence ; out:supportsSubject outd:lpo ; out:supportsProperty out:hasActivityLevel ;
+    out:supportsValue outd:activity-level-high ;
+    out:statementKind outd:statement-editorial ; prov:wasAttributedTo outd:outsourcing-kg-editors .
+outd:lpo-fact-6 a out:Evidence ; out:supportsSubject outd:lpo ; out:supportsProperty out:hasClientContactFrequency ;
+    out:supportsValue outd:contact-often ;
+    out:statementKind outd:statement-editorial ; prov:wasAttributedTo outd:outsourcing-kg-editors .
+outd:lpo-fact-7 a out:Evidence ; out:supportsSubject outd:lpo ; out:supportsProperty out:isExtensionOf ;
+    out:supportsValue outd:kpo ;
+    out:statementKind outd:statement-editorial ; prov:wasAttributedTo outd:outsourcing-kg-editors .
 """
 
 

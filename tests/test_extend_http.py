@@ -152,6 +152,21 @@ REJECTED = {
         422,
         "cannot be skos:broader itself",
     ),
+    "unmarked-fact": (
+        renamed("s9", "SE").replace("out:typicalActivity outd:activity-legal-matters ;",
+                                    "out:typicalActivity outd:activity-legal-matters , outd:activity-data-entry ;"),
+        "text/turtle",
+        422,
+        "with no statement record",
+    ),
+    "article-for-new-type": (
+        renamed("s10", "SF").replace(
+            "out:inferredFrom outd:evidence-s10-broader-kpo , outd:evidence-kpo-typical-activity-legal-matters ;",
+            "prov:wasDerivedFrom outd:source-bpo-vs-kpo ;"),
+        "text/turtle",
+        422,
+        "speak only of outd:bpo, outd:kpo",
+    ),
     "duplicate": (LPO.replace("outd:lpo a", "outd:bpo a"), "text/turtle", 409, "bpo already exists"),
     "duplicate-acronym": (renamed("s5", "BPO"), "text/turtle", 422, 'acronym \\"BPO\\" is already used'),
     "syntax": ('@prefix x: <http://x/> .\nx:a x:b x:c .\nx:d x:e "open .\n', "text/turtle", 400, "line 3"),

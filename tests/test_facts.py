@@ -5,12 +5,14 @@ names these tests. Uses the `select` and `ask` fixtures of tests/conftest.py: SP
 default graph = union of all graphs, prefixes out, outd, skos, schema, prov, dcterms, time, unit, xsd, rdf,
 rdfs and owl predeclared; `select` rows map variable names to lexical values (strings).
 
-The queries use only constants of this module, never outside input.
+The queries use only constants of this module, never outside input. Each fact is also checked for its kind of
+statement where it matters (quoted, read: ontology/README.md, "Kinds of statement"); tests/test_provenance.py
+covers kinds, readings and passages across the whole graph.
 """
 
 from __future__ import annotations
 
-import pathlib
+from tests.support.article import article_text
 
 ID = "https://w3id.org/outsourcing-kg/id/"
 OUT = "https://w3id.org/outsourcing-kg/ontology#"
@@ -18,10 +20,7 @@ SKOS = "http://www.w3.org/2004/02/skos/core#"
 UNIT = "http://qudt.org/vocab/unit/"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 SOURCE = ID + "source-bpo-vs-kpo"
-
-# The article's text, if it is shipped with the repository (see ontology/README.md).
-# The article is the project's input, kept beside the repository (../shared/source/, as on CI), not copied in.
-SOURCE_TEXT = pathlib.Path(__file__).resolve().parents[2] / "shared" / "source" / "bpo-vs-kpo.txt"
+QUOTED, READ = ID + "statement-quoted", ID + "statement-read"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -48,11 +47,21 @@ def evidence_texts(select, subject: str, prop: str, value: str | None = None) ->
     return [r["text"] for r in select(q)]
 
 
-def assert_evidence(select, subject: str, prop: str, value: str | None, *fragments: str) -> None:
+def assert_evidence(select, subject: str, prop: str, value: str | None, *fragments: str, kind: str = QUOTED) -> None:
+    """The statement has evidence quoting each fragment, and is of ``kind`` (quoted unless said otherwise)."""
     texts = evidence_texts(select, subject, prop, value)
     assert texts, f"no out:Evidence for {subject} {prop} {value}"
     for fragment in fragments:
         assert any(fragment in t for t in texts), f"{fragment!r} not quoted in evidence: {texts}"
+    value_pattern = f"out:supportsValue {value} ;" if value else ""
+    kinds = {r["k"] for r in select(f"""SELECT ?k WHERE {{ ?e a out:Evidence ; out:supportsSubject {subject} ;
+        out:supportsProperty {prop} ; {value_pattern} out:statementKind ?k ;
+        prov:wasDerivedFrom outd:source-bpo-vs-kpo }}""")}
+    assert kinds == {kind}, f"{subject} {prop} {value} is {kinds}, expected {kind}"
+
+
+def node_kind(select, node: str) -> str:
+    return select(f"SELECT ?k WHERE {{ {node} out:statementKind ?k }}")[0]["k"]
 
 
 def node_quotes(select, node: str) -> list[str]:
@@ -108,9 +117,10 @@ def test_bpo_definition(select):
     text = definition.pop()
     for word in ("back-office", "foreign countries"):
         assert word in text
+    assert "at home" not in text  # the article does not say cheaper than what
     assert_evidence(
         select, "outd:bpo", "skos:definition", None,
-        "refers to handling of back office activities in foreign countries at cheaper rates",
+        "refers to handling of back office activities in foreign countries at cheaper rates", kind=READ,
     )
 
 
@@ -138,7 +148,7 @@ def test_kpo_definition(select):
     assert_evidence(
         select, "outd:kpo", "skos:definition", None,
         "KPO involves much deeper knowledge and expertise",
-        "business experts having long experience",
+        "business experts having long experience", kind=READ,
     )
 
 
@@ -174,6 +184,7 @@ def test_kpo_is_newer_term_than_bpo(select):
     assert label(select, "outd:measure-term-emergence") == {"emergence of the term"}
     assert label(select, "outd:outcome-more-recent") == {"more recent"}
     assert_node_quotes(select, "outd:comparison-newer-term", "KPO is a rather new term", "of late")
+    assert node_kind(select, "outd:comparison-newer-term") == READ  # "rather new" read as "newer than BPO"
 
 
 def test_kpo_similar_to_bpo(select):
@@ -181,6 +192,7 @@ def test_kpo_similar_to_bpo(select):
     assert ID + "kpo" in objects(select, "outd:bpo", "skos:related")
     assert_evidence(select, "outd:kpo", "skos:related", "outd:bpo",
                     "it is pretty much similar to what BPO stands for")
+    assert_evidence(select, "outd:bpo", "skos:related", "outd:kpo", "BPO and KPO might look the same")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -205,6 +217,7 @@ def test_difference_statement_bpo_kpo(select, ask):
         "there are many differences in activities, emphasis, processes, client contacts and specialization",
         "there are many differences between BPO and KPO",
     )
+    assert node_kind(select, "outd:differences-bpo-kpo") == READ  # "processes" read as the activity level
 
 
 def test_comparison_dimensions(select):
@@ -232,10 +245,13 @@ def test_bpo_trend_started_late_1980s(select, ask):
     rows = select("""SELECT ?b ?e WHERE { outd:period-late-1980s time:hasBeginning/time:inXSDgYear ?b ;
                                                               time:hasEnd/time:inXSDgYear ?e }""")
     assert [(r["b"], r["e"]) for r in rows] == [("1985", "1989")]
-    # The bounds are flagged as an editorial reading, not the source's words.
-    notes = objects(select, "outd:period-late-1980s", "skos:editorialNote")
-    assert any("Editorial reading" in n for n in notes)
+    # The bounds are our reading, not the source's words: each instant says so.
+    for instant, year in (("outd:period-late-1980s-start", "1985"), ("outd:period-late-1980s-end", "1989")):
+        assert node_kind(select, instant) == READ
+        assert any(year in n and "late eighties" in n for n in objects(select, instant, "out:readingNote"))
+        assert_node_quotes(select, instant, "late eighties")
     assert_node_quotes(select, "outd:period-late-1980s", "The trend started in late eighties")
+    assert node_kind(select, "outd:period-late-1980s") == READ  # "the trend" read as BPO's
     # gYear is compared through a cast (rdflib cannot order xsd:gYear).
     assert ask("""ASK { outd:bpo out:trendStarted/time:hasBeginning/time:inXSDgYear ?y
                         FILTER (xsd:integer(STR(?y)) < 1990) }""")
@@ -250,6 +266,7 @@ def test_bpo_trend_origin(select, ask):
         ID + "activity-less-critical-operations"}
     assert objects(select, "outd:bpo-trend-origin", "out:locationFactor") == {
         ID + "factor-low-labour-rates", ID + "factor-skilled-workers-available", ID + "factor-lower-wages"}
+    assert node_kind(select, "outd:bpo-trend-origin") == READ  # "companies in other countries" → host country
     assert_node_quotes(
         select, "outd:bpo-trend-origin",
         "western countries handed over less critical activities and operations",
@@ -333,8 +350,10 @@ def test_kpo_requires_investment_and_legal_knowledge(select):
         assert ID + s in skills
         # both are areas of the broader "specialised knowledge"
         assert objects(select, f"outd:{s}", "skos:broader") == {ID + "skill-specialized-knowledge"}
+        # "such as" gives examples of areas: recording them as required skills is our reading.
         assert_evidence(select, "outd:kpo", "out:requiresSkill", f"outd:{s}",
-                        "in depth knowledge in specific areas such as investment analysis and legal matters")
+                        "in depth knowledge in specific areas such as investment analysis and legal matters",
+                        kind=READ)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -416,9 +435,9 @@ def test_kpo_workforce_cas_and_mbas(select):
     assert {ID + "qualification-chartered-accountant", ID + "qualification-mba"} <= quals
     assert label(select, "outd:qualification-chartered-accountant", "skos:altLabel") == {"CA"}
     assert label(select, "outd:qualification-mba", "skos:altLabel") == {"MBA"}
-    for q in ("qualification-chartered-accountant", "qualification-mba"):
+    for q, kind in (("qualification-chartered-accountant", READ), ("qualification-mba", QUOTED)):
         assert_evidence(select, "outd:kpo", "out:workforceQualification", f"outd:{q}",
-                        "It is common to see CA\u2019s and MBA\u2019s working in KPO sector")
+                        "It is common to see CA\u2019s and MBA\u2019s working in KPO sector", kind=kind)
     assert not objects(select, "outd:bpo", "out:workforceQualification"), "the source names no BPO workforce"
 
 
@@ -466,6 +485,9 @@ def test_bpo_average_earnings(select, ask):
     assert e["statistic"] == ID + "stat-mean"
     assert ask("ASK { out:EarningsRate rdfs:subClassOf schema:MonetaryAmount , prov:Entity }")
     assert_node_quotes(select, "outd:bpo-earnings", "On an average, BPO earns $11 per hour for the country")
+    # "$" → USD, "on an average" → mean, "for the country" → the host country: readings, each noted.
+    assert node_kind(select, "outd:bpo-earnings") == READ
+    assert len(objects(select, "outd:bpo-earnings", "out:readingNote")) == 3
 
 
 def test_kpo_average_earnings(select):
@@ -476,6 +498,8 @@ def test_kpo_average_earnings(select):
     assert (e["currency"], e["unit"]) == ("USD", UNIT + "HR")
     assert (e["beneficiary"], e["statistic"]) == (ID + "host-country", ID + "stat-mean")
     assert_node_quotes(select, "outd:kpo-earnings", "KPO makes the country richer by $24 every hour")
+    assert node_kind(select, "outd:kpo-earnings") == READ
+    assert any("richer by" in n for n in objects(select, "outd:kpo-earnings", "out:readingNote"))
 
 
 def test_earnings_ratio_is_computed_not_stored(select):
@@ -503,6 +527,7 @@ def test_profit_to_developed_nations_double(select):
                                         BIND(DATATYPE(?r) AS ?dt) }""")[0]["dt"] == XSD + "decimal"
     assert_node_quotes(select, "outd:comparison-profit-to-developed-nations",
                        "profits to developed nations are double than that in BPO")
+    assert node_kind(select, "outd:comparison-profit-to-developed-nations") == QUOTED
 
 
 def test_kpo_better_foreign_currency_earner(select):
@@ -515,6 +540,7 @@ def test_kpo_better_foreign_currency_earner(select):
     assert_node_quotes(
         select, "outd:comparison-foreign-currency-earnings",
         "From the perspective of developing countries, KPOs are better earners of foreign currency")
+    assert node_kind(select, "outd:comparison-foreign-currency-earnings") == READ  # baseline BPO is our reading
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -525,7 +551,7 @@ def test_kpo_better_foreign_currency_earner(select):
 EVIDENCED_PROPERTIES = (
     "out:requiresSkill", "out:typicalActivity", "out:hasActivityLevel", "out:hasEmphasis",
     "out:hasClientContactFrequency", "out:hasSpecializationLevel", "out:workforceQualification",
-    "out:isExtensionOf", "out:isSimplerFormOf", "out:emergedInSector",
+    "out:isExtensionOf", "out:isSimplerFormOf", "out:emergedInSector", "skos:related",
 )
 
 
@@ -551,7 +577,7 @@ def test_every_binary_fact_has_evidence(select):
         ?t a out:OutsourcingType ; prov:wasDerivedFrom outd:source-bpo-vs-kpo ; ?p ?o .
         FILTER (!isLiteral(?o) || LANG(?o) = "en")
         FILTER NOT EXISTS {{
-            ?e a out:Evidence ; out:supportsSubject ?t ; out:supportsProperty ?p ;
+            ?e a out:Evidence ; out:supportsSubject ?t ; out:supportsProperty ?p ; out:statementKind ?kind ;
                out:evidenceText ?text ; prov:wasDerivedFrom outd:source-bpo-vs-kpo .
             OPTIONAL {{ ?e out:supportsValue ?v }}
             OPTIONAL {{ ?e out:supportsLiteral ?l }}
@@ -577,8 +603,7 @@ def test_evidence_nodes_are_labelled(select):
 
 
 def test_evidence_texts_are_verbatim_quotes(select):
-    assert SOURCE_TEXT.exists(), f"the source article is expected at {SOURCE_TEXT}"
-    text = SOURCE_TEXT.read_text(encoding="utf-8")
+    text = article_text()
     quotes = {r["t"] for r in select("SELECT DISTINCT ?t WHERE { ?n out:evidenceText ?t }")}
     assert quotes
     missing = sorted(q for q in quotes if q not in text)

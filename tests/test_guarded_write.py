@@ -84,3 +84,47 @@ def test_one_write_wins_across_replicas_of_a_remote_store(tmp_path):
         assert replicas[1].replace_graph(graph, _triples(winner), unless=_unless(graph))
     finally:
         server.stop()
+
+
+@pytest.mark.remote
+def test_two_services_over_one_store_accept_one_acronym_once(tmp_path):
+    """Two `kg serve` over one Oxigraph server, the same acronym submitted through both at once:
+    exactly one 201; the other is 409 and wrote nothing. The one added is then answered by both."""
+    import requests
+
+    from bench.soak import type_turtle
+    from tests.support.server import ADMIN_TOKEN, ServerProcess
+
+    store = OxigraphServer().start()
+    env = {"KG_STORE": "remote", "KG_VALIDATE": "0", "KG_CACHE": "off", **store.env}
+    for i in (0, 1):
+        (tmp_path / f"replica{i}").mkdir()
+    replicas = [ServerProcess(data_dir=tmp_path / f"replica{i}" / "data", env=env).start() for i in (0, 1)]
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "text/turtle"}
+    try:
+        for round_, slugs in enumerate((("race-a", "race-b"), ("race-c", "race-c"))):
+            acronym = f"RACE{round_}"
+            answers: dict[int, requests.Response] = {}
+            barrier = threading.Barrier(2)
+
+            def submit(i: int, slug: str, acronym=acronym, answers=answers, barrier=barrier) -> None:
+                barrier.wait()
+                answers[i] = requests.post(replicas[i].url + "/api/types", headers=headers, timeout=60,
+                                           data=type_turtle(slug, acronym).encode())
+
+            threads = [threading.Thread(target=submit, args=(i, slug)) for i, slug in enumerate(slugs)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            codes = sorted(r.status_code for r in answers.values())
+            assert codes == [201, 409], [(r.status_code, r.text[:200]) for r in answers.values()]
+            winner = next(slug for i, slug in enumerate(slugs) if answers[i].status_code == 201)
+            for replica in replicas:  # both answer for the one that was written, and only it
+                listing = requests.get(replica.url + "/api/types", timeout=30).json()
+                found = [t for t in listing["items"] if acronym in (t.get("acronym"), *t.get("acronyms", []))]
+                assert [t["slug"] for t in found] == [winner], found
+    finally:
+        for replica in replicas:
+            replica.stop()
+        store.stop()

@@ -67,6 +67,13 @@ def test_answers_match_the_graph(server, http, select):
     rows = _rows(http.get(u + "facts-with-sources", params={"subject": "kpo"}))
     assert any(r["evidence"] == "KPO employees engage with international clients often" for r in rows)
     assert all(r.get("source", "").endswith("source-bpo-vs-kpo") for r in rows)
+    # Each fact says what kind of statement it is, and where its quote is in the article.
+    kinds = {r["kind"].rsplit("statement-", 1)[-1] for r in rows}
+    assert kinds == {"quoted", "read"} and all(r.get("passage") for r in rows)
+    rows = _rows(http.get(u + "skills-of-type", params={"type": "kpo"}))
+    assert {r["label"]: r["kind"].rsplit("statement-", 1)[-1] for r in rows}["investment analysis"] == "read"
+    rows = _rows(http.get(u + "earnings-by-type", params={"baseline": "bpo"}))
+    assert {r["kind"].rsplit("statement-", 1)[-1] for r in rows} == {"read"}
     rows = _rows(http.get(u + "search-concepts", params={"text": "LEGAL"}))
     assert {r["label"] for r in rows} >= {"knowledge of legal matters", "legal matters"}
 

@@ -6,6 +6,8 @@ Uses the `select` / `ask` fixtures of tests/conftest.py (union default graph, pr
 
 from __future__ import annotations
 
+from tests.support.server import ROOT
+
 ONTOLOGY = "https://w3id.org/outsourcing-kg/ontology"
 OUT = ONTOLOGY + "#"
 ID = "https://w3id.org/outsourcing-kg/id/"
@@ -118,6 +120,48 @@ def test_functional_properties(ask):
                    "?p a ?k FILTER (?k IN (owl:TransitiveProperty, owl:SymmetricProperty)) }")
 
 
+def test_the_vocabulary_stays_within_owl2_dl(select):
+    # Properties whose values are properties (punning) declare no range: rdfs:range rdf:Property is not DL.
+    rows = select(f"""SELECT ?term ?range WHERE {{ GRAPH outg:vocabulary {{ ?term rdfs:range ?range }}
+        FILTER (?range IN (rdf:Property, rdfs:Class, rdfs:Resource, owl:ObjectProperty, owl:Class))
+        FILTER (STRSTARTS(STR(?term), "{OUT}")) }}""")
+    assert not rows, f"ranges outside OWL 2 DL: {rows}"
+    # A term is an annotation property or an object/datatype property, never both.
+    rows = select("""SELECT ?term WHERE { GRAPH outg:vocabulary { ?term a owl:AnnotationProperty ;
+                                                                      a ?other }
+        FILTER (?other IN (owl:ObjectProperty, owl:DatatypeProperty)) }""")
+    assert not rows, rows
+    # An object property is never stated on the ontology IRI (ontology annotations must be annotation properties).
+    rows = select(f"""SELECT ?p WHERE {{ GRAPH outg:vocabulary {{ <{ONTOLOGY}> ?p ?o }}
+                                        GRAPH outg:vocabulary {{ ?p a owl:ObjectProperty }} }}""")
+    assert not rows, rows
+
+
+def test_rules_of_use_are_data_not_comments(select):
+    notes = {r["term"].rsplit("#", 1)[-1]: r["note"] for r in select(f"""SELECT ?term ?note WHERE {{
+        GRAPH outg:vocabulary {{ ?term vann:usageNote|skos:scopeNote ?note }}
+        FILTER (STRSTARTS(STR(?term), "{OUT}")) }}""")}
+    assert "only when the source gives the number" in notes["ratio"]
+    assert "not skos:broader" in notes["isExtensionOf"]
+    assert "awaitsSourceFor" in notes["hasActivityLevel"]
+    assert "punning" in notes["dimensionProperty"] and "punning" in notes["supportsProperty"]
+    assert len(notes) >= 15
+    comments = [line for line in (ROOT / "ontology" / "outsourcing.ttl").read_text(encoding="utf-8").splitlines()
+                if line.lstrip().startswith("#")]
+    for rule in ("Only stated when the source gives the number", "deliberately NOT skos:broader"):
+        assert not any(rule in line for line in comments), f"a rule left in a comment: {rule}"
+
+
+def test_statement_kinds_are_declared_and_described(select, ask):
+    assert ask("ASK { out:statementKind a owl:ObjectProperty ; rdfs:range out:StatementKind . "
+               "out:readingNote a owl:AnnotationProperty . out:inferredFrom rdfs:subPropertyOf prov:wasDerivedFrom . "
+               "out:quotedPassage rdfs:range oa:SpecificResource }")
+    rows = select("""SELECT ?k ?label WHERE { ?k a out:StatementKind ; skos:inScheme outd:statement-kinds ;
+                                               skos:prefLabel ?label ; skos:definition ?d ; vann:usageNote ?u
+                                               FILTER (LANG(?label) = "en") }""")
+    assert {r["label"] for r in rows} == {"quoted", "read", "editorial"}
+
+
 def test_no_undeclared_out_terms(select):
     rows = select(f"""SELECT DISTINCT ?term WHERE {{
         {{ ?term ?p ?o }} UNION {{ ?s ?term ?o }} UNION {{ ?s ?p ?term }}
@@ -199,7 +243,8 @@ def test_fixed_reference_iris_exist(ask):
     for slug in ("outsourcing-types", "activity-level-low", "activity-level-high", "contact-rarely",
                  "contact-often", "specialization-low", "specialization-high", "emphasis-process",
                  "emphasis-knowledge-application", "host-country", "stat-mean", "period-late-1980s",
-                 "source-bpo-vs-kpo", "bpo", "kpo", "bpo-earnings", "kpo-earnings"):
+                 "source-bpo-vs-kpo", "bpo", "kpo", "bpo-earnings", "kpo-earnings", "statement-quoted",
+                 "statement-read", "statement-editorial", "outsourcing-kg-editors", "dimension-activity-level"):
         assert ask(f"ASK {{ <{ID}{slug}> ?p ?o }}"), slug
 
 

@@ -1,4 +1,6 @@
-"""``kg compare A B``: the difference table of two or more outsourcing types in the terminal."""
+"""``kg compare A B``: the difference table of two or more outsourcing types in the terminal.
+
+Every value says what kind of statement it is (quoted, read or editorial), in every format."""
 
 from __future__ import annotations
 
@@ -45,8 +47,12 @@ def _table(result, comparing) -> None:
         table.add_row(*row)
     console = Console(width=160 if not sys.stdout.isatty() else None)
     console.print(table)
+    console.print("Each value is followed by its kind of statement: "
+                  + "; ".join(f"{kind}: {text}" for kind, text in comparing.KIND_LEGEND.items()) + ".",
+                  markup=False)
     for r in result.earnings_ratios:
-        console.print(f"earnings ratio {r.type}/{r.baseline}: {r.ratio:.2f} ({r.currency} per {r.per})")
+        console.print(f"earnings ratio {r.type}/{r.baseline}: {r.ratio:.2f} ({r.currency} per {r.per}; "
+                      "computed from the figures, not stated by the source)", markup=False)
 
 
 command = compare
