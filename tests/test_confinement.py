@@ -134,16 +134,22 @@ def _seccomp_mode(pid: int) -> str:
     return ""
 
 
+def _ready_engine(server: ServerProcess) -> dict:
+    """The in-memory evaluator's entry on /healthz, once it is ready."""
+    deadline = time.monotonic() + 60
+    while True:
+        health = requests.get(server.url + "/healthz", timeout=10).json()
+        engine = (health.get("query_engine") or {}).get("engine") or {}
+        if engine.get("state") == "ready":
+            return engine
+        assert time.monotonic() < deadline, health
+        time.sleep(0.2)
+
+
 def test_every_evaluator_of_a_running_server_is_filtered(tmp_path, listener, admin_token):
     server = ServerProcess(data_dir=tmp_path / "data", env={"KG_QUERY_WORKERS": "1"}).start()
     try:
-        health = requests.get(server.url + "/healthz", timeout=10).json()
-        deadline = time.monotonic() + 60
-        while not ((health.get("query_engine") or {}).get("engine") or {}).get("state") == "ready":
-            assert time.monotonic() < deadline, health
-            time.sleep(0.2)
-            health = requests.get(server.url + "/healthz", timeout=10).json()
-        engine = health["query_engine"]["engine"]
+        engine = _ready_engine(server)
         assert engine["confinement"]["confined"] is True
         assert _seccomp_mode(engine["pid"]) == "2"  # SECCOMP_MODE_FILTER
         # The HTTP worker holding the store (it applies updates) is filtered too; the master is not.
@@ -170,13 +176,7 @@ def no_seccomp(tmp_path) -> dict[str, str]:
 def test_without_a_way_to_confine_the_service_starts_and_warns(tmp_path, no_seccomp):
     server = ServerProcess(data_dir=tmp_path / "data", env=no_seccomp).start()
     try:
-        health = requests.get(server.url + "/healthz", timeout=10).json()
-        deadline = time.monotonic() + 60
-        while not ((health.get("query_engine") or {}).get("engine") or {}).get("state") == "ready":
-            assert time.monotonic() < deadline, health
-            time.sleep(0.2)
-            health = requests.get(server.url + "/healthz", timeout=10).json()
-        engine = health["query_engine"]["engine"]
+        engine = _ready_engine(server)
         assert engine["confinement"]["confined"] is False
         assert "libseccomp is not available" in engine["confinement"]["reason"]
         assert "cannot be kept off the network" in server.log()

@@ -90,6 +90,16 @@ def guarded_replace(graph_ns: str, graph: str, triples, unless: str, token: str)
     )
 
 
+def replace_update(graph_ns: str, graph: str, triples, unless: str | None) -> tuple[str, str | None]:
+    """The update that makes ``graph`` hold exactly ``triples`` (guarded by ``unless`` when given),
+    and the claim token to look for afterwards (None: unguarded, it always writes)."""
+    if unless is None:
+        operations = [f"DROP SILENT GRAPH {ox.NamedNode(graph)}", insert_data(graph, triples)]
+        return " ;\n".join(op for op in operations if op), None
+    token = uuid.uuid4().hex
+    return guarded_replace(graph_ns, graph, list(triples), unless, token), token
+
+
 def claimed(graph_ns: str, graph: str, token: str) -> str:
     """An ASK that is true when the guarded write with ``token`` took place."""
     return (f"ASK {{ GRAPH {ox.NamedNode(meta_graph(graph_ns))} {{ {ox.NamedNode(graph)} "

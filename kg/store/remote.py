@@ -31,7 +31,6 @@ import socket
 import threading
 import time
 import urllib.parse
-import uuid
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -191,14 +190,9 @@ class RemoteStore:
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
         """Make ``graph`` hold exactly ``triples``; with ``unless`` (a group pattern), only when it has
         no match, decided in the same transaction as the write. True when written."""
-        if unless is None:
-            operations = [f"DROP SILENT GRAPH {ox.NamedNode(graph)}", meta.insert_data(graph, triples)]
-            self._write(" ;\n".join(op for op in operations if op) + " ;\n" + self._bump_ops())
-            return True
-        token = uuid.uuid4().hex
-        self._write(meta.guarded_replace(self.config.graph_ns, graph, list(triples), unless, token)
-                    + " ;\n" + self._bump_ops())
-        return bool(self._query_claim(meta.claimed(self.config.graph_ns, graph, token)))
+        update, token = meta.replace_update(self.config.graph_ns, graph, triples, unless)
+        self._write(update + " ;\n" + self._bump_ops())
+        return token is None or self._query_claim(meta.claimed(self.config.graph_ns, graph, token))
 
     def _query_claim(self, ask: str) -> bool:
         return bool(self._query(ask, timeout=CONTROL_TIMEOUT))
