@@ -238,7 +238,7 @@ class Comparison:
 
 
 def _q(kg: KnowledgeGraph, text: str, **subs):
-    return kg.store.query(text, prefixes=kg.prefixes, substitutions=subs, timeout=kg.config.query_timeout)
+    return kg.query(text, prefixes=kg.prefixes, substitutions=subs, timeout=kg.config.query_timeout)
 
 
 def compare(kg: KnowledgeGraph, slugs: list[str], lang: str = "en") -> Comparison:

@@ -135,7 +135,7 @@ def _node(iri: str) -> ox.NamedNode:
 def _construct(kg: KnowledgeGraph, sparql: str) -> list[ox.Triple]:
     # Under the time limit, like user SPARQL: a description of a hub node can be as large as the
     # graph. With the embedded store this also evaluates it in the in-memory copy.
-    return list(kg.store.query(sparql, timeout=kg.config.query_timeout))
+    return list(kg.query(sparql, timeout=kg.config.query_timeout))
 
 
 def _sort_key(t: ox.Triple) -> tuple[str, str, str]:

@@ -34,15 +34,6 @@ class KnowledgeGraph:
         store = store or open_store(config)
         ontology = load(store, config)
         kg = cls(config=config, store=store, ontology=ontology)
-        from kg.store.embedded import EmbeddedStore
-
-        if isinstance(store, EmbeddedStore) and store.path is not None and not store.read_only:
-            # Queries that carry a timeout go to killable worker processes over the store's directory.
-            from functools import partial
-
-            from kg.limits import bounded_query
-
-            store.bounded = partial(bounded_query, kg)
         try:
             from kg.extend import load_extension_directory
         except ImportError:  # extensions arrive with kg/extend.py
@@ -51,6 +42,21 @@ class KnowledgeGraph:
         for problem in kg.problems:
             log.warning("extension not loaded: %(file)s: %(error)s", problem)
         return kg
+
+    def query(self, sparql: str, *, timeout: float, **kwargs):
+        """A trusted query under a time limit (lookups, comparisons, descriptions, named queries).
+
+        With the embedded store it is evaluated where a user's query would be, in a killable
+        evaluator (``kg.limits``); otherwise by the store, which bounds it itself. Queries without a
+        limit (loading, validation, writes) call ``store.query`` directly. The store never calls back
+        up here: the decision is taken on the way down.
+        """
+        from kg.limits import bounded_query
+
+        result = bounded_query(self, sparql, timeout=timeout, **kwargs)
+        if result is not None:
+            return result
+        return self.store.query(sparql, timeout=timeout, **kwargs)
 
     @property
     def prefixes(self) -> dict[str, str]:

@@ -20,7 +20,8 @@ from kg.store.base import QueryResult, StoreError, StoreTimeout
 
 def bounded_query(kg: Any, sparql: str, *, timeout: float, union_default: bool = True,
                   default_graphs: list[str] | None = None, named_graphs: list[str] | None = None,
-                  substitutions: dict | None = None, max_rows: int | None = None) -> QueryResult | None:
+                  substitutions: dict | None = None, max_rows: int | None = None,
+                  prefixes: dict[str, str] | None = None) -> QueryResult | None:
     """Evaluate in a killable worker; None when this graph has no worker pool (evaluate in-process).
 
     Raises ``StoreTimeout`` at the limit (the worker is killed and replaced) and ``SyntaxError`` for

@@ -188,7 +188,7 @@ def list_types(kg: KnowledgeGraph, lang: str = "en") -> list[dict]:
 
     One entry per type even when a type has several acronyms (the first in order is kept).
     """
-    rows = kg.store.query(_TYPES, prefixes=kg.prefixes, substitutions={"lang": _lit(lang)},
+    rows = kg.query(_TYPES, prefixes=kg.prefixes, substitutions={"lang": _lit(lang)},
                           timeout=kg.config.query_timeout)
     types: dict[str, dict] = {}
     kinds: dict[str, set[str]] = {}
@@ -209,7 +209,7 @@ def list_types(kg: KnowledgeGraph, lang: str = "en") -> list[dict]:
 def type_facts(kg: KnowledgeGraph) -> dict[str, dict[str, set[str]]]:
     """type IRI → property IRI → object values (IRIs or lexical forms)."""
     facts: dict[str, dict[str, set[str]]] = {}
-    for row in kg.store.query(_TYPE_FACTS, prefixes=kg.prefixes, timeout=kg.config.query_timeout):
+    for row in kg.query(_TYPE_FACTS, prefixes=kg.prefixes, timeout=kg.config.query_timeout):
         facts.setdefault(row["type"].value, {}).setdefault(row["p"].value, set()).add(row["o"].value)
     return facts
 
@@ -218,10 +218,10 @@ def earnings(kg: KnowledgeGraph, lang: str = "en") -> dict[str, list[dict]]:
     """type IRI → its earnings rates (amount, currency, unit, beneficiary, statistic), each with its kind
     of statement and reading notes (what the figure was read as: currency, statistic, beneficiary)."""
     out: dict[str, list[dict]] = {}
-    rows = kg.store.query(_EARNINGS, prefixes=kg.prefixes, substitutions={"lang": _lit(lang)},
+    rows = kg.query(_EARNINGS, prefixes=kg.prefixes, substitutions={"lang": _lit(lang)},
                           timeout=kg.config.query_timeout)
     notes: dict[str, set[str]] = {}
-    for row in kg.store.query(_EARNINGS_NOTES, prefixes=kg.prefixes, timeout=kg.config.query_timeout):
+    for row in kg.query(_EARNINGS_NOTES, prefixes=kg.prefixes, timeout=kg.config.query_timeout):
         notes.setdefault(row["rate"].value, set()).add(row["note"].value)
     seen: set[tuple] = set()
     for row in rows:
@@ -267,7 +267,7 @@ class Concept:
 
 def concepts(kg: KnowledgeGraph, cls: str, lang: str = "en") -> list[Concept]:
     """Individuals of a class (a full IRI), labelled."""
-    rows = kg.store.query(_CONCEPTS, prefixes=kg.prefixes,
+    rows = kg.query(_CONCEPTS, prefixes=kg.prefixes,
                           substitutions={"lang": _lit(lang), "class": ox.NamedNode(cls)},
                           timeout=kg.config.query_timeout)
     seen: dict[str, Concept] = {}
@@ -316,7 +316,7 @@ def expand(kg: KnowledgeGraph, raw: str) -> str:
 def used_by(kg: KnowledgeGraph, cls: str) -> dict[str, dict[str, list[str]]]:
     """concept IRI → property IRI → slugs of the types that point at it."""
     out: dict[str, dict[str, list[str]]] = {}
-    rows = kg.store.query(_USED_BY, prefixes=kg.prefixes, substitutions={"class": ox.NamedNode(cls)},
+    rows = kg.query(_USED_BY, prefixes=kg.prefixes, substitutions={"class": ox.NamedNode(cls)},
                           timeout=kg.config.query_timeout)
     for row in rows:
         slug = kg.slug(row["type"].value) or row["type"].value
@@ -330,7 +330,7 @@ def stored_version(kg: KnowledgeGraph) -> str | None:
     """The graph's version as the store holds it (written in the same transaction as every write)."""
     from kg.store import meta
 
-    for row in kg.store.query(meta.read_query(kg.config.graph_ns), timeout=kg.config.query_timeout):
+    for row in kg.query(meta.read_query(kg.config.graph_ns), timeout=kg.config.query_timeout):
         return row["v"].value if row["v"] is not None else None
     return None
 
@@ -353,7 +353,7 @@ def consistent(kg: KnowledgeGraph, read: Callable[[], T], attempts: int = 5) -> 
 def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:
     """One type: every statement about it with labels, plus the source words behind each."""
     out = kg.prefixes["out"]
-    rows = list(kg.store.query(_DESCRIBE, prefixes=kg.prefixes,
+    rows = list(kg.query(_DESCRIBE, prefixes=kg.prefixes,
                                substitutions={"lang": _lit(lang), "type": ox.NamedNode(iri)},
                                timeout=kg.config.query_timeout))
     evidence = _evidence(kg, iri)
@@ -415,7 +415,7 @@ def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:
 
 def _node(kg: KnowledgeGraph, iri: str) -> dict:
     details: dict[str, list] = {}
-    rows = kg.store.query(_NODE, prefixes=kg.prefixes, substitutions={"node": ox.NamedNode(iri)},
+    rows = kg.query(_NODE, prefixes=kg.prefixes, substitutions={"node": ox.NamedNode(iri)},
                           timeout=kg.config.query_timeout)
     for row in rows:
         details.setdefault(_short(kg, row["p"].value), []).append(row["o"].value)
@@ -425,7 +425,7 @@ def _node(kg: KnowledgeGraph, iri: str) -> dict:
 
 def _evidence(kg: KnowledgeGraph, iri: str) -> dict[tuple, list[dict]]:
     found: dict[tuple, list[dict]] = {}
-    rows = kg.store.query(_EVIDENCE, prefixes=kg.prefixes, substitutions={"type": ox.NamedNode(iri)},
+    rows = kg.query(_EVIDENCE, prefixes=kg.prefixes, substitutions={"type": ox.NamedNode(iri)},
                           timeout=kg.config.query_timeout)
     prov = kg.prefixes["prov"] + "wasDerivedFrom"
     for row in rows:
@@ -452,7 +452,7 @@ def statement_index(kg: KnowledgeGraph, iri: str) -> dict[str, dict]:
     kinds, property, value or literal, reading notes, premises."""
     nodes: dict[str, dict] = {}
     out = kg.prefixes["out"]
-    rows = kg.store.query(_STATEMENTS, prefixes=kg.prefixes, substitutions={"type": ox.NamedNode(iri)},
+    rows = kg.query(_STATEMENTS, prefixes=kg.prefixes, substitutions={"type": ox.NamedNode(iri)},
                           timeout=kg.config.query_timeout)
     for row in rows:
         info = nodes.setdefault(row["node"].value, {"kinds": set(), "property": None, "value": None,

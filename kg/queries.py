@@ -316,12 +316,12 @@ def _iri(kg: KnowledgeGraph, p: QueryParam, raw: str) -> ox.NamedNode:
         raise BadParameter(p, raw, "not a valid IRI") from None
     if p.cls:
         cls = ox.NamedNode(_expand(kg, p.cls))
-        found = list(kg.store.query(_INSTANCE, prefixes=kg.prefixes,
+        found = list(kg.query(_INSTANCE, prefixes=kg.prefixes,
                                     substitutions={"value": node, "class": cls},
                                     timeout=kg.config.query_timeout))
         if not found:
             known = [kg.slug(r["value"].value) or r["value"].value for r in
-                     kg.store.query(_INSTANCES, prefixes=kg.prefixes, substitutions={"class": cls},
+                     kg.query(_INSTANCES, prefixes=kg.prefixes, substitutions={"class": cls},
                                     timeout=kg.config.query_timeout)]
             raise BadParameter(p, raw, "known: " + ", ".join(known) if known else "none known")
     return node
@@ -341,7 +341,7 @@ def run(kg: KnowledgeGraph, query: NamedQuery, values: dict[str, str]):
     at ``kg.config.max_rows`` while reading (``capped_rows``).
     """
     terms = bind(kg, query, values)
-    return kg.store.query(query.text, prefixes=kg.prefixes, substitutions=terms,
+    return kg.query(query.text, prefixes=kg.prefixes, substitutions=terms,
                           timeout=kg.config.query_timeout)
 
 

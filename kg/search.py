@@ -42,7 +42,7 @@ def _index(kg: KnowledgeGraph) -> list[Entry]:
     if cached and cached[0] == version:
         return cached[1]
     entries: dict[str, Entry] = {}
-    for row in kg.store.query(_TEXTS, prefixes=kg.prefixes, timeout=kg.config.query_timeout):
+    for row in kg.query(_TEXTS, prefixes=kg.prefixes, timeout=kg.config.query_timeout):
         thing = row["thing"]
         if not isinstance(thing, ox.NamedNode) or kg.slug(thing.value) is None:
             continue  # only things this service describes

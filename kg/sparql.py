@@ -207,7 +207,7 @@ def known_graphs(kg: Any, *, timeout: float | None = None) -> dict[str, int]:
     limit = kg.config.query_timeout if timeout is None else max(0.001, timeout)
     with _graphs_lock:
         try:
-            rows = kg.store.query(_GRAPH_COUNTS, union_default=False, timeout=limit, max_rows=10**9)
+            rows = kg.query(_GRAPH_COUNTS, union_default=False, timeout=limit, max_rows=10**9)
         except StoreTimeout as exc:
             raise TimedOut(f"listing the store's graphs did not finish within the time limit ({limit:g} s)",
                            timeout=limit) from exc

@@ -14,16 +14,16 @@ EXPLOSIVE = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j
 
 
 def test_the_queries_of_one_request_share_its_deadline(kg):
-    assert bool(kg.store.query("ASK { ?s ?p ?o }", timeout=10))  # evaluators started and warm
+    assert bool(kg.query("ASK { ?s ?p ?o }", timeout=10))  # evaluators started and warm
     started = time.monotonic()
     with deadline.within(1.0):
         with pytest.raises(StoreTimeout):
-            list(kg.store.query(EXPLOSIVE, timeout=10))  # its own limit is 10 s: the request's is 1 s
+            list(kg.query(EXPLOSIVE, timeout=10))  # its own limit is 10 s: the request's is 1 s
         with pytest.raises(StoreTimeout, match="before this query could start"):
-            kg.store.query("ASK {}", timeout=10)
+            kg.query("ASK {}", timeout=10)
     assert time.monotonic() - started < 5
     # Outside a request each call keeps its own limit again.
-    assert bool(kg.store.query("ASK { ?s ?p ?o }", timeout=10))
+    assert bool(kg.query("ASK { ?s ?p ?o }", timeout=10))
 
 
 def test_an_inner_deadline_never_extends_an_outer_one():

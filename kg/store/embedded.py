@@ -65,8 +65,6 @@ class EmbeddedStore:
                                       "(a running server?): stop it, or use another --data-dir") from exc
                 raise StoreError(f"cannot open the store in {self.path}: {exc}") from exc
         self._write_lock = threading.Lock()
-        #: Evaluates queries that carry a timeout in a killable process (set by KnowledgeGraph.open).
-        self.bounded: Callable[..., QueryResult | None] | None = None
         #: Called after each committed write with the new version, the update text the store applied
         #: (None for a bulk load) and the version before it: the query pool applies the same text to
         #: its in-memory copy, or reloads it.
@@ -85,15 +83,9 @@ class EmbeddedStore:
         named_graphs: list[str] | None = None,
         substitutions: dict | None = None,
         prefixes: dict[str, str] | None = None,
-        timeout: float | None = None,  # with a timeout: evaluated by ``bounded`` (kg.limits)
-        max_rows: int | None = None,  # results are lazy: the caller stops reading at its cap
+        timeout: float | None = None,  # in-process it cannot be enforced: KnowledgeGraph.query evaluates
+        max_rows: int | None = None,  # bounded queries in killable processes; results are lazy
     ) -> QueryResult:
-        if timeout is not None and self.bounded is not None:
-            result = self.bounded(sparql, timeout=timeout, union_default=union_default,
-                                  default_graphs=default_graphs, named_graphs=named_graphs,
-                                  substitutions=substitutions, max_rows=max_rows)
-            if result is not None:
-                return result
         kwargs: dict = {}
         if default_graphs is not None:
             kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
