@@ -24,6 +24,8 @@ def bounded_query(kg: Any, sparql: str, *, timeout: float, union_default: bool =
                   prefixes: dict[str, str] | None = None) -> QueryResult | None:
     """Evaluate in a killable worker; None when this graph has no worker pool (evaluate in-process).
 
+    ``prefixes`` is taken for the store's signature: the evaluators hold the project's prefixes already.
+
     Raises ``StoreTimeout`` at the limit (the worker is killed and replaced) and ``SyntaxError`` for
     malformed text, as the store would.
     """

@@ -358,23 +358,21 @@ class _Index:
         kind = self.v("OutsourcingType")
         return any(isinstance(o, ox.NamedNode) and o.value == kind for o in self.objects(node, RDF_TYPE))
 
+    def _about(self, record: str, s: str, p: str, o, *, valueless_match_any: bool) -> bool:
+        """Whether an evidence record is about the statement (s, p, o); a record without a value
+        matches any object when ``valueless_match_any``, otherwise only a literal."""
+        if _first([_key(x) for x in self.objects(record, self.v("supportsSubject"))]) != s:
+            return False
+        if _first([_key(x) for x in self.objects(record, self.v("supportsProperty"))]) != p:
+            return False
+        value = self.objects(record, self.v("supportsValue")) + self.objects(record, self.v("supportsLiteral"))
+        if value:
+            return any(_same(v, o) for v in value)
+        return valueless_match_any or isinstance(o, ox.Literal)
+
     def records_for(self, s: str, p: str, o) -> list[str]:
         """Evidence records about the statement (s, p, o); records without a value match a literal."""
-        found = []
-        for record in self.evidence_records():
-            if _first([_key(x) for x in self.objects(record, self.v("supportsSubject"))]) != s:
-                continue
-            if _first([_key(x) for x in self.objects(record, self.v("supportsProperty"))]) != p:
-                continue
-            value = self.objects(record, self.v("supportsValue")) + self.objects(
-                record, self.v("supportsLiteral")
-            )
-            if value and not any(_same(v, o) for v in value):
-                continue
-            if not value and not isinstance(o, ox.Literal):
-                continue
-            found.append(record)
-        return found
+        return [r for r in self.evidence_records() if self._about(r, s, p, o, valueless_match_any=False)]
 
     def mark(self, value: Value, s: str, p: str, o, subject_notes: bool = False) -> Value:
         """Give ``value`` the kind of the statement (s, p, o), with notes and premises (module docstring).
@@ -411,16 +409,8 @@ class _Index:
         """Quotes of evidence records about the statement (s, p, o); records without a value match any."""
         quotes: list[Quote] = []
         for record in self.evidence_records():
-            if _first([_key(x) for x in self.objects(record, self.v("supportsSubject"))]) != s:
-                continue
-            if _first([_key(x) for x in self.objects(record, self.v("supportsProperty"))]) != p:
-                continue
-            value = self.objects(record, self.v("supportsValue")) + self.objects(
-                record, self.v("supportsLiteral")
-            )
-            if value and not any(_same(v, o) for v in value):
-                continue
-            quotes += self.quotes_of(record)
+            if self._about(record, s, p, o, valueless_match_any=True):
+                quotes += self.quotes_of(record)
         return quotes
 
     def evidence_records(self) -> list[str]:

@@ -12,6 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import pyoxigraph as ox
 
+from kg.store import meta
+
 
 class CappedSolutions:
     """SELECT rows a backend read only up to a cap: ``variables`` and iteration, like ``QuerySolutions``.
@@ -41,6 +43,23 @@ class StoreUnavailable(StoreError):
 
 class StoreTimeout(StoreError):
     """The store did not answer within the time limit; maps to 503 (Time limit reached)."""
+
+
+class GraphWrites:
+    """Replacing and dropping a named graph, the same on every store: each is one update request
+    (one transaction), the version bump included. A store provides ``config``, ``_write(update)``,
+    ``_bump_ops()`` and ``_query_claim(ask)``."""
+
+    def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
+        """Make ``graph`` hold exactly ``triples``; with ``unless`` (a group pattern), only when it has
+        no match, decided in the same transaction as the write. True when written."""
+        update, token = meta.replace_update(self.config.graph_ns, graph, triples, unless)
+        self._write(update + " ;\n" + self._bump_ops())
+        return token is None or self._query_claim(meta.claimed(self.config.graph_ns, graph, token))
+
+    def drop_graph(self, graph: str) -> None:
+        """Remove a named graph (no error when absent); bumps the version."""
+        self._write(f"DROP SILENT GRAPH {ox.NamedNode(graph)} ;\n" + self._bump_ops())
 
 
 @runtime_checkable

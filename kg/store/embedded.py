@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -19,7 +19,7 @@ import pyoxigraph as ox
 from kg.config import Config
 from kg.precheck import without_trailing_semicolon
 from kg.store import meta
-from kg.store.base import QueryResult, StoreError
+from kg.store.base import GraphWrites, QueryResult, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def store_path(config: Config) -> Path:
     return Path(config.data_dir) / "oxigraph"
 
 
-class EmbeddedStore:
+class EmbeddedStore(GraphWrites):
     engine = "oxigraph-embedded"
 
     def __init__(self, config: Config, *, in_memory: bool = False, read_only: bool = False):
@@ -140,18 +140,8 @@ class EmbeddedStore:
                 raise StoreError(str(exc)) from exc
             self._changed(text)
 
-    def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
-        """Make ``graph`` hold exactly ``triples``; with ``unless`` (a group pattern), only when it has
-        no match, decided in the same transaction as the write. True when written."""
-        update, token = meta.replace_update(self.config.graph_ns, graph, triples, unless)
-        self._write(update + " ;\n" + self._bump_ops())
-        return token is None or self._query_claim(meta.claimed(self.config.graph_ns, graph, token))
-
     def _query_claim(self, ask: str) -> bool:
         return bool(self._store.query(ask))
-
-    def drop_graph(self, graph: str) -> None:
-        self._write(f"DROP SILENT GRAPH {ox.NamedNode(graph)} ;\n" + self._bump_ops())
 
     def bulk_load(self, path: str, fmt: ox.RdfFormat, graph: str | None = None) -> None:
         kwargs = {"to_graph": ox.NamedNode(graph)} if graph and not fmt.supports_datasets else {}

@@ -31,7 +31,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import IO, Any
 
 import pyoxigraph as ox
@@ -41,7 +41,7 @@ from kg import deadline
 from kg.config import Config
 from kg.precheck import without_trailing_semicolon
 from kg.store import meta
-from kg.store.base import CappedSolutions, QueryResult, StoreError, StoreTimeout, StoreUnavailable
+from kg.store.base import CappedSolutions, GraphWrites, QueryResult, StoreError, StoreTimeout, StoreUnavailable
 
 #: Result formats asked for, best first; the answer's Content-Type says which one came back.
 ACCEPT = (
@@ -72,7 +72,7 @@ CONTROL_TIMEOUT = 10.0
 WRITE_TIMEOUT = 300.0
 
 
-class RemoteStore:
+class RemoteStore(GraphWrites):
     """The ``Store`` protocol over a SPARQL 1.1 endpoint (tested against Oxigraph server)."""
 
     def __init__(self, config: Config, *, endpoint: str | None = None, update_endpoint: str | None = None):
@@ -187,18 +187,8 @@ class RemoteStore:
         # The bump goes in the same request: one transaction on stores that apply a request atomically.
         self._write(without_trailing_semicolon(text) + "\n;\n" + self._bump_ops())
 
-    def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
-        """Make ``graph`` hold exactly ``triples``; with ``unless`` (a group pattern), only when it has
-        no match, decided in the same transaction as the write. True when written."""
-        update, token = meta.replace_update(self.config.graph_ns, graph, triples, unless)
-        self._write(update + " ;\n" + self._bump_ops())
-        return token is None or self._query_claim(meta.claimed(self.config.graph_ns, graph, token))
-
     def _query_claim(self, ask: str) -> bool:
         return bool(self._query(ask, timeout=CONTROL_TIMEOUT))
-
-    def drop_graph(self, graph: str) -> None:
-        self._write(f"DROP SILENT GRAPH {ox.NamedNode(graph)} ;\n" + self._bump_ops())
 
     def bulk_load(self, path: str, fmt: ox.RdfFormat, graph: str | None = None, progress=None) -> None:
         """Parse locally (Rust) and send ``INSERT DATA`` requests of ``LOAD_CHUNK`` triples.
