@@ -42,7 +42,7 @@ browser:
 	    else echo "chromium/chromedriver missing: browser tests will fail (install the Debian packages chromium chromium-driver)"; fi; }
 
 test: install browser
-	$(VENV)/bin/ruff check kg service tests bench
+	$(VENV)/bin/ruff check kg cli service tests bench
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install
@@ -50,7 +50,7 @@ bench: install
 	$(PY) -m bench.soak --seconds 60 --clients 32
 
 lint: install
-	$(VENV)/bin/ruff check kg service tests bench
+	$(VENV)/bin/ruff check kg cli service tests bench
 
 clean:
 	rm -rf var/data var/npm $(VENDOR) .pytest_cache

@@ -78,7 +78,7 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
     # Bulk load: kg load (into the directory the service then serves) vs oxigraph load.
     data_dir = work / f"kg-{label}"
     kg_load = _timed(
-        [sys.executable, "-m", "kg.cli", "load", "--quiet", str(data)],
+        [sys.executable, "-m", "cli", "load", "--quiet", str(data)],
         env={"KG_DATA_DIR": str(data_dir), "KG_STORE": "embedded"},
     )
     ox_dir = work / f"ox-{label}"

@@ -117,7 +117,7 @@ def service(data_dir: Path, *, cache: bool, extra_env: dict[str, str] | None = N
         "KG_STORE": "embedded",
         **(extra_env or {}),
     }
-    proc = Proc([sys.executable, "-m", "kg.cli", "serve", "--port", "{port}"], env=env, ready_path="/healthz")
+    proc = Proc([sys.executable, "-m", "cli", "serve", "--port", "{port}"], env=env, ready_path="/healthz")
     proc.env["KG_PORT"] = str(proc.port)
     # gunicorn's access log to a file costs little but is noise here.
     return proc

@@ -281,7 +281,7 @@ class OwnServer:
         env = {**os.environ, "KG_DATA_DIR": str(Path(self.dir.name) / "data"), "KG_ADMIN_TOKEN": self.token,
                "KG_HOST": "127.0.0.1", "KG_PORT": str(self.port)}
         self.log = open(Path(self.dir.name) / "server.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve"], cwd=ROOT, env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli", "serve"], cwd=ROOT, env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:

@@ -11,8 +11,8 @@ import logging
 from dataclasses import dataclass, field
 
 from kg.config import Config
-from kg.loader import Ontology, load
 from kg.namespaces import graph_iri, prefixes
+from kg.ontology.loader import Ontology, load
 from kg.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,8 @@ class KnowledgeGraph:
         ontology = load(store, config)
         kg = cls(config=config, store=store, ontology=ontology)
         try:
-            from kg.extend import load_extension_directory
-        except ImportError:  # extensions arrive with kg/extend.py
+            from kg.extension.extend import load_extension_directory
+        except ImportError:  # extensions arrive with kg/extension/extend.py
             return kg
         kg.problems = load_extension_directory(kg)
         for problem in kg.problems:
@@ -47,11 +47,11 @@ class KnowledgeGraph:
         """A trusted query under a time limit (lookups, comparisons, descriptions, named queries).
 
         With the embedded store it is evaluated where a user's query would be, in a killable
-        evaluator (``kg.limits``); otherwise by the store, which bounds it itself. Queries without a
+        evaluator (``kg.query.trusted``); otherwise by the store, which bounds it itself. Queries without a
         limit (loading, validation, writes) call ``store.query`` directly. The store never calls back
         up here: the decision is taken on the way down.
         """
-        from kg.limits import bounded_query
+        from kg.query.trusted import bounded_query
 
         result = bounded_query(self, sparql, timeout=timeout, **kwargs)
         if result is not None:

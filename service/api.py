@@ -12,10 +12,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from kg import compare as comparing
-from kg import lookup, queries, sparql
+from kg.domain import compare as comparing
+from kg.domain import lookup
+from kg.domain import named_queries as queries
+from kg.domain.search import search as run_search
 from kg.formats import BY_KEY, negotiate
-from kg.search import search as run_search
+from kg.query import sparql
 from service.app import current_kg
 from service.errors import Problem
 from service.headers import FORM_TYPE, form_body
@@ -310,7 +312,7 @@ def _run_named(name: str) -> Response:
                       expected=exc.expected) from None
     except ValueError as exc:
         raise Problem(400, "Bad Request", str(exc), kind="bad-parameter") from None
-    # The same path as /sparql (kg.sparql.run_query): evaluated in a killable worker under the time
+    # The same path as /sparql (kg.query.sparql.run_query): evaluated in a killable worker under the time
     # limit, read up to the row cap, cached per graph version.
     answer = sparql.run_query(kg, query.text, fmt=fmt, substitutions=terms)
     response = Response(answer.body, content_type=answer.format.content_type)

@@ -1,7 +1,7 @@
 """``POST /api/types``, ``PUT`` / ``DELETE /api/types/{slug}``: add, replace and remove outsourcing types.
 
-A thin layer over ``kg.extend``: it checks the bearer token, reads the body in the format its
-Content-Type names, and maps the typed errors of ``kg.extend`` to statuses: 201 + Location (added),
+A thin layer over ``kg.extension.extend``: it checks the bearer token, reads the body in the format its
+Content-Type names, and maps the typed errors of ``kg.extension.extend`` to statuses: 201 + Location (added),
 200 (replaced, or a dry run), 204 (removed), 422 with the violations and the SHACL report graph
 (invalid), 409 (duplicate / still referenced), 403 (a source type), 404, 413 (too big), 415 (a type
 it cannot read, or a charset other than UTF-8). The token is checked before the body is read.
@@ -13,8 +13,8 @@ import json
 
 from flask import Blueprint, Response, jsonify, request
 
-from kg import extend
-from kg.submission import FORMAT_NAMES, format_for
+from kg.extension import extend
+from kg.extension.submission import FORMAT_NAMES, format_for
 from service.app import current_kg
 from service.auth import require_admin
 from service.errors import Problem
@@ -36,7 +36,7 @@ def _submission() -> tuple[bytes, str]:
             kind="unsupported-media-type",
             accepted=_FORMATS,
         )
-    # Checked before the body is read; kg.submission then decodes it as strict UTF-8 (400 otherwise).
+    # Checked before the body is read; kg.extension.submission then decodes it as strict UTF-8 (400 otherwise).
     require_utf8()
     return request.get_data(cache=False), kind
 

@@ -54,10 +54,10 @@ def create_app(config: Config | None = None, kg: KnowledgeGraph | None = None) -
 
 
 def _one_deadline_per_request(app: Flask, config: Config) -> None:
-    """Every store call a request causes shares the request's time limit (``kg.deadline``)."""
+    """Every store call a request causes shares the request's time limit (``kg.query.deadline``)."""
     from flask import g
 
-    from kg import deadline
+    from kg.query import deadline
 
     @app.before_request
     def _open_deadline() -> None:

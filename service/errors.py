@@ -139,7 +139,7 @@ def register(app: Flask) -> None:
         return render(Problem(exc.code or 500, exc.name, detail, headers=headers))
 
     from kg.formats import NotAcceptable
-    from kg.sparql import SparqlError, TimedOut, Unavailable
+    from kg.query.sparql import SparqlError, TimedOut, Unavailable
     from kg.store import StoreTimeout, StoreUnavailable
 
     # Core errors that carry their own answer: one mapping here instead of one per view.

@@ -33,13 +33,13 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, redirect, render_template, request
 
-from kg.context import build_context, context_document, to_jsonld
-from kg.describe import about_query, describe, exists, published
 from kg.formats import BY_KEY, Format, NotAcceptable, negotiate
-from kg.ontology_doc import build_ontology_doc
-from kg.resource_view import build_view
-from kg.rewrite import Rewriter
-from kg.void import DATASET_FRAGMENT, void_description
+from kg.linked_data.description import about_query, describe, exists, published
+from kg.linked_data.jsonld_context import build_context, context_document, to_jsonld
+from kg.linked_data.ontology_doc import build_ontology_doc
+from kg.linked_data.page import build_view
+from kg.linked_data.rewrite import Rewriter
+from kg.linked_data.void import DATASET_FRAGMENT, void_description
 from service import caching
 from service.app import current_kg
 from service.errors import Problem

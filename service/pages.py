@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
 
-from kg.lookup import list_types
+from kg.domain.lookup import list_types
 from service import caching
 from service.app import current_kg
 

@@ -2,7 +2,7 @@
 
 Linked-data documents, pages, API lookups and SPARQL answers are functions of the graph, the URL and a
 few request headers; the graph changes only on writes. So a GET is answered from memory when the same
-URL was answered under the same graph version (``kg.cache``, an LRU emptied by any write).
+URL was answered under the same graph version (``kg.query.cache``, an LRU emptied by any write).
 
 The replay is a WSGI middleware around the Flask app, not a ``before_request`` hook: on a hit it sends
 the stored status, headers and body without building Flask's request context, routing or running the
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask, Response, request
 
-from kg.cache import cache_for
+from kg.query.cache import cache_for
 
 CACHED_PREFIXES = ("/doc/", "/ontology", "/api/", "/.well-known/void", "/context.jsonld", "/openapi.json")
 CACHED_PATHS = ("/", "/sparql")

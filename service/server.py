@@ -64,10 +64,10 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from kg import guard
+        from kg.safety import guard
         from service.app import create_app
 
-        # The outbound guard goes in before anything can parse or fetch (see kg/guard.py).
+        # The outbound guard goes in before anything can parse or fetch (see kg/safety/guard.py).
         guard.install(self.kg_config)
         if self.kg_config.store == "embedded":
             confine_writer(self.kg_config)
@@ -76,18 +76,18 @@ class _Gunicorn(BaseApplication):
 
 def confine_writer(config: Config) -> None:
     """The worker holding the embedded store applies updates with Oxigraph (``LOAD`` would fetch
-    from Rust): it confines itself like the evaluators (``kg.confine``) before opening the store. It
+    from Rust): it confines itself like the evaluators (``kg.safety.confine``) before opening the store. It
     needs no internet socket of its own; the listening socket it inherited keeps working."""
     import threading
 
-    from kg import confine
+    from kg.safety import confine
 
     result = confine.confine()
     if not result.confined:
         log.warning("the server process cannot be kept off the network: %s", result.reason)
         if config.require_confinement:
             sys.exit(3)
-    # Request threads evaluate updates: give them room for the parser's recursion (see kg/precheck.py).
+    # Request threads evaluate updates: give them room for the parser's recursion (see kg/query/precheck.py).
     threading.stack_size(32 * 1024**2)
 
 
@@ -102,7 +102,7 @@ def gunicorn_options(config: Config) -> dict:
         "workers": workers,
         "threads": config.threads,
         "worker_class": "gthread",
-        # The query time limit is enforced by kg.sparql; this only catches a wedged worker.
+        # The query time limit is enforced by kg.query.sparql; this only catches a wedged worker.
         "timeout": int(max(30, config.query_timeout * 3)),
         "graceful_timeout": 10,
         "keepalive": 5,

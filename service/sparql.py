@@ -1,8 +1,8 @@
 """``/sparql``: the SPARQL 1.1 Protocol endpoint, its Service Description and the query editor.
 
 Thin by design: this module reads the protocol (GET, POST form, POST ``application/sparql-query``
-and ``application/sparql-update``), negotiates the format and maps ``kg.sparql``'s typed errors to
-statuses. Checking, limits, caching and execution are ``kg.sparql``'s.
+and ``application/sparql-update``), negotiates the format and maps ``kg.query.sparql``'s typed errors to
+statuses. Checking, limits, caching and execution are ``kg.query.sparql``'s.
 
 Outcomes: 200 with the answer (``X-KG-Truncated: true`` when the row cap cut it); 204 for an
 applied update; 400 malformed/refused request; 401/403 update without the right token; 406 no
@@ -21,9 +21,9 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from kg import sparql as core
 from kg.formats import BY_KEY, NotAcceptable, negotiate, serialize_triples
-from kg.service_description import describe_service
+from kg.linked_data.service_description import describe_service
+from kg.query import sparql as core
 from service.app import current_kg
 from service.auth import require_admin
 from service.errors import Problem
@@ -57,7 +57,7 @@ def _arm_guard() -> None:
     if current_app.extensions.get("kg_guard_armed"):
         return
     if request.environ.get("SERVER_SOFTWARE", "").lower().startswith("gunicorn"):
-        from kg import guard
+        from kg.safety import guard
 
         guard.install(current_kg().config)
         current_app.extensions["kg_guard_armed"] = True
@@ -186,7 +186,7 @@ def _no_query(kg, params: MultiDict) -> Response:
 
 def _named_queries(kg) -> list[dict[str, str]]:
     try:
-        from kg.queries import queries_for
+        from kg.domain.named_queries import queries_for
 
         queries = queries_for(kg)
     except ImportError:

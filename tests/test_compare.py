@@ -16,9 +16,9 @@ import sys
 import pytest
 from rdflib import Graph
 
-from kg import compare as comparing
+from kg.domain import compare as comparing
 from kg.graph import KnowledgeGraph
-from kg.loader import check
+from kg.ontology.loader import check
 from kg.terms import graph_to_ox
 from tests.support.article import article_text
 from tests.support.server import ROOT
@@ -197,10 +197,10 @@ def test_comparison_works_for_an_added_type(kg_with_lpo):
 
 def test_kg_compare_command(tmp_path):
     env = {"KG_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "kg.cli", "compare", "bpo", "kpo", "--format", "markdown"],
+    out = subprocess.run([sys.executable, "-m", "cli", "compare", "bpo", "kpo", "--format", "markdown"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "# BPO vs KPO" in out.stdout and "USD 11 per hour" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "kg.cli", "compare", "bpo", "nope"],
+    bad = subprocess.run([sys.executable, "-m", "cli", "compare", "bpo", "nope"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "known types" in bad.stderr

@@ -1,5 +1,5 @@
 """The processes that evaluate queries and updates of the embedded store cannot open an internet
-socket, whatever the engine parses: the operating system refuses them (``kg.confine``).
+socket, whatever the engine parses: the operating system refuses them (``kg.safety.confine``).
 
 Proven from inside: a SERVICE query handed straight to the evaluators (past the pre-check) makes no
 connection to a loopback listener, while the same query in an unconfined process does; the kernel
@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from kg import confine
 from kg.config import Config
-from kg.evaluation import Job
-from kg.evaluator import Evaluator
 from kg.graph import KnowledgeGraph
-from kg.query_pool import QueryPool
+from kg.query.evaluation import Job
+from kg.query.evaluator import Evaluator
+from kg.query.pool import QueryPool
+from kg.safety import confine
 from tests.support.server import ROOT, ServerProcess
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="seccomp is a Linux facility")
@@ -98,7 +98,7 @@ def test_confinement_reports_itself_from_inside_a_child():
 def test_unix_sockets_and_pipes_still_work_when_confined():
     script = textwrap.dedent("""
         import os, socket
-        from kg import confine
+        from kg.safety import confine
         assert confine.confine().confined
         a, b = socket.socketpair()
         a.sendall(b"x"); assert b.recv(1) == b"x"

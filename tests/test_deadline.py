@@ -1,4 +1,4 @@
-"""One deadline per request: the store calls a request causes share its time limit (kg.deadline),
+"""One deadline per request: the store calls a request causes share its time limit (kg.query.deadline),
 so a route that runs several queries cannot take several limits."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kg import deadline
+from kg.query import deadline
 from kg.store import StoreTimeout
 
 EXPLOSIVE = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"

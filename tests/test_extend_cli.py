@@ -32,7 +32,7 @@ def run(data_dir: Path, *args: str):
     }
     # A real process per command, as a user runs it (the store directory allows one writer at a time).
     result = subprocess.run(
-        [sys.executable, "-m", "kg.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,

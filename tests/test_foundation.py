@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import SKOS
 
-from kg.cli import main
+from cli.main import main
 from tests.support.article import article_text
 from tests.support.server import ROOT, free_port
 
@@ -30,7 +30,7 @@ FACTS = "data/bpo-kpo.ttl"
 
 def kg_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """The real `kg` command in a fresh interpreter, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "kg.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env={"PATH": "/usr/bin:/bin", **(env or {})})
 
 
@@ -141,7 +141,7 @@ def test_service_refuses_to_start_on_non_conforming_facts(ontology_copy, tmp_pat
 
 
 def test_kg_export_round_trips_every_named_graph(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "kg.cli", "export", "--format", "nq", "--data-dir",
+    result = subprocess.run([sys.executable, "-m", "cli", "export", "--format", "nq", "--data-dir",
                              str(tmp_path / "data")], cwd=ROOT, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr
     from rdflib import Dataset

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kg.config import Config
-from kg.submission import FORMAT_NAMES, Submission, SubmissionError, form_to_graph, parse
+from kg.extension.submission import FORMAT_NAMES, Submission, SubmissionError, form_to_graph, parse
 
 # rdflib's own parsers call its deprecated ConjunctiveGraph: not this project's warning to raise.
 pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from kg import queries
+from kg.domain import named_queries as queries
 from kg.graph import KnowledgeGraph
 
 ECHO = """#+ name: echo

@@ -448,7 +448,7 @@ def test_added_type_is_served_at_once_and_escaped_in_pages(public_server, http, 
 
 # -- the command line ----------------------------------------------------------------------------------
 def test_kg_describe_prints_the_canonical_description(tmp_path: Path, kg, monkeypatch):
-    from kg.cli import main
+    from cli.main import main
 
     monkeypatch.chdir(ROOT)
     runner = CliRunner()
@@ -459,7 +459,7 @@ def test_kg_describe_prints_the_canonical_description(tmp_path: Path, kg, monkey
     )
     assert result.exit_code == 0, result.output
     g = parse(result.stdout_bytes, "nt")
-    from kg.describe import describe
+    from kg.linked_data.description import describe
     from kg.terms import ox_to_graph
 
     assert isomorphic(g, ox_to_graph(describe(kg, kg.iri("kpo"))))

@@ -27,7 +27,7 @@ GRAPHS = "https://w3id.org/outsourcing-kg/graph/"
 def kg_load(data_dir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     environ = {**os.environ, "KG_DATA_DIR": str(data_dir), "KG_STORE": "embedded", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "kg.cli", "load", *args],
+        [sys.executable, "-m", "cli", "load", *args],
         cwd=ROOT,
         env=environ,
         capture_output=True,

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from kg.config import Config
+from kg.domain.named_queries import load_queries
 from kg.namespaces import prefixes
-from kg.queries import load_queries
 from tests.support.server import ROOT
 
 QUERIES = load_queries(ROOT / "queries", prefixes(Config.from_env(environ={})))
@@ -106,7 +106,7 @@ def test_csv_results(server, http):
 
 def test_kg_query_file_binds_parameters(tmp_path):
     env = {"KG_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
-    cmd = [sys.executable, "-m", "kg.cli", "query", "--file", str(ROOT / "queries" / "skills-of-type.rq"),
+    cmd = [sys.executable, "-m", "cli", "query", "--file", str(ROOT / "queries" / "skills-of-type.rq"),
            "-p", "type=bpo", "--format", "csv"]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -7,8 +7,8 @@ import requests
 from openapi_spec_validator import validate
 
 from kg.config import Config
+from kg.domain.named_queries import load_queries
 from kg.namespaces import prefixes
-from kg.queries import load_queries
 from tests.support.server import ROOT
 
 

@@ -4,7 +4,7 @@ One loopback listener records every connection made to it; each test sends it as
 input vector -- SPARQL SERVICE/LOAD/FROM (and their ``file:`` forms), every parameter of every GET
 route in /openapi.json, JSON-LD ``@context``/``@import``, RDF/XML entities and DTDs, ``owl:imports``
 and source URLs in submitted extensions, files dropped in ontology/extensions/ -- and then checks
-that nothing connected and no file's content came back. The guard is at the root (``kg.guard``, an
+that nothing connected and no file's content came back. The guard is at the root (``kg.safety.guard``, an
 audit hook on every socket connect and urllib request, plus a refusal of SERVICE/LOAD before
 Oxigraph's Rust code sees them); tests/test_sparql_safety.py covers SERVICE/LOAD/FROM to http.
 """

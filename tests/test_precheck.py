@@ -1,4 +1,4 @@
-"""The pre-check (kg/precheck.py) as an attacker would try it: keywords glued to names, IRIs,
+"""The pre-check (kg/query/precheck.py) as an attacker would try it: keywords glued to names, IRIs,
 numbers, strings and comments; escapes; depth and operator chains; texts built to make a scan
 re-read itself. Every text it accepts is then evaluated by the real engine, unconfined, next to a
 loopback listener: nothing may connect. No server here: this is the fast tier."""
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kg.precheck import Bounds, Malformed, PrecheckError, Refused, TooLarge, analyse, without_trailing_semicolon
+from kg.query.precheck import Bounds, Malformed, PrecheckError, Refused, TooLarge, analyse, without_trailing_semicolon
 from tests.support.listener import Listener
 from tests.support.server import ROOT
 
@@ -209,7 +209,7 @@ def test_what_the_bounds_let_through_does_not_crash_an_evaluator():
     texts += [CHAINS[name](bounds.max_operators - 10) for name in sorted(CHAINS)]
     script = textwrap.dedent("""
         import sys, pyoxigraph as ox
-        from kg.evaluator import start_evaluating_threads
+        from kg.query.evaluator import start_evaluating_threads
         text = sys.stdin.read()
         def run():
             try:

@@ -1,4 +1,4 @@
-"""An added type cannot present an unsourced statement as sourced (kg/extend.py and ontology/shapes.ttl).
+"""An added type cannot present an unsourced statement as sourced (kg/extension/extend.py and ontology/shapes.ttl).
 
 Each rejection must say how to mark what it rejects. The shipped examples behave as examples/README.md says:
 LPO's inferences name their premises, RPO waits for a source for its activity level, ITO is rejected.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kg import extend
+from kg.extension import extend
 from kg.graph import KnowledgeGraph
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -146,7 +146,7 @@ def test_kg_compare_shows_kinds_in_every_format(tmp_path):
     env = {"KG_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
 
     def run(*args: str) -> str:
-        out = subprocess.run([sys.executable, "-m", "kg.cli", "compare", "bpo", "kpo", *args], cwd=ROOT, env=env,
+        out = subprocess.run([sys.executable, "-m", "cli", "compare", "bpo", "kpo", *args], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         return out.stdout

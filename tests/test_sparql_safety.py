@@ -1,6 +1,6 @@
 """Nothing in a query or update makes the server connect out or read a file: SERVICE, LOAD and
 unknown FROM graphs are refused with a clear 400, and a listener on a loopback port proves that no
-connection reaches it. The Python-side root guard (kg.guard) stops rdflib's fetching too."""
+connection reaches it. The Python-side root guard (kg.safety.guard) stops rdflib's fetching too."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def test_unknown_graphs_are_refused_not_fetched(server, http, listener, where):
 
 def _guarded(code: str, port: int) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter with the project's guard installed."""
-    program = f"from kg import guard\nguard.install()\nPORT = {port}\n" + textwrap.dedent(code)
+    program = f"from kg.safety import guard\nguard.install()\nPORT = {port}\n" + textwrap.dedent(code)
     return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
 
 

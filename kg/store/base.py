@@ -79,7 +79,7 @@ class Store(Protocol):
         timeout: float | None = None,
         max_rows: int | None = None,
     ) -> QueryResult:
-        """Evaluate a trusted query. User queries go through ``kg.sparql`` (limits, safety).
+        """Evaluate a trusted query. User queries go through ``kg.query.sparql`` (limits, safety).
 
         ``max_rows`` lets a backend stop reading a SELECT answer after ``max_rows + 1`` rows (results
         are consumed lazily, so a caller that reads fewer rows never pays for the rest)."""

@@ -3,7 +3,7 @@
 One process owns the directory read-write (RocksDB allows one writer); writes are serialised by a
 lock and each is one Oxigraph transaction (a single SPARQL Update request) that also bumps the
 version. Query evaluation releases the GIL, so threads read in parallel. User queries that may run
-away are evaluated by ``kg.sparql`` in worker processes that open this directory read-only
+away are evaluated by ``kg.query.sparql`` in worker processes that open this directory read-only
 (``path``), the only way to stop a query running inside Rust.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.config import Config
-from kg.precheck import without_trailing_semicolon
+from kg.query.precheck import without_trailing_semicolon
 from kg.store import meta
 from kg.store.base import GraphWrites, QueryResult, StoreError
 

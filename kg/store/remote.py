@@ -37,9 +37,9 @@ from typing import IO, Any
 import pyoxigraph as ox
 from SPARQLWrapper import POST, POSTDIRECTLY, SPARQLWrapper
 
-from kg import deadline
 from kg.config import Config
-from kg.precheck import without_trailing_semicolon
+from kg.query import deadline
+from kg.query.precheck import without_trailing_semicolon
 from kg.store import meta
 from kg.store.base import CappedSolutions, GraphWrites, QueryResult, StoreError, StoreTimeout, StoreUnavailable
 
@@ -85,7 +85,7 @@ class RemoteStore(GraphWrites):
             if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
                 raise StoreError(f"not an http(s) SPARQL endpoint: {url!r}")
         self.engine = f"remote:{self.endpoint}"
-        self.path = None  # no directory: kg.sparql evaluates in-process, bounded by the HTTP timeout
+        self.path = None  # no directory: kg.query.sparql evaluates in-process, bounded by the HTTP timeout
         self._local = threading.local()
         self._lock = threading.Lock()
         self._version: str | None = None
@@ -127,7 +127,7 @@ class RemoteStore(GraphWrites):
             graphs = self._named_graphs()
             default_graphs = graphs
             named_graphs = graphs if named_graphs is None else named_graphs
-        # Within what is left of the asking request's deadline (kg.deadline), if any.
+        # Within what is left of the asking request's deadline (kg.query.deadline), if any.
         limit = deadline.remaining(timeout or self.config.query_timeout)
         if limit <= 0:
             raise StoreTimeout("the request's time limit was reached before this query could start")

@@ -1,1 +1,0 @@
-"""Sub-commands of ``kg``; ``common`` holds the options and set-up they share."""

@@ -1,0 +1,258 @@
+"""Where a query of the embedded store is evaluated: the in-memory copy, or the disk.
+
+Every read that must be stoppable comes here (user SPARQL, named queries, lookups, descriptions).
+Both are evaluators (``kg.query.evaluator``). The in-memory one answers when its copy holds the store's current
+version. A committed write is applied to the copy too (the same update text, version triples
+included) before the write is acknowledged, so the copy stays current without reloading; it is
+reloaded only when that cannot be done (a bulk load, a copy stopped at a deadline or loading, a
+failure). Meanwhile the disk evaluator (a read-only open of the store directory) answers. So an
+answer always reflects the latest write.
+
+The disk evaluator starts on first need: a server that only reads never starts it. A query stopped
+at its deadline takes its evaluator with it; the queries that evaluator was answering for others
+are retried, once, within their own time left.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kg.query.evaluation import DEFAULT_WORKER_MEMORY, Job, Outcome, WorkerBusy, WorkerCrashed, WorkerTimeout, Write
+from kg.query.evaluator import EngineLost, Evaluator
+
+log = logging.getLogger(__name__)
+
+#: Shortest time between the starts of two loads of the copy, in seconds (see _start_engine_locked).
+MIN_SPACING = 0.5
+#: How long a write waits for the copy to apply it before the copy is reloaded instead, in seconds.
+APPLY_TIMEOUT = 5.0
+
+
+class QueryPool:
+    """The query evaluators of one embedded store directory."""
+
+    def __init__(self, store_path: Path | str, prefixes: dict[str, str], *, graph_ns: str,
+                 workers: int = 2, engine: str = "memory", engine_threads: int = 4,
+                 allow: list[tuple[str, int]] | None = None, memory: int = DEFAULT_WORKER_MEMORY,
+                 version: str = "", require_confinement: bool = False):
+        self.mode = engine
+        self._workers = workers
+        self._threads = engine_threads
+        #: What the engine and the disk workers are started with.
+        self._init = {"path": str(store_path), "prefixes": dict(prefixes), "allow": list(allow or []),
+                      "memory": int(memory), "graph_ns": graph_ns, "require_confinement": require_confinement}
+        self._lock = threading.Lock()
+        self._disk: Evaluator | None = None  #: the read-only open of the directory, once needed
+        self._engine: Evaluator | None = None  #: the copy in use
+        self._loading: Evaluator | None = None  #: a newer copy being loaded
+        self._failed_version: str | None = None  #: the store version a copy could not be made of
+        self._wanted = version  #: the store's newest version we know of
+        self._changes = 0  #: writes seen; a copy started before the last one is reloaded
+        self._closed = False
+        self._timer: threading.Timer | None = None  #: a load waiting for its spacing
+        self._last_error = ""  #: why the last copy could not be made (shown on /healthz)
+        self._last_start = float("-inf")
+        self._last_load_seconds = 0.0
+        self.engine_loads = 0
+        self.writes_applied = 0  #: writes applied to the copy instead of reloading it
+        self.engine_kills = 0
+        self.disk_kills = 0
+        self.answered = {"memory": 0, "disk": 0}  #: jobs answered by each evaluator
+        if self.mode == "memory":
+            with self._lock:
+                self._start_engine_locked()
+        else:
+            self._disk_evaluator()
+
+    # -- routing ---------------------------------------------------------------------------------
+    def run(self, job: Job, timeout: float) -> Outcome:
+        """Evaluate ``job`` within ``timeout`` seconds on the fastest evaluator holding its version."""
+        deadline = time.monotonic() + timeout
+        engine = self._engine_for(job.version)
+        if engine is not None:
+            try:
+                outcome = engine.run(job, deadline)
+                self._count("memory")
+                return outcome
+            except WorkerBusy:
+                raise
+            except WorkerTimeout:
+                self.engine_kills += 1
+                self._engine_stopped(engine)
+                raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s "
+                                    "and was stopped") from None
+            except EngineLost as exc:
+                # Stopped for another query's deadline, crashed, or stale: the disk workers answer
+                # within what is left of this query's time.
+                log.info("in-memory engine could not answer (%s); using the disk workers", exc)
+                self._engine_stopped(engine)
+        for attempt in (0, 1):
+            if deadline - time.monotonic() <= 0:
+                break
+            disk = self._disk_evaluator()
+            try:
+                outcome = disk.run(job, deadline)
+            except WorkerBusy:
+                raise
+            except WorkerTimeout:
+                self.disk_kills += 1
+                self._disk_stopped(disk)
+                raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s "
+                                    "and was stopped") from None
+            except EngineLost as exc:
+                self._disk_stopped(disk)
+                if disk.stop_reason not in ("deadline", "retired", "closed") or attempt:
+                    # It died under this query (out of memory, a crash): not tried again.
+                    raise WorkerCrashed(f"the query stopped the evaluator ({exc})") from None
+                continue  # stopped for another query's deadline: once more on a new one
+            self._count("disk")
+            return outcome
+        raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s")
+
+    def _count(self, evaluator: str) -> None:
+        with self._lock:
+            self.answered[evaluator] += 1
+
+    def version_changed(self, version: str, update: str | None = None, previous: str = "") -> None:
+        """A write was committed (``EmbeddedStore.listeners``): apply the same update to the copy, so
+        it holds the new version at once; when that cannot be done (a bulk load, a copy that is
+        loading or holds another version, a failure), load a copy of the new version now."""
+        if self.mode != "memory":
+            return
+        engine = self._engine
+        if (update is not None and engine is not None and engine.state == "ready" and self._loading is None
+                and self._timer is None and engine.version == previous):
+            if engine.apply(Write(update, version, previous), time.monotonic() + APPLY_TIMEOUT):
+                with self._lock:
+                    self._wanted = version
+                    self.writes_applied += 1
+                return
+        with self._lock:
+            self._wanted = version
+            self._changes += 1
+            if self._loading is None and not self._closed:
+                self._start_engine_locked()
+
+    def _engine_for(self, version: str) -> Evaluator | None:
+        if self.mode != "memory":
+            return None
+        with self._lock:
+            engine = self._engine
+            if engine is not None and engine.state == "ready" and engine.version == version:
+                return engine
+            if self._loading is None and version != self._failed_version and not self._closed:
+                # A write this process did not see (another tool) or a copy that was stopped.
+                self._wanted = version or self._wanted
+                self._start_engine_locked()
+            return None
+
+    def _start_engine_locked(self) -> None:
+        """Start loading a copy now, or once the spacing since the last start has passed.
+
+        Loads are spaced by twice the last load's time (at least MIN_SPACING): under a stream of
+        writes, or of runaway queries that each stop the engine, reloading takes at most about half
+        a core, and reads go to the disk workers in between.
+        """
+        if self._timer is not None or self._closed:
+            return
+        wait = self._last_start + max(MIN_SPACING, 2 * self._last_load_seconds) - time.monotonic()
+        if wait > 0:
+            self._timer = threading.Timer(wait, self._start_later)
+            self._timer.daemon = True
+            self._timer.start()
+            return
+        self._last_start = time.monotonic()
+        try:
+            self._loading = Evaluator(self._init, self._threads, source="memory", on_loaded=self._loaded)
+            self._loading.changes_at_start = self._changes
+            self.engine_loads += 1
+        except OSError as exc:
+            log.error("cannot start the in-memory query engine: %s", exc)
+            self._loading = None
+
+    def _start_later(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._loading is None and not self._closed:
+                self._start_engine_locked()
+
+    def _loaded(self, engine: Evaluator) -> None:
+        with self._lock:
+            if self._loading is engine:
+                self._loading = None
+            if self._closed:
+                engine.kill()
+                return
+            if engine.state != "ready":
+                log.warning("the in-memory query engine could not load the graph (%s); "
+                            "queries are answered from disk", engine.error)
+                self._failed_version = self._wanted
+                self._last_error = engine.error
+                return
+            old, self._engine = self._engine, engine
+            self._failed_version = None
+            self._last_error = ""
+            self._last_load_seconds = engine.load_seconds
+            if engine.changes_at_start != self._changes:
+                # Writes landed while this copy loaded: it may not hold them; load again.
+                self._start_engine_locked()
+        log.info("in-memory query engine ready: %d quads, version %s, loaded in %.2f s",
+                 engine.triples, engine.version, engine.load_seconds)
+        if old is not None:
+            old.retire()
+
+    def _engine_stopped(self, engine: Evaluator) -> None:
+        with self._lock:
+            if self._engine is engine and engine.state != "ready":
+                self._engine = None
+                if self._loading is None and not self._closed:
+                    self._start_engine_locked()
+
+    def _disk_evaluator(self) -> Evaluator:
+        disk = self._disk
+        if disk is None or disk.state in ("stopped", "failed"):
+            with self._lock:
+                if self._disk is None or self._disk.state in ("stopped", "failed"):
+                    self._disk = Evaluator(self._init, self._workers, source="disk")
+                disk = self._disk
+        return disk
+
+    def _disk_stopped(self, disk: Evaluator) -> None:
+        with self._lock:
+            if self._disk is disk:
+                self._disk = None
+
+    # -- observing and stopping ------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """What evaluates queries now (served on ``/healthz``)."""
+        disk = self._disk
+        out: dict[str, Any] = {"mode": self.mode, "disk": disk.describe() if disk is not None else None,
+                               "answered": dict(self.answered), "stopped_at_deadline_on_disk": self.disk_kills}
+        if self.mode == "memory":
+            engine, loading = self._engine, self._loading
+            out["engine"] = engine.describe() if engine is not None else None
+            out["loading"] = loading is not None or self._timer is not None
+            out["loads"] = self.engine_loads
+            out["writes_applied"] = self.writes_applied
+            out["stopped_at_deadline"] = self.engine_kills
+            if self._last_error:
+                out["error"] = self._last_error
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            engines = [e for e in (self._engine, self._loading) if e is not None]
+            self._engine = self._loading = None
+            disk = self._disk
+        for engine in engines:
+            engine.kill()
+        if disk is not None:
+            disk.kill()

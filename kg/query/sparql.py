@@ -1,0 +1,393 @@
+"""User SPARQL, from request to bytes: checks, dataset, limits, cache, execution.
+
+Why one module: every route that runs SPARQL a user wrote (the ``/sparql`` endpoint, and any
+feature that wants the same guarantees) goes through ``run_query``/``run_update``, so the time
+limit, the row cap, the refusal of operations that reach outside and the result cache hold
+everywhere alike. It knows nothing of HTTP: the service maps its exceptions to statuses.
+
+Checks before anything runs (``analyse``, in ``kg.query.precheck``): one linear pass, bounded in length and
+nesting, that refuses ``SERVICE`` (and ``LOAD`` in updates) glued or spaced, and finds the query form
+and the ``FROM``/``FROM NAMED`` graphs. The evaluators of the embedded store are, besides, unable to
+open an internet socket (``kg.safety.confine``); over a remote store the pre-check is the only guard. The
+parse itself is Oxigraph's (its messages carry line and column); rdflib's parser is slow and not
+thread-safe, and stays off this path.
+
+Execution: over the embedded store, in killable worker processes (``kg.query.evaluation``); over a
+remote store, in this thread with the store's own timeout, applied to the whole query. Both cap rows
+and bytes while reading; a request's store calls (the graph listing included) share one deadline.
+
+>>> analyse("PREFIX ex: <http://ex/> SELECT * FROM ex:g WHERE { ?s ?p '# SERVICE' }", {}).form
+'SELECT'
+>>> analyse("SELECT * { SERVICE <http://ex/> { ?s ?p ?o } }", {})  # doctest: +IGNORE_EXCEPTION_DETAIL
+Traceback (most recent call last):
+...
+kg.query.sparql.Refused: SERVICE (federated query) is not allowed here: this endpoint never contacts other services
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pyoxigraph as ox
+
+from kg.formats import BY_KEY, Format, NotAcceptable, by_name, formats_for, negotiate
+from kg.query import precheck
+from kg.query.cache import cache_for
+from kg.query.evaluation import (
+    Job,
+    Outcome,
+    WorkerBusy,
+    WorkerCrashed,
+    WorkerTimeout,
+    execute,
+)
+from kg.query.pool import QueryPool
+from kg.query.precheck import Analysis, Bounds, tokens
+from kg.store import StoreError, StoreTimeout, StoreUnavailable
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+class SparqlError(Exception):
+    """A request that cannot be answered; ``status`` is the HTTP status that says why."""
+
+    status = 400
+    title = "Bad Request"
+
+    def __init__(self, detail: str, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class Malformed(SparqlError):
+    title = "Malformed query"
+
+
+class Refused(SparqlError):
+    title = "Operation not allowed"
+
+
+class UnknownGraph(SparqlError):
+    title = "Unknown graph"
+
+
+class TimedOut(SparqlError):
+    status = 503
+    title = "Query time limit exceeded"
+
+
+class Unavailable(SparqlError):
+    status = 503
+    title = "Store unavailable"
+
+
+class Stopped(SparqlError):
+    """The worker evaluating the query died (most often: it reached its memory limit)."""
+
+    status = 503
+    title = "Query stopped"
+
+
+# -- the pre-check ---------------------------------------------------------------------------------
+
+def bounds_for(kg: Any, *, update: bool = False) -> Bounds:
+    """The pre-check's bounds from the configuration (an update may be as long as a body)."""
+    config = kg.config
+    return Bounds(max_length=config.max_body if update else config.max_query_length,
+                  max_depth=config.max_query_depth)
+
+
+def analyse(text: str, prefixes: dict[str, str], *, update: bool = False, bounds: Bounds | None = None) -> Analysis:
+    """``kg.query.precheck.analyse``, its refusals as this module's errors (all of them 400)."""
+    try:
+        return precheck.analyse(text, prefixes, update=update, bounds=bounds)
+    except precheck.Refused as exc:
+        raise Refused(str(exc)) from None
+    except precheck.PrecheckError as exc:
+        raise Malformed(str(exc)) from None
+
+
+# -- formats ----------------------------------------------------------------------------------------
+
+RESULT_FORMATS: list[Format] = formats_for("results")
+GRAPH_FORMATS: list[Format] = [*formats_for("graph"), BY_KEY["trig"], BY_KEY["nquads"]]
+# ``format=`` values clients send that mean something else for a graph (SPARQLWrapper sends
+# format=xml for RDF/XML and format=json for JSON-LD).
+_GRAPH_SYNONYMS = {"xml": "rdfxml", "rdf+xml": "rdfxml", "json": "jsonld", "n3": "turtle"}
+
+
+def offered_formats(form: str | None) -> list[Format]:
+    """The formats a query form can be answered in, preferred first."""
+    if form in ("CONSTRUCT", "DESCRIBE"):
+        return GRAPH_FORMATS
+    return RESULT_FORMATS
+
+
+def choose_format(form: str | None, accept: str | None, requested: list[str] | None = None) -> Format:
+    """The answer's format: a ``format`` parameter the form can use wins, then Accept.
+
+    Unrecognised ``format`` values are ignored (clients send several spellings); a recognised one
+    the form cannot use raises NotAcceptable, as does an Accept nothing offered satisfies.
+    """
+    offered = offered_formats(form)
+    wrong: list[str] = []
+    for value in requested or []:
+        value = value.strip().lower()
+        if not value:
+            continue
+        if offered is GRAPH_FORMATS and value in _GRAPH_SYNONYMS:
+            value = _GRAPH_SYNONYMS[value]
+        fmt = by_name(value)
+        if fmt is None:
+            continue
+        if fmt in offered:
+            return fmt
+        wrong.append(value)
+    if wrong:
+        raise NotAcceptable(offered, ", ".join(wrong))
+    return negotiate(accept, offered)
+
+
+# -- the dataset --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Dataset:
+    """The RDF dataset of one query: None for both means the union of every graph."""
+
+    default_graphs: tuple[str, ...] | None = None
+    named_graphs: tuple[str, ...] | None = None
+
+    @property
+    def union(self) -> bool:
+        return self.default_graphs is None and self.named_graphs is None
+
+
+def dataset_for(kg: Any, analysis: Analysis, default_graph_uri: list[str] | None,
+                named_graph_uri: list[str] | None, *, timeout: float | None = None) -> Dataset:
+    """The protocol's graphs override the query's FROM (SPARQL 1.1 Protocol §2.1.4); every graph
+    named must exist in the store (UnknownGraph otherwise: nothing is ever fetched)."""
+    if default_graph_uri or named_graph_uri:
+        dataset = Dataset(tuple(default_graph_uri or ()), tuple(named_graph_uri or ()))
+        where = "default-graph-uri/named-graph-uri"
+    elif analysis.has_dataset:
+        dataset = Dataset(analysis.from_graphs, analysis.from_named)
+        where = "FROM/FROM NAMED"
+    else:
+        return Dataset()
+    known = known_graphs(kg, timeout=timeout)
+    unknown = [g for g in (*dataset.default_graphs, *dataset.named_graphs) if g not in known]
+    if unknown:
+        raise UnknownGraph(
+            f"{where} names graphs this store does not have: {', '.join('<' + g + '>' for g in unknown)}; "
+            "this endpoint never fetches graphs from elsewhere",
+            graphs=sorted(known))
+    return dataset
+
+
+_graphs_lock = threading.Lock()
+
+
+_GRAPH_COUNTS = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
+
+
+def known_graphs(kg: Any, *, timeout: float | None = None) -> dict[str, int]:
+    """Named graphs of the store with their triple counts, computed once per graph version.
+
+    Counting reads every quad: it runs where any query runs, under ``timeout`` (the asking request's
+    time left; the configured limit by default), never unbounded in the request's thread.
+    """
+    version = kg.store.version()
+    cached = kg.extras.get("sparql_graphs")
+    if cached and cached[0] == version:
+        return cached[1]
+    limit = kg.config.query_timeout if timeout is None else max(0.001, timeout)
+    with _graphs_lock:
+        try:
+            rows = kg.query(_GRAPH_COUNTS, union_default=False, timeout=limit, max_rows=10**9)
+        except StoreTimeout as exc:
+            raise TimedOut(f"listing the store's graphs did not finish within the time limit ({limit:g} s)",
+                           timeout=limit) from exc
+        except StoreUnavailable as exc:
+            raise Unavailable(f"the store cannot be reached: {exc}") from exc
+        graphs = {r["g"].value: int(r["n"].value) for r in rows}
+        kg.extras["sparql_graphs"] = (version, graphs)
+    return graphs
+
+
+# -- limits -------------------------------------------------------------------------------------------
+
+def effective_timeout(kg: Any, requested: str | float | None) -> float:
+    """The configured limit, or less when the request asks for less (never more), but never less than
+    ``KG_MIN_TIMEOUT``: a request that asks to be stopped at once gets an answer or a timeout of its own,
+    never a kill of the evaluator that others' queries share."""
+    limit = float(kg.config.query_timeout)
+    if requested in (None, ""):
+        return limit
+    try:
+        asked = float(requested)
+    except (TypeError, ValueError):
+        raise SparqlError(f"timeout must be a number of seconds, not {requested!r}") from None
+    if not asked > 0:
+        raise SparqlError(f"timeout must be a positive number of seconds, not {requested!r}")
+    return max(min(asked, limit), float(kg.config.min_timeout))
+
+
+# -- execution ----------------------------------------------------------------------------------------
+
+@dataclass
+class Answer:
+    """An answer ready to send."""
+
+    body: bytes
+    format: Format
+    form: str
+    truncated: bool = False
+    count: int = 0
+    max_rows: int = 0
+    cached: bool = False
+    elapsed: float = 0.0
+    time_limit: float = 0.0
+
+
+_pool_lock = threading.Lock()
+
+
+def pool_for(kg: Any) -> QueryPool | None:
+    """The query worker pool of an embedded-store graph (started on first use); None when remote."""
+    if kg.config.store != "embedded" or getattr(kg.store, "path", None) is None:
+        return None
+    pool = kg.extras.get("query_pool")
+    if pool is None:
+        with _pool_lock:
+            pool = kg.extras.get("query_pool")
+            if pool is None:
+                from kg.safety import guard
+
+                pool = QueryPool(kg.store.path, kg.prefixes, graph_ns=kg.config.graph_ns,
+                                 workers=kg.config.query_workers, engine=kg.config.query_engine,
+                                 engine_threads=kg.config.query_threads,
+                                 allow=guard.endpoints_of(kg.config), memory=kg.config.worker_memory,
+                                 version=kg.store.version(),
+                                 require_confinement=kg.config.require_confinement)
+                kg.extras["query_pool"] = pool
+                listeners = getattr(kg.store, "listeners", None)
+                if listeners is not None:
+                    listeners.append(pool.version_changed)
+    return pool
+
+
+def run_query(
+    kg: Any,
+    text: str,
+    *,
+    accept: str | None = None,
+    requested_formats: list[str] | None = None,
+    fmt: Format | None = None,
+    default_graph_uri: list[str] | None = None,
+    named_graph_uri: list[str] | None = None,
+    timeout: str | float | None = None,
+    max_rows: int | None = None,
+    substitutions: dict[str, ox.NamedNode | ox.Literal | ox.BlankNode] | None = None,
+) -> Answer:
+    """Check, evaluate under the limits and serialise one query; answers come from the cache when
+    the same request was answered since the last write.
+
+    Raises SparqlError subclasses (400 Malformed/Refused/UnknownGraph, 503 TimedOut/Unavailable)
+    and kg.formats.NotAcceptable (406).
+    """
+    if not text or not text.strip():
+        raise Malformed("the query is empty")
+    analysis = analyse(text, kg.prefixes, bounds=bounds_for(kg))
+    fmt = fmt or choose_format(analysis.form, accept, requested_formats)
+    limit = effective_timeout(kg, timeout)
+    deadline = time.monotonic() + limit
+    cap = int(kg.config.max_rows if max_rows is None else min(max_rows, kg.config.max_rows))
+    dataset = dataset_for(kg, analysis, default_graph_uri, named_graph_uri, timeout=limit)
+    subs = tuple(sorted((substitutions or {}).items()))
+    in_results = fmt in RESULT_FORMATS
+    job = Job(
+        query=text,
+        union_default=dataset.union,
+        default_graphs=dataset.default_graphs,
+        named_graphs=dataset.named_graphs,
+        substitutions=subs,
+        # When the scan could not tell the form, let the result decide with the default of the other kind.
+        results_format=fmt.key if in_results else (None if analysis.form else RESULT_FORMATS[0].key),
+        graph_format=fmt.key if not in_results else (None if analysis.form else GRAPH_FORMATS[0].key),
+        max_rows=cap,
+        max_bytes=int(kg.config.max_result_bytes),
+    )
+    version = kg.store.version()
+    cache = cache_for(kg)
+    key = ("sparql", text, dataset, job.results_format, job.graph_format, cap,
+           tuple((k, str(v)) for k, v in subs))
+    hit = cache.get(version, key)
+    if hit is not None:
+        return Answer(**{**hit.__dict__, "cached": True, "time_limit": limit})
+    # One deadline for the whole request: what the graph listing took is not given again.
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimedOut(f"the query did not finish within its time limit of {limit:g} s", timeout=limit)
+    outcome = _evaluate(kg, job, version, remaining)
+    if outcome.status == "syntax":
+        raise Malformed(outcome.message)
+    if outcome.status == "unacceptable":
+        kind_formats = GRAPH_FORMATS if outcome.kind == "graph" else RESULT_FORMATS
+        raise NotAcceptable(kind_formats, accept or "")
+    if outcome.status != "ok":
+        raise Unavailable(f"the query failed in the store: {outcome.message}")
+    form = analysis.form or ("CONSTRUCT" if outcome.kind == "graph" else
+                             "ASK" if outcome.kind == "boolean" else "SELECT")
+    answer = Answer(outcome.body, BY_KEY[outcome.format or fmt.key], form, outcome.truncated,
+                    outcome.count, cap, elapsed=outcome.elapsed, time_limit=limit)
+    cache.put(version, key, answer, size=len(answer.body) + len(text))
+    return answer
+
+
+def _evaluate(kg: Any, job: Job, version: str, limit: float) -> Outcome:
+    pool = pool_for(kg)
+    if pool is not None:
+        job = Job(**{**job.__dict__, "version": version})
+        try:
+            return pool.run(job, limit)
+        except WorkerTimeout as exc:
+            raise TimedOut(str(exc), timeout=limit) from exc
+        except WorkerCrashed as exc:
+            raise Stopped(str(exc)) from exc
+    try:
+        return execute(kg.store, job, kg.prefixes, embedded=False, timeout=limit)
+    except StoreTimeout as exc:
+        raise TimedOut(f"the query did not finish within its time limit of {limit:g} s: {exc}",
+                       timeout=limit) from exc
+    except StoreUnavailable as exc:
+        raise Unavailable(f"the store cannot be reached: {exc}") from exc
+    except StoreError as exc:
+        raise Malformed(str(exc)) from exc
+
+
+def run_update(kg: Any, text: str) -> None:
+    """Apply one SPARQL Update request through the store's single writer (it bumps the version,
+    which invalidates the result cache). Raises Malformed/Refused (400), Unavailable (503)."""
+    if not text or not text.strip():
+        raise Malformed("the update is empty")
+    analyse(text, kg.prefixes, update=True, bounds=bounds_for(kg, update=True))
+    try:
+        kg.store.update(text, prefixes=kg.prefixes)
+    except SyntaxError as exc:
+        raise Malformed(str(exc)) from exc
+    except StoreUnavailable as exc:
+        raise Unavailable(f"the store cannot be reached: {exc}") from exc
+    except StoreError as exc:
+        raise Malformed(f"the update failed: {exc}") from exc
+    cache_for(kg).clear()
+
+
+__all__ = [
+    "Analysis", "Answer", "Dataset", "Malformed", "NotAcceptable", "Refused", "SparqlError", "Stopped",
+    "TimedOut", "Unavailable", "UnknownGraph", "WorkerBusy", "analyse", "choose_format", "known_graphs",
+    "offered_formats", "pool_for", "run_query", "run_update", "tokens",
+]
