@@ -10,7 +10,7 @@ ASSETS := $(VENDOR)/.stamp
 YASGUI_VERSION  := 4.6.2
 SWAGGER_VERSION := 5
 
-.PHONY: install serve test bench lint browser clean
+.PHONY: install serve test test-fast bench lint browser clean
 
 install: $(STAMP) $(ASSETS)
 
@@ -41,9 +41,22 @@ browser:
 	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	    else echo "chromium/chromedriver missing: browser tests will fail (install the Debian packages chromium chromium-driver)"; fi; }
 
-test: install browser
+# Virtuoso from Debian's packages, for the remote-store tests over a second engine (installed when
+# missing and root; without it the suite runs over the embedded store and Oxigraph server only).
+.PHONY: virtuoso
+virtuoso:
+	@command -v virtuoso-t >/dev/null 2>&1 && command -v isql-vt >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq virtuoso-opensource >/dev/null; \
+	    else echo "virtuoso-t missing: the remote-store tests skip Virtuoso (install the Debian package virtuoso-opensource)"; fi; }
+
+test: install browser virtuoso
 	$(VENV)/bin/ruff check kg cli service tests bench
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# The fast tier: lint, then the tests that start no server (tests/unit, the doctests among them).
+test-fast: $(STAMP)
+	$(VENV)/bin/ruff check kg cli service tests bench
+	$(PY) -m pytest -p no:cacheprovider -q tests/unit $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)

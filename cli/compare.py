@@ -10,6 +10,8 @@ import sys
 import click
 
 from cli.common import config_options, open_graph
+from kg.domain import compare as comparing
+from kg.domain import compare_formats
 
 
 @click.command()
@@ -20,7 +22,6 @@ from cli.common import config_options, open_graph
 @config_options
 def compare(config, types: tuple[str, ...], output: str, lang: str) -> None:
     """Compare outsourcing types (slugs such as bpo kpo) dimension by dimension."""
-    from kg.domain import compare as comparing
 
     kg = open_graph(config, read_only=True)
     try:
@@ -28,20 +29,20 @@ def compare(config, types: tuple[str, ...], output: str, lang: str) -> None:
     except (comparing.UnknownType, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     if output == "json":
-        click.echo(json.dumps(comparing.to_dict(result), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(compare_formats.to_dict(result), ensure_ascii=False, indent=2))
     elif output == "markdown":
-        click.echo(comparing.to_markdown(result), nl=False)
+        click.echo(compare_formats.to_markdown(result), nl=False)
     elif output == "csv":
-        sys.stdout.write(comparing.to_csv(result))
+        sys.stdout.write(compare_formats.to_csv(result))
     else:
-        _table(result, comparing)
+        _table(result)
 
 
-def _table(result, comparing) -> None:
+def _table(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    header, body = comparing.table(result)
+    header, body = compare_formats.table(result)
     table = Table(*header, title=" vs ".join(t.name for t in result.types), show_lines=True)
     for row in body:
         table.add_row(*row)

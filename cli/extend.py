@@ -1,8 +1,9 @@
-"""``kg add-type`` and ``kg remove-type``: extend the ontology from a terminal, through ``kg.extension.extend``.
+"""``kg add-type`` and ``kg remove-type``: extend the ontology from a terminal, through ``kg.extension``.
 
-The same checks as ``POST /api/types``; exit 0 when done, 1 with a readable report when the
-submission is rejected. They open the store read-write, so they refuse to run beside a server that
-holds it (use the HTTP API then).
+The same checks as ``POST /api/types``; exit 0 when done, ``REFUSED`` (1) with a readable report when
+the submission or the request is refused, whatever the reason (``REASONS`` names it), 2 for a usage
+error (click's). They open the store read-write, so they refuse to run beside a server that holds it
+(use the HTTP API then).
 """
 
 from __future__ import annotations
@@ -14,12 +15,29 @@ from pathlib import Path
 import click
 
 from cli.common import config_options, open_graph
-from kg.extension import extend
-from kg.extension.submission import FORMAT_NAMES, format_for
+from kg.extension import errors, preview, write
+from kg.extension.submission import MAX_BYTES
+from kg.formats import for_submission, submission_names
+
+#: The exit code of every refusal: a script tells done (0) from refused (1) from misused (2).
+REFUSED = 1
+#: Each refusal of kg.extension in a word, for the first line of the report. The first class an error
+#: is an instance of wins.
+REASONS: dict[type[errors.ExtensionError], str] = {
+    errors.TooLarge: "too large",
+    errors.UnsupportedFormat: "unsupported format",
+    errors.Malformed: "unreadable",
+    errors.Invalid: "invalid type",
+    errors.DuplicateType: "type exists",
+    errors.TypeInUse: "type in use",
+    errors.ProtectedType: "protected type",
+    errors.UnknownType: "no such added type",
+}
 
 
-def _fail(exc: extend.ExtensionError, report_path: Path | None) -> None:
-    click.echo(f"rejected ({exc.status} {exc.title}): {exc.detail}", err=True)
+def _fail(exc: errors.ExtensionError, report_path: Path | None) -> None:
+    reason = next(word for cls, word in REASONS.items() if isinstance(exc, cls))
+    click.echo(f"rejected ({reason}): {exc.detail}", err=True)
     if exc.line:
         click.echo(f"  at line {exc.line}", err=True)
     for v in exc.violations:
@@ -30,7 +48,7 @@ def _fail(exc: extend.ExtensionError, report_path: Path | None) -> None:
     if report_path and exc.report is not None:
         exc.report.serialize(destination=str(report_path), format="turtle")
         click.echo(f"SHACL report graph written to {report_path}", err=True)
-    raise SystemExit(1)
+    raise SystemExit(REFUSED)
 
 
 @click.command("add-type")
@@ -39,7 +57,7 @@ def _fail(exc: extend.ExtensionError, report_path: Path | None) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(sorted({k for k in FORMAT_NAMES if "/" not in k})),
+    type=click.Choice(submission_names()),
     help="The file's format (default: from its extension).",
 )
 @click.option(
@@ -54,17 +72,16 @@ def add_type(
     config, file: Path, dry_run: bool, fmt: str | None, report_path: Path | None, as_json: bool
 ) -> None:
     """Add the outsourcing type described in FILE (Turtle, TriG, JSON-LD, or the JSON/YAML form)."""
-    kind = fmt or format_for(file.suffix)
-    if kind is None:
+    row = for_submission(fmt or file.suffix)
+    if row is None:
         raise click.UsageError(f"cannot tell the format of {file.name}; pass --format")
     kg = open_graph(config)
     try:
         with file.open("rb") as handle:
-            data = handle.read(extend_limit() + 1)
-        outcome = extend.add(
-            kg, data, kind, agent=f"cli-{getpass.getuser()}", channel=f"cli:{file.name}", dry_run=dry_run
-        )
-    except extend.ExtensionError as exc:
+            data = handle.read(MAX_BYTES + 1)  # one byte over the limit is enough to refuse it as too large
+        run = preview.dry_run if dry_run else write.add
+        outcome = run(kg, data, row.key, agent=f"cli-{getpass.getuser()}", channel=f"cli:{file.name}")
+    except errors.ExtensionError as exc:
         _fail(exc, report_path)
     finally:
         kg.close()
@@ -81,12 +98,6 @@ def add_type(
             click.echo(f"nearest existing type: {outcome.nearest}")
 
 
-def extend_limit() -> int:
-    from kg.extension.submission import MAX_BYTES
-
-    return MAX_BYTES
-
-
 @click.command("remove-type")
 @click.argument("slug")
 @config_options
@@ -94,8 +105,8 @@ def remove_type(config, slug: str) -> None:
     """Remove the added outsourcing type SLUG (types from the source are protected)."""
     kg = open_graph(config)
     try:
-        extend.remove(kg, slug)
-    except extend.ExtensionError as exc:
+        write.remove(kg, slug)
+    except errors.ExtensionError as exc:
         _fail(exc, None)
     finally:
         kg.close()

@@ -9,7 +9,9 @@ import click
 import pyoxigraph as ox
 
 from cli.common import config_options, open_graph
+from kg.domain.named_queries import run_file
 from kg.formats import by_name, serialize_results, serialize_triples
+from kg.namespaces import curie
 
 OUTPUTS = ["table", "json", "xml", "csv", "tsv", "turtle", "ntriples", "jsonld", "rdfxml"]
 
@@ -54,11 +56,7 @@ def _confine(config) -> None:
 
 
 def _evaluate(kg, text: str, path: Path | None, params: tuple[str, ...]):
-    try:
-        from kg.domain.named_queries import run_file
-    except ImportError:
-        run_file = None
-    if path is not None and run_file is not None:
+    if path is not None:
         values = {}
         for item in params:
             name, sep, value = item.partition("=")
@@ -122,10 +120,7 @@ def _short(term, prefixes: dict[str, str]) -> str:
     if term is None:
         return ""
     if isinstance(term, ox.NamedNode):
-        for prefix, ns in prefixes.items():
-            if term.value.startswith(ns) and len(term.value) > len(ns):
-                return f"{prefix}:{term.value[len(ns):]}"
-        return f"<{term.value}>"
+        return curie(term.value, prefixes) or f"<{term.value}>"
     if isinstance(term, ox.Literal):
         if term.language:
             return f"{term.value} @{term.language}"

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cli.common import config_options
+from kg.namespaces import curie
 from kg.ontology.loader import LoadError, check, parse_file, read_ontology
 
 
@@ -28,13 +29,10 @@ def validate(config, files: tuple[Path, ...]) -> None:
         click.echo(str(exc), err=True)
         raise SystemExit(1) from exc
     report = check(ontology, extra)
-    prefixes = {ns: p for p, ns in ontology.vocabulary.namespaces()}
+    prefixes = {prefix: str(ns) for prefix, ns in ontology.vocabulary.namespaces()}
 
     def shorten(iri: str) -> str:
-        for ns, prefix in prefixes.items():
-            if iri.startswith(str(ns)) and len(iri) > len(str(ns)):
-                return f"{prefix}:{iri[len(str(ns)):]}"
-        return f"<{iri}>"
+        return curie(iri, prefixes) or f"<{iri}>"
 
     click.echo(report.text(shorten))
     raise SystemExit(0 if report.conforms else 1)

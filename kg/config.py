@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Heap an evaluator may use (RLIMIT_DATA: allocations, not the store's mapped files), in bytes: a query
+#: building a huge intermediate result is stopped in its evaluator instead of pushing the machine into swap.
+DEFAULT_WORKER_MEMORY = 2 * 1024**3
 
 #: The canonical namespace. Stored triples always use it; a deployment reached at another address
 #: rewrites it in linked-data documents (see ``public_base``).
@@ -63,6 +66,38 @@ class Config:
     sparql_update_endpoint: str | None = field(
         default=None,
         metadata={"setting": Setting("KG_SPARQL_UPDATE_ENDPOINT", "Update endpoint of the remote store.")},
+    )
+    sparql_transport: str = field(
+        default="auto",
+        metadata={"setting": Setting("KG_SPARQL_TRANSPORT",
+                                     "How queries reach the remote store: 'post' (the query as the body), "
+                                     "'form' (form-encoded POST), 'get', or 'auto' (tried at start in that "
+                                     "order, the first that answers is kept). Updates are posted: form-encoded "
+                                     "unless queries go as 'post'.")},
+    )
+    sparql_auth: str = field(
+        default="basic",
+        metadata={"setting": Setting("KG_SPARQL_AUTH",
+                                     "HTTP authentication with KG_SPARQL_USER/KG_SPARQL_PASSWORD: 'basic' (sent "
+                                     "with every request) or 'digest' (answered when the endpoint asks).")},
+    )
+    sparql_user: str | None = field(
+        default=None,
+        metadata={"setting": Setting("KG_SPARQL_USER",
+                                     "User name for the remote store's endpoints (HTTP Basic or Digest).")},
+    )
+    # repr=False: a Config printed in a log or a traceback must not carry the secrets.
+    sparql_password: str | None = field(
+        default=None, repr=False,
+        metadata={"setting": Setting("KG_SPARQL_PASSWORD",
+                                     "Password for KG_SPARQL_USER; read from the environment only, never logged "
+                                     "or shown.")},
+    )
+    sparql_token: str | None = field(
+        default=None, repr=False,
+        metadata={"setting": Setting("KG_SPARQL_TOKEN",
+                                     "Bearer token sent to the remote store's endpoints (instead of a user and "
+                                     "password); never logged or shown.")},
     )
     admin_token: str | None = field(
         default=None,
@@ -141,7 +176,7 @@ class Config:
                                      "Queries the in-memory engine evaluates at once.")},
     )
     worker_memory: int = field(
-        default=2 * 1024**3,
+        default=DEFAULT_WORKER_MEMORY,
         metadata={"setting": Setting("KG_WORKER_MEMORY",
                                      "Heap limit of one query worker process and of the in-memory "
                                      "engine (its copy included), in bytes (0: none).")},
@@ -168,7 +203,10 @@ class Config:
         for f in dataclasses.fields(cls):
             setting: Setting = f.metadata["setting"]
             if setting.env in env:
-                values[f.name] = _convert(f, env[setting.env])
+                try:
+                    values[f.name] = _convert(f, env[setting.env])
+                except ValueError:
+                    raise ValueError(f"{setting.env} must be a number, not {env[setting.env]!r}") from None
         for key, value in (overrides or {}).items():
             if value is not None:
                 values[key] = value
@@ -195,7 +233,22 @@ class Config:
             self.min_timeout = self.query_timeout
         if self.store == "remote" and not self.sparql_endpoint:
             raise ValueError("the remote store needs KG_SPARQL_ENDPOINT (--endpoint)")
+        self._check_remote_credentials()
         return self
+
+    def _check_remote_credentials(self) -> None:
+        # The messages name the settings, never their values.
+        for name in ("sparql_user", "sparql_password", "sparql_token"):
+            if getattr(self, name) == "":
+                setattr(self, name, None)
+        if self.sparql_transport not in {"auto", "post", "form", "get"}:
+            raise ValueError(f"KG_SPARQL_TRANSPORT must be auto, post, form or get, not {self.sparql_transport!r}")
+        if self.sparql_auth not in {"basic", "digest"}:
+            raise ValueError(f"KG_SPARQL_AUTH must be 'basic' or 'digest', not {self.sparql_auth!r}")
+        if (self.sparql_user is None) != (self.sparql_password is None):
+            raise ValueError("KG_SPARQL_USER and KG_SPARQL_PASSWORD go together: set both or neither")
+        if self.sparql_token is not None and self.sparql_user is not None:
+            raise ValueError("set KG_SPARQL_TOKEN or KG_SPARQL_USER/KG_SPARQL_PASSWORD, not both")
 
     # IRIs derived from the namespace, so that one setting moves all of them together.
     @property

@@ -1,14 +1,21 @@
 """The one table of media types for the whole project.
 
-Every response body the service writes, and every file the CLI reads or writes, is chosen here: the
-SPARQL endpoint, linked-data documents, the API and ``kg export`` all negotiate against the same
-rows, so a format added here is offered everywhere at once.
+Every response body the service writes, every submission it reads, and every file the CLI reads or
+writes is one row here: the SPARQL endpoint, linked-data documents, the API, error answers and
+``kg export`` all pick from the same rows, so a format added here is offered everywhere at once.
 
-Kinds of payload:
+Nothing here reads a request: which row answers an HTTP request is chosen in
+``service/negotiation.py`` from the ``Accept`` header (that is HTTP, and the core knows none), and by
+``--format`` on the command line. This module says what exists, finds rows by the names people use
+for them, and serialises.
+
+Kinds of payload a row serves:
 - ``results``: SELECT/ASK answers (SPARQL results formats);
 - ``graph``: a set of triples (CONSTRUCT, DESCRIBE, linked-data documents);
 - ``dataset``: quads (exports, named graphs);
-- ``page``: HTML for people; ``data``: JSON/CSV/Markdown tables of the API.
+- ``page``: HTML for people; ``data``: JSON/CSV/Markdown tables of the API;
+- ``error``: what an error is told in (problem JSON, an HTML page, plain text);
+- ``submission``: what a new outsourcing type may be sent as (RDF, or the JSON/YAML form).
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ class Format:
     media_type: str
     kinds: frozenset[str]
     extension: str | None = None  #: file / URL extension without the dot
-    aliases: tuple[str, ...] = ()  #: other media types and short names that mean this format
+    #: Other names that mean this format: media types clients send for it (counted in negotiation only
+    #: when named exactly) and short names.
+    aliases: tuple[str, ...] = ()
     label: str = ""
     ox_results: ox.QueryResultsFormat | None = None
     ox_rdf: ox.RdfFormat | None = None
@@ -39,10 +48,22 @@ class Format:
     def content_type(self) -> str:
         return f"{self.media_type}; charset=utf-8" if self.charset else self.media_type
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name of the row, lowercase: key, media type, extension, aliases."""
+        return tuple(n.lower() for n in (self.key, self.media_type, self.extension, *self.aliases) if n)
+
+    @property
+    def media_aliases(self) -> tuple[str, ...]:
+        """The other media types clients use for this format (``application/json`` for JSON-LD ...)."""
+        return tuple(a for a in self.aliases if "/" in a)
+
 
 _R = frozenset({"results"})
 _G = frozenset({"graph", "dataset"})
 _D = frozenset({"dataset"})
+_S = frozenset({"submission"})
+_E = frozenset({"error"})
 
 FORMATS: tuple[Format, ...] = (
     # SPARQL results
@@ -53,29 +74,41 @@ FORMATS: tuple[Format, ...] = (
     Format("csv", "text/csv", _R | {"data"}, "csv", (), "CSV", ox_results=ox.QueryResultsFormat.CSV),
     Format("tsv", "text/tab-separated-values", _R, "tsv", (), "TSV", ox_results=ox.QueryResultsFormat.TSV),
     # RDF graphs and datasets
-    Format("turtle", "text/turtle", frozenset({"graph"}), "ttl", ("application/x-turtle", "ttl"),
+    Format("turtle", "text/turtle", frozenset({"graph"}) | _S, "ttl", ("application/x-turtle", "ttl"),
            "Turtle", ox_rdf=ox.RdfFormat.TURTLE, rdflib="turtle"),
     Format("ntriples", "application/n-triples", frozenset({"graph"}), "nt", ("text/plain", "nt"),
            "N-Triples", ox_rdf=ox.RdfFormat.N_TRIPLES, rdflib="nt"),
-    Format("jsonld", "application/ld+json", _G, "jsonld", ("json-ld",), "JSON-LD",
+    # JSON-LD is JSON: a client asking for application/json gets it where a graph is the answer.
+    Format("jsonld", "application/ld+json", _G | _S, "jsonld", ("json-ld", "application/json"), "JSON-LD",
            ox_rdf=ox.RdfFormat.JSON_LD, rdflib="json-ld"),
     Format("rdfxml", "application/rdf+xml", frozenset({"graph"}), "rdf", ("rdf", "owl"), "RDF/XML",
            ox_rdf=ox.RdfFormat.RDF_XML, rdflib="xml"),
-    Format("trig", "application/trig", _D, "trig", (), "TriG", ox_rdf=ox.RdfFormat.TRIG, rdflib="trig"),
+    Format("trig", "application/trig", _D | _S, "trig", (), "TriG", ox_rdf=ox.RdfFormat.TRIG, rdflib="trig"),
     Format("nquads", "application/n-quads", _D, "nq", ("nq",), "N-Quads",
            ox_rdf=ox.RdfFormat.N_QUADS, rdflib="nquads"),
     # For people and plain tools
-    Format("html", "text/html", frozenset({"page"}), "html", ("application/xhtml+xml",), "HTML"),
+    Format("html", "text/html", frozenset({"page"}) | _E, "html", ("application/xhtml+xml",), "HTML"),
     Format("markdown", "text/markdown", frozenset({"data"}), "md", ("md",), "Markdown"),
-    Format("problem", "application/problem+json", frozenset({"error"}), None, (), "Problem JSON",
+    # Errors: a client that reads any of these JSON types can read a problem document (RFC 9457).
+    Format("problem", "application/problem+json", _E, None,
+           ("application/json", "application/sparql-results+json", "application/ld+json"), "Problem JSON",
            charset=False),
+    Format("text", "text/plain", _E, "txt", (), "Plain text"),
+    # Submissions without RDF knowledge (kg.extension.submission reads them); a JSON form that turns
+    # out to be JSON-LD is read as JSON-LD there.
+    Format("form-json", "application/json", _S, "json", ("json",), "JSON form", charset=False),
+    Format("form-yaml", "application/yaml", _S, "yaml",
+           ("yml", "yaml", "application/x-yaml", "text/yaml", "text/x-yaml"), "YAML form"),
 )
 
 BY_KEY: dict[str, Format] = {f.key: f for f in FORMATS}
 
 
 class NotAcceptable(Exception):
-    """No offered format satisfies the request; ``offered`` lists what would."""
+    """None of the formats that can carry an answer is the one asked for; ``offered`` lists those that can.
+
+    Said in domain terms: what was asked (a format name, or the client's list) and what is available.
+    """
 
     def __init__(self, offered: Sequence[Format], asked: str):
         self.offered = list(offered)
@@ -90,12 +123,13 @@ def formats_for(kind: str) -> list[Format]:
 
 
 def by_name(name: str, kind: str | None = None) -> Format | None:
-    """A format by short key, extension, media type or alias (case-insensitive), optionally of a kind."""
+    """A format by short key, extension, media type or alias (case-insensitive), optionally of a kind.
+
+    >>> by_name("TTL").key, by_name("application/json").key, by_name("application/json", "graph").key
+    ('turtle', 'json', 'jsonld')
+    """
     wanted = name.strip().lower()
-    for f in FORMATS if kind is None else formats_for(kind):
-        if wanted in {f.key, f.media_type, f.extension, *f.aliases}:
-            return f
-    return None
+    return next((f for f in (FORMATS if kind is None else formats_for(kind)) if wanted in f.names), None)
 
 
 def by_extension(ext: str, kind: str) -> Format | None:
@@ -103,85 +137,34 @@ def by_extension(ext: str, kind: str) -> Format | None:
     return next((f for f in formats_for(kind) if f.extension == ext or ext in f.aliases), None)
 
 
-def parse_accept(header: str | None) -> list[tuple[str, float]]:
-    """Media ranges of an Accept header with their q-values, best first (stable for ties).
+def for_submission(name: str | None) -> Format | None:
+    """The format of a submission by its media type (without parameters), short name or file
+    extension (``.ttl`` or ``ttl``); None when submissions cannot come in it.
 
-    >>> parse_accept("text/html;q=0.5, text/turtle")
-    [('text/turtle', 1.0), ('text/html', 0.5)]
+    A row's own media type, key or extension wins over another row's alias: ``application/json`` is the
+    JSON form (which reads JSON-LD too), not JSON-LD, whose alias it also is.
+
+    >>> [for_submission(n).key for n in ("text/turtle", ".yml", "json", "application/json", "jsonld")]
+    ['turtle', 'form-yaml', 'form-json', 'form-json', 'jsonld']
+    >>> for_submission("application/rdf+xml") is None
+    True
     """
-    ranges: list[tuple[str, float, int]] = []
-    for index, part in enumerate((header or "").split(",")):
-        items = [p.strip() for p in part.split(";")]
-        media = items[0].lower()
-        if not media:
-            continue
-        q = 1.0
-        for param in items[1:]:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = max(0.0, min(1.0, float(value)))
-                except ValueError:
-                    q = 0.0
-        # More specific ranges win ties (RFC 9110 §12.5.1), then header order.
-        specificity = 0 if media == "*/*" else 1 if media.endswith("/*") else 2
-        ranges.append((media, q, -index + specificity * 1000))
-    ranges.sort(key=lambda r: (-r[1], -r[2]))
-    return [(m, q) for m, q, _ in ranges]
+    if not name:
+        return None
+    wanted = name.strip().lower().removeprefix(".")
+    rows = formats_for("submission")
+    own = next((f for f in rows if wanted in (f.key, f.media_type, f.extension)), None)
+    return own or next((f for f in rows if wanted in f.aliases), None)
 
 
-def negotiate(
-    accept: str | None,
-    offered: Iterable[Format],
-    *,
-    default: Format | None = None,
-    requested: str | None = None,
-) -> Format:
-    """Pick the format to answer with.
+def submission_names() -> list[str]:
+    """Every short name and extension a submission format answers to (for ``--format`` choices)."""
+    return sorted({n for f in formats_for("submission") for n in f.names if "/" not in n})
 
-    ``requested`` (a ``?format=`` value or an extension) wins over ``accept``. An empty Accept or
-    ``*/*`` gives ``default`` (the first offered format when not given). Raises ``NotAcceptable``
-    when nothing offered satisfies the request.
 
-    >>> negotiate("text/turtle;q=0.9, application/ld+json", formats_for("graph")).key
-    'jsonld'
-    """
-    offered = list(offered)
-    default = default or offered[0]
-    if requested:
-        chosen = next((f for f in offered if by_name(requested) is f), None)
-        if chosen is None:
-            raise NotAcceptable(offered, requested)
-        return chosen
-    ranges = parse_accept(accept)
-    if not ranges:
-        return default
-    best: tuple[float, int, Format] | None = None
-    for media, q in ranges:
-        if q <= 0:
-            continue
-        for position, f in enumerate(offered):
-            names = {f.media_type, *(a for a in f.aliases if "/" in a)}
-            if media == "*/*":
-                match = f is default
-                if not match:
-                    continue
-            elif media.endswith("/*"):
-                if not any(n.startswith(media[:-1]) for n in names):
-                    continue
-            elif media not in names:
-                continue
-            # Exact media type beats an alias (e.g. application/json is an alias of SPARQL JSON).
-            rank = (q, (2 if media == f.media_type else 1) * 1000 - position)
-            if best is None or rank > best[:2]:
-                best = (rank[0], rank[1], f)
-        if best is not None and best[0] > q:
-            break
-    if best is None:
-        if any(m == "*/*" and q > 0 for m, q in ranges):
-            return default
-        raise NotAcceptable(offered, accept or "")
-    return best[2]
+def submission_media_types() -> list[str]:
+    """Every media type a submission may be sent as (what a refusal of another type lists, and the API description)."""
+    return sorted({n for f in formats_for("submission") for n in f.names if "/" in n})
 
 
 def serialize_results(result: ox.QuerySolutions | ox.QueryBoolean, fmt: Format) -> bytes:

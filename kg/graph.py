@@ -1,21 +1,31 @@
 """The opened knowledge graph: configuration, store and shipped ontology, held together.
 
-``KnowledgeGraph.open`` is what the service's app factory and the CLI call at start; feature
-modules (``sparql``, ``describe``, ``compare``, ``queries``, ``extend``) take the object it
-returns.
+``KnowledgeGraph.open`` is what the service's app factory and the CLI call at start; the core's
+modules (``kg.query``, ``kg.domain``, ``kg.linked_data``, ``kg.extension``) take the object it returns.
+It also holds what lives as long as the opened graph: the answer cache, the query evaluators (started
+on first use), and values computed from the graph that stay valid until the next write
+(``per_version``), one mechanism instead of a memo per feature.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from kg.config import Config
+from kg.extension.directory import load_extension_directory
 from kg.namespaces import graph_iri, prefixes
 from kg.ontology.loader import Ontology, load
+from kg.query.cache import ResultCache
+from kg.query.pool import QueryPool
+from kg.query.trusted import Query, bounded_batch, bounded_query
 from kg.store import Store, open_store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -25,8 +35,15 @@ class KnowledgeGraph:
     ontology: Ontology
     #: Files under ontology/extensions/ that could not be loaded, with the reason (served on /healthz).
     problems: list[dict] = field(default_factory=list)
-    #: Per-graph singletons that features attach lazily (the result cache, the query worker pool).
-    extras: dict = field(default_factory=dict)
+    #: Whole answers of read requests, valid until the next write (``kg.query.cache``).
+    cache: ResultCache = field(init=False)
+    _pool: QueryPool | None = field(default=None, init=False, repr=False)
+    _memos: dict[str, tuple[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    _building: dict[str, threading.Lock] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.cache = ResultCache(self.config.cache_size, enabled=self.config.cache)
 
     @classmethod
     def open(cls, config: Config, *, store: Store | None = None) -> KnowledgeGraph:
@@ -34,10 +51,6 @@ class KnowledgeGraph:
         store = store or open_store(config)
         ontology = load(store, config)
         kg = cls(config=config, store=store, ontology=ontology)
-        try:
-            from kg.extension.extend import load_extension_directory
-        except ImportError:  # extensions arrive with kg/extension/extend.py
-            return kg
         kg.problems = load_extension_directory(kg)
         for problem in kg.problems:
             log.warning("extension not loaded: %(file)s: %(error)s", problem)
@@ -51,12 +64,23 @@ class KnowledgeGraph:
         limit (loading, validation, writes) call ``store.query`` directly. The store never calls back
         up here: the decision is taken on the way down.
         """
-        from kg.query.trusted import bounded_query
-
         result = bounded_query(self, sparql, timeout=timeout, **kwargs)
         if result is not None:
             return result
         return self.store.query(sparql, timeout=timeout, **kwargs)
+
+    def query_all(self, queries: list[Query], *, timeout: float) -> list:
+        """Several trusted queries of one request, answered together: one round trip to the
+        evaluator and one version of the graph for all (a remote store answers them in turn)."""
+        results = bounded_batch(self, queries, timeout=timeout)
+        if results is not None:
+            return results
+        return [self.store.query(q.sparql, timeout=timeout, prefixes=self.prefixes, substitutions=q.substitutions,
+                                 union_default=q.union_default,
+                                 default_graphs=list(q.default_graphs) if q.default_graphs is not None else None,
+                                 named_graphs=list(q.named_graphs) if q.named_graphs is not None else None,
+                                 max_rows=q.max_rows)
+                for q in queries]
 
     @property
     def prefixes(self) -> dict[str, str]:
@@ -76,8 +100,54 @@ class KnowledgeGraph:
             return rest if rest and "/" not in rest and "#" not in rest else None
         return None
 
+    def per_version(self, name: str, build: Callable[[], T]) -> T:
+        """The value ``build()`` computed from the graph, kept until the next write.
+
+        The version is read before building: a write landing meanwhile leaves the value filed under
+        the older version, so the next call builds again rather than serving it as current.
+        """
+        version = self.store.version()
+        held = self._memos.get(name)
+        if held is not None and held[0] == version:
+            return held[1]
+        with self._lock:
+            building = self._building.setdefault(name, threading.Lock())
+        # One build per name at a time: concurrent requests after a write wait for the first
+        # (counting every graph of a large store once, not once per request).
+        with building:
+            held = self._memos.get(name)
+            if held is not None and held[0] == version:
+                return held[1]
+            value = build()
+            self._memos[name] = (version, value)
+        return value
+
+    def evaluators(self) -> QueryPool | None:
+        """The killable evaluators of the embedded store (started on first use); None for a remote
+        store, which bounds its queries itself."""
+        if self._pool is not None or self.config.store != "embedded" or getattr(self.store, "path", None) is None:
+            return self._pool
+        with self._lock:
+            if self._pool is None:
+                from kg.safety import guard
+
+                config = self.config
+                self._pool = QueryPool(self.store.path, self.prefixes, graph_ns=config.graph_ns,
+                                       workers=config.query_workers, engine=config.query_engine,
+                                       engine_threads=config.query_threads, allow=guard.endpoints_of(config),
+                                       memory=config.worker_memory, version=self.store.version(),
+                                       require_confinement=config.require_confinement)
+                listeners = getattr(self.store, "listeners", None)
+                if listeners is not None:
+                    listeners.append(self._pool.version_changed)
+        return self._pool
+
+    @property
+    def running_evaluators(self) -> QueryPool | None:
+        """The evaluators if they were started (for status pages, which must not start them)."""
+        return self._pool
+
     def close(self) -> None:
-        for extra in self.extras.values():
-            if hasattr(extra, "close"):
-                extra.close()
+        if self._pool is not None:
+            self._pool.close()
         self.store.close()

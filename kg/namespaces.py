@@ -45,3 +45,17 @@ def sparql_prologue(config: Config) -> str:
 def graph_iri(config: Config, name: str) -> str:
     """IRI of one of the project's named graphs: vocabulary, facts, meta, extension/{slug}."""
     return config.graph_ns + name
+
+
+def curie(iri: str, prefixes: dict[str, str]) -> str | None:
+    """``prefix:local`` for ``iri`` under the longest matching namespace of ``prefixes``, else None.
+
+    >>> curie("https://w3id.org/outsourcing-kg/id/kpo", {"out": "https://w3id.org/outsourcing-kg/",
+    ...       "outd": "https://w3id.org/outsourcing-kg/id/"})
+    'outd:kpo'
+    >>> curie("urn:x:y", {"out": "https://w3id.org/outsourcing-kg/"}) is None
+    True
+    """
+    best = max(((p, ns) for p, ns in prefixes.items() if iri.startswith(ns) and len(iri) > len(ns)),
+               key=lambda item: len(item[1]), default=None)
+    return f"{best[0]}:{iri[len(best[1]):]}" if best else None

@@ -13,14 +13,15 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from kg.domain import compare as comparing
-from kg.domain import lookup
+from kg.domain import compare_formats, lookup
 from kg.domain import named_queries as queries
 from kg.domain.search import search as run_search
-from kg.formats import BY_KEY, negotiate
+from kg.formats import BY_KEY
 from kg.query import sparql
-from service.app import current_kg
+from service.current import current_kg
 from service.errors import Problem
 from service.headers import FORM_TYPE, form_body
+from service.negotiation import choose
 from service.openapi import (
     Operation,
     Param,
@@ -155,14 +156,10 @@ def _known_types(kg) -> list[str]:
                                               {"application/problem+json": ref("Problem")})})
 def get_type(slug, lang):
     kg = current_kg()
-
-    def read() -> tuple[list[str], dict | None]:
-        known = _known_types(kg)
-        return known, (lookup.describe_type(kg, kg.iri(slug), lang) if slug in known else None)
-
-    # One state of the graph: a type removed while it is described is absent, never half there.
-    known, body = lookup.consistent(kg, read)
+    # One batch, one version of the graph: a type removed while it is described is absent, never half there.
+    body = lookup.describe_type(kg, kg.iri(slug), lang)
     if body is None:
+        known = _known_types(kg)
         raise Problem(404, "Not Found", f"no outsourcing type {slug!r}; known types: {', '.join(known)}",
                       kind="unknown-type", known=known)
     return jsonify(body)
@@ -233,7 +230,7 @@ COMPARE_FORMATS = [BY_KEY["json"], BY_KEY["csv"], BY_KEY["markdown"], BY_KEY["ht
                                        {"application/problem+json": ref("Problem")})})
 def compare(types, format, lang):
     kg = current_kg()
-    fmt = negotiate(request.headers.get("Accept"), COMPARE_FORMATS, requested=format)
+    fmt = choose(COMPARE_FORMATS, format)
     try:
         result = comparing.compare(kg, types, lang)
     except comparing.UnknownType as exc:
@@ -242,16 +239,15 @@ def compare(types, format, lang):
         raise Problem(400, "Bad Request", f"parameter 'types': {exc}", kind="bad-parameter",
                       parameter="types", expected="two or more distinct type slugs") from None
     if fmt.key == "csv":
-        response = Response(comparing.to_csv(result), mimetype="text/csv")
+        response = Response(compare_formats.to_csv(result), mimetype="text/csv")
     elif fmt.key == "markdown":
-        response = Response(comparing.to_markdown(result), mimetype="text/markdown")
+        response = Response(compare_formats.to_markdown(result), mimetype="text/markdown")
     elif fmt.key == "html":
-        response = Response(render_template("compare.html", c=result, data=comparing.to_dict(result),
-                                            bars=comparing.earnings_bars(result),
+        response = Response(render_template("compare.html", c=result, data=compare_formats.to_dict(result),
+                                            bars=compare_formats.earnings_bars(result),
                                             names={t.slug: t.name for t in result.types}), mimetype="text/html")
     else:
-        response = jsonify(comparing.to_dict(result))
-    response.headers["Vary"] = "Accept"
+        response = jsonify(compare_formats.to_dict(result))
     response.charset = "utf-8"
     return response
 
@@ -304,7 +300,7 @@ def _run_named(name: str) -> Response:
     values: dict[str, Any] = {k: v for k, v in request.args.items() if k != "format"}
     if request.method == "POST":
         values.update({k: v for k, v in _posted_form(kg).items() if k != "format"})
-    fmt = negotiate(request.headers.get("Accept"), RESULT_FORMATS, requested=request.args.get("format"))
+    fmt = choose(RESULT_FORMATS, request.args.get("format"))
     try:
         terms = queries.bind(kg, query, values)
     except queries.BadParameter as exc:
@@ -316,7 +312,6 @@ def _run_named(name: str) -> Response:
     # limit, read up to the row cap, cached per graph version.
     answer = sparql.run_query(kg, query.text, fmt=fmt, substitutions=terms)
     response = Response(answer.body, content_type=answer.format.content_type)
-    response.headers["Vary"] = "Accept"
     response.headers["X-KG-Truncated"] = "true" if answer.truncated else "false"
     response.headers["X-KG-Row-Cap"] = str(answer.max_rows)
     return response

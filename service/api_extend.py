@@ -1,10 +1,12 @@
 """``POST /api/types``, ``PUT`` / ``DELETE /api/types/{slug}``: add, replace and remove outsourcing types.
 
-A thin layer over ``kg.extension.extend``: it checks the bearer token, reads the body in the format its
-Content-Type names, and maps the typed errors of ``kg.extension.extend`` to statuses: 201 + Location (added),
-200 (replaced, or a dry run), 204 (removed), 422 with the violations and the SHACL report graph
-(invalid), 409 (duplicate / still referenced), 403 (a source type), 404, 413 (too big), 415 (a type
-it cannot read, or a charset other than UTF-8). The token is checked before the body is read.
+A thin layer over ``kg.extension``: it checks the bearer token, reads the body in the format its
+Content-Type names, calls ``write.add`` / ``write.remove`` (or ``preview.dry_run`` for ``?dry_run=1``),
+and says the refusals of ``kg.extension.errors`` in HTTP, from one table (``REFUSALS``): 422 with the
+violations and the SHACL report graph (invalid), 409 (duplicate / still referenced), 403 (a source
+type), 404 (no such added type), 413 (too big), 415 (a format it cannot read, or a charset other than
+UTF-8), 400 (unreadable: syntax, with the line). Success is 201 + Location (added), 200 (replaced, or
+a dry run), 204 (removed). The token is checked before the body is read.
 """
 
 from __future__ import annotations
@@ -13,22 +15,60 @@ import json
 
 from flask import Blueprint, Response, jsonify, request
 
-from kg.extension import extend
-from kg.extension.submission import FORMAT_NAMES, format_for
-from service.app import current_kg
+from kg.extension import errors, preview, write
+from kg.extension.intake import Outcome
+from kg.formats import for_submission, formats_for, submission_media_types
 from service.auth import require_admin
+from service.current import current_kg
 from service.errors import Problem
 from service.headers import require_utf8
+from service.openapi import Param, json_response, operation, problem_response
 
 bp = Blueprint("api_extend", __name__)
 
-_FORMATS = sorted({k for k in FORMAT_NAMES if "/" in k})
+_FORMATS = submission_media_types()
+
+#: Each refusal of kg.extension as an HTTP answer: status, title, problem kind (part of the problem's
+#: ``type`` IRI, kept as clients have seen it). The first class an error is an instance of wins.
+REFUSALS: dict[type[errors.ExtensionError], tuple[int, str, str]] = {
+    errors.TooLarge: (413, "Submission too large", "submission-too-large"),
+    errors.UnsupportedFormat: (415, "Unsupported Media Type", "unsupported-media-type"),
+    errors.Malformed: (400, "Unreadable submission", "unreadable-submission"),
+    errors.Invalid: (422, "Invalid outsourcing type", "invalid-outsourcing-type"),
+    errors.DuplicateType: (409, "Type exists", "type-exists"),
+    errors.TypeInUse: (409, "Type in use", "type-in-use"),
+    errors.ProtectedType: (403, "Protected type", "protected-type"),
+    errors.UnknownType: (404, "No such added type", "no-such-added-type"),
+}
+
+
+def _route_hint(exc: errors.ExtensionError, method: str) -> str:
+    """What to send instead, in this API's routes, for a refusal about an added type."""
+    if isinstance(exc, errors.DuplicateType) and exc.slug:
+        return f" (PUT /api/types/{exc.slug} replaces it, DELETE /api/types/{exc.slug} removes it)"
+    if isinstance(exc, errors.UnknownType) and method == "PUT":
+        return " (POST /api/types adds a new type)"
+    return ""
+
+
+def problem(exc: errors.ExtensionError) -> Problem:
+    """The HTTP answer to a refusal of ``kg.extension`` (see ``REFUSALS``)."""
+    status, title, kind = next(answer for cls, answer in REFUSALS.items() if isinstance(exc, cls))
+    extra: dict = {}
+    if exc.violations:
+        extra["violations"] = exc.violations
+    if exc.line:
+        extra["line"] = exc.line
+    if exc.report is not None:
+        # The machine-readable SHACL report graph (sh:ValidationReport), as JSON-LD.
+        extra["shacl_report"] = json.loads(exc.report.serialize(format="json-ld"))
+    return Problem(status, title, exc.detail + _route_hint(exc, request.method), kind=kind, **extra)
 
 
 def _submission() -> tuple[bytes, str]:
     fmt = request.args.get("format") or request.mimetype
-    kind = format_for(fmt)
-    if kind is None:
+    row = for_submission(fmt.split(";")[0]) if fmt else None
+    if row is None:
         raise Problem(
             415,
             "Unsupported Media Type",
@@ -38,26 +78,14 @@ def _submission() -> tuple[bytes, str]:
         )
     # Checked before the body is read; kg.extension.submission then decodes it as strict UTF-8 (400 otherwise).
     require_utf8()
-    return request.get_data(cache=False), kind
+    return request.get_data(cache=False), row.key
 
 
 def _dry_run() -> bool:
     return request.args.get("dry_run", "").lower() in ("1", "true", "yes", "on")
 
 
-def _problem(exc: extend.ExtensionError) -> Problem:
-    extra: dict = {}
-    if exc.violations:
-        extra["violations"] = exc.violations
-    if exc.line:
-        extra["line"] = exc.line
-    if exc.report is not None:
-        # The machine-readable SHACL report graph (sh:ValidationReport), as JSON-LD.
-        extra["shacl_report"] = json.loads(exc.report.serialize(format="json-ld"))
-    return Problem(exc.status, exc.title, exc.detail, kind=exc.kind, **extra)
-
-
-def _answer(outcome: extend.Outcome, status: int) -> Response:
+def _answer(outcome: Outcome, status: int) -> Response:
     body = outcome.as_dict()
     body["links"] = {
         "api": f"/api/types/{outcome.slug}",
@@ -73,23 +101,16 @@ def _answer(outcome: extend.Outcome, status: int) -> Response:
 
 def _write(replace: str | None) -> Response:
     who = require_admin()
-    data, kind = _submission()
+    data, fmt = _submission()
     kg = current_kg()
     try:
-        outcome = extend.add(
-            kg,
-            data,
-            kind,
-            agent=who,
-            channel="http-api",
-            replace=replace,
-            dry_run=_dry_run(),
-            max_bytes=kg.config.max_body,
-        )
-    except extend.ExtensionError as exc:
-        raise _problem(exc) from exc
-    if outcome.dry_run:
-        return _answer(outcome, 200)
+        if _dry_run():
+            return _answer(preview.dry_run(kg, data, fmt, agent=who, channel="http-api", replace=replace,
+                                           max_bytes=kg.config.max_body), 200)
+        outcome = write.add(kg, data, fmt, agent=who, channel="http-api", replace=replace,
+                            max_bytes=kg.config.max_body)
+    except errors.ExtensionError as exc:
+        raise problem(exc) from exc
     return _answer(outcome, 201 if outcome.created else 200)
 
 
@@ -121,14 +142,7 @@ _RESULT = {
 
 
 def _register() -> None:
-    """Route through the OpenAPI registry when it is there, so the operations are documented."""
-    try:
-        from service.openapi import Param, json_response, operation, problem_response
-    except ImportError:  # pragma: no cover - the registry ships with the service
-        bp.add_url_rule("/api/types", "add_type", add_type, methods=["POST"])
-        bp.add_url_rule("/api/types/<slug>", "replace_type", replace_type, methods=["PUT"])
-        bp.add_url_rule("/api/types/<slug>", "remove_type", remove_type, methods=["DELETE"])
-        return
+    """Route through the OpenAPI registry, so the operations are documented."""
     dry = Param(
         "dry_run",
         {"type": "boolean", "default": False},
@@ -136,13 +150,14 @@ def _register() -> None:
     )
     fmt = Param(
         "format",
-        {"type": "string", "enum": sorted(FORMAT_NAMES)},
+        {"type": "string", "enum": sorted({n for f in formats_for("submission") for n in f.names})},
         "The submission's format, when the Content-Type cannot say it.",
     )
     slug = Param(
         "slug", {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"}, "The type's slug.", location="path"
     )
     common = {
+        "400": problem_response("The body cannot be read: a syntax error (with its `line`), or not UTF-8."),
         "413": problem_response("The body is larger than the limit."),
         "415": problem_response("The body's format is not accepted, or its charset is not UTF-8."),
         "422": problem_response(
@@ -211,9 +226,9 @@ def replace_type(slug: str) -> Response:
 def remove_type(slug: str) -> Response:
     require_admin()
     try:
-        extend.remove(current_kg(), slug)
-    except extend.ExtensionError as exc:
-        raise _problem(exc) from exc
+        write.remove(current_kg(), slug)
+    except errors.ExtensionError as exc:
+        raise problem(exc) from exc
     return Response(status=204)
 
 

@@ -7,24 +7,17 @@ each make their own app with their own configuration.
 
 from __future__ import annotations
 
-import importlib
 import logging
 
-from flask import Flask, current_app
+from flask import Flask, g
 
 from kg.config import Config
 from kg.graph import KnowledgeGraph
+from kg.query import deadline
+from service import api, api_extend, docs, errors, headers, health, linked_data, pages, response_cache, sparql
 
-#: Blueprint modules, in registration order. Each exposes ``bp`` (a Blueprint).
-BLUEPRINTS = (
-    "service.health",
-    "service.pages",
-    "service.sparql",
-    "service.linked_data",
-    "service.api",
-    "service.api_extend",
-    "service.docs",
-)
+#: The blueprints, in registration order; each module exposes ``bp``.
+BLUEPRINTS = (health, pages, sparql, linked_data, api, api_extend, docs)
 
 
 def create_app(config: Config | None = None, kg: KnowledgeGraph | None = None) -> Flask:
@@ -35,29 +28,18 @@ def create_app(config: Config | None = None, kg: KnowledgeGraph | None = None) -
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app.extensions["kg"] = kg or KnowledgeGraph.open(config)
-
-    from service import errors, headers, response_cache
-
     errors.register(app)
     _one_deadline_per_request(app, config)
     response_cache.register(app)
     headers.register(app)
-    for name in BLUEPRINTS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # a blueprint not written yet
+    headers.allow_cross_origin(app)
+    for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     return app
 
 
 def _one_deadline_per_request(app: Flask, config: Config) -> None:
     """Every store call a request causes shares the request's time limit (``kg.query.deadline``)."""
-    from flask import g
-
-    from kg.query import deadline
 
     @app.before_request
     def _open_deadline() -> None:
@@ -69,6 +51,3 @@ def _one_deadline_per_request(app: Flask, config: Config) -> None:
         if token is not None:
             deadline.end(token)
 
-
-def current_kg() -> KnowledgeGraph:
-    return current_app.extensions["kg"]

@@ -9,7 +9,7 @@ import hmac
 
 from flask import request
 
-from service.app import current_kg
+from service.current import current_kg
 from service.errors import Problem
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="outsourcing-kg"'}

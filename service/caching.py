@@ -9,10 +9,18 @@ a revalidation, and an added outsourcing type changes every ETag at once.
 Use from any blueprint::
 
     v = caching.validators(kg, "doc", slug, fmt.key, base)
-    if (early := caching.not_modified(v)) is not None:
+    if (early := caching.not_modified(v, headers)) is not None:
         return early
     ...
     return caching.apply(response, v)
+
+The request's conditions are read by werkzeug (``If-None-Match`` as ``ETags``, with ``*``, lists and weak
+tags; ``If-Modified-Since`` as a date) and compared as RFC 9110 §13.1 says: If-None-Match with the weak
+comparison, If-Modified-Since only when there is no If-None-Match. Werkzeug's ``make_conditional`` is
+not used: it reads If-Modified-Since beside an If-None-Match it cannot parse, and answers
+``If-Match: *`` with 412 although the resource exists. A 304 carries the headers the 200 would
+(``Vary``, ``Link``, ``Content-Location``, ETag, Cache-Control); werkzeug drops the body and the
+representation headers (Content-Type, Content-Length, Last-Modified) when it sends it.
 """
 
 from __future__ import annotations
@@ -20,9 +28,9 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 from dataclasses import dataclass
-from email.utils import format_datetime, parsedate_to_datetime
 
 from flask import Response, request
+from werkzeug.http import parse_etags
 
 from kg.graph import KnowledgeGraph
 
@@ -46,20 +54,9 @@ def validators(kg: KnowledgeGraph, *variant: str) -> Validators:
 def not_modified(v: Validators, headers: dict[str, str] | None = None) -> Response | None:
     """A 304 response when the request's conditions say the client's copy is current, else None.
 
-    ``If-None-Match`` wins over ``If-Modified-Since`` (RFC 9110 §13.2.2); only GET and HEAD get 304.
+    Only GET and HEAD are answered 304 (RFC 9110 §13.1.2); ``headers`` are those the 200 would carry.
     """
-    if request.method not in ("GET", "HEAD"):
-        return None
-    fresh = False
-    if_none_match = request.headers.get("If-None-Match")
-    if if_none_match is not None:
-        tags = {t.strip().removeprefix("W/").strip('"') for t in if_none_match.split(",")}
-        fresh = "*" in tags or v.etag in tags
-    elif v.last_modified is not None and (
-        since := _parse_http_date(request.headers.get("If-Modified-Since"))
-    ):
-        fresh = v.last_modified <= since
-    if not fresh:
+    if request.method not in ("GET", "HEAD") or not is_fresh(v):
         return None
     response = Response(status=304)
     for name, value in (headers or {}).items():
@@ -67,11 +64,22 @@ def not_modified(v: Validators, headers: dict[str, str] | None = None) -> Respon
     return apply(response, v)
 
 
+def is_fresh(v: Validators) -> bool:
+    """Whether the request's If-None-Match (else If-Modified-Since) says it holds this representation."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        # Weak comparison (§13.1.2): W/"tag" matches "tag"; "*" matches any current representation.
+        # The field is trimmed as an HTTP parser would: werkzeug reads "*" only when it stands alone.
+        return parse_etags(if_none_match.strip()).contains_weak(v.etag)
+    since = request.if_modified_since  # an unparsable date is None: ignored (§13.1.3)
+    return since is not None and v.last_modified is not None and v.last_modified <= since
+
+
 def apply(response: Response, v: Validators, *, cache_control: str = DEFAULT_CACHE_CONTROL) -> Response:
     """Put the validators and Cache-Control on a response (200 or 304)."""
-    response.headers["ETag"] = f'"{v.etag}"'
+    response.set_etag(v.etag)
     if v.last_modified is not None:
-        response.headers["Last-Modified"] = format_datetime(v.last_modified, usegmt=True)
+        response.last_modified = v.last_modified
     response.headers["Cache-Control"] = cache_control
     return response
 
@@ -87,13 +95,3 @@ def _parse_modified(value: str) -> _dt.datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_dt.UTC)
     return parsed.astimezone(_dt.UTC).replace(microsecond=0)
-
-
-def _parse_http_date(value: str | None) -> _dt.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None  # an unparsable date is ignored (RFC 9110 §13.1.3)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=_dt.UTC)

@@ -1,9 +1,11 @@
-"""Every error, whatever raised it, answered in the format the client negotiated.
+"""Every error, whatever raised it, answered in the format the client negotiated: the one renderer.
 
-Routes raise ``Problem`` (or let Werkzeug raise 404/405/413/415); this module turns them into
-``application/problem+json`` (RFC 9457) on ``/api`` and for JSON clients, an HTML page for
-browsers, and plain text for the rest (SPARQL clients show it to their user). An unexpected
-exception is logged with its traceback and answered 500 without one.
+Routes raise ``Problem`` (or let Werkzeug raise 404/405/413/415, or the core raise its typed errors);
+``render`` turns each into ``application/problem+json`` (RFC 9457) for JSON clients and on ``/api``, an
+HTML page for browsers, and plain text for the rest (SPARQL and RDF clients show it to their user; an
+error cannot be Turtle). Which of the three is chosen by ``service.negotiation`` from Accept, like any
+answer, unless the URL already named a format (``/doc/x.jsonld``): then the error comes in that
+format's family. An unexpected exception is logged with its traceback and answered 500 without one.
 
 Two answers are the same on every route, whatever raised them: a request past its time limit is 503
 "Time limit reached" with ``Retry-After``; a store that cannot be reached is 503 "Store unavailable"
@@ -12,6 +14,7 @@ with a fixed message, its address and the socket error going to the server log o
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
@@ -19,11 +22,19 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from kg.formats import parse_accept
+from kg.formats import BY_KEY, Format, NotAcceptable
+from service import negotiation
 
 log = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://w3id.org/outsourcing-kg/problems/"
+
+#: The three things an error can be told in (rows of kg.formats).
+PROBLEM_JSON, PAGE, TEXT = BY_KEY["problem"], BY_KEY["html"], BY_KEY["text"]
+#: Where an error is JSON unless the client prefers a page: the API and its description.
+API_PATHS = ("/api", "/openapi.json")
+#: How much of what a client asked for is repeated in a 406 (an Accept header can be kilobytes).
+ECHO_LIMIT = 200
 
 
 class Problem(Exception):
@@ -82,43 +93,43 @@ def _redacted(text: str) -> str:
     return re.sub(r"//[^/@\s]+@", "//", text)
 
 
-def wants(kind: str) -> bool:
-    """Whether the request prefers ``kind`` ("json", "html", "text") over the others."""
-    if kind == "json" and request.path.startswith(("/api", "/openapi.json")):
-        ranges = parse_accept(request.headers.get("Accept"))
-        return not ranges or ranges[0][0] not in ("text/html",)
-    for media, q in parse_accept(request.headers.get("Accept")):
-        if q <= 0:
-            continue
-        if media in ("application/problem+json", "application/json", "application/sparql-results+json",
-                     "application/ld+json"):
-            return kind == "json"
-        if media in ("text/html", "application/xhtml+xml"):
-            return kind == "html"
-        if media in ("text/plain", "*/*") or "/" in media:
-            return kind == "text"
-    return kind == "text"
+def representation(asked: Format | None = None) -> Format:
+    """What an error is told in: when the URL named the format of the answer (``asked``, by extension),
+    that format's family (a page for HTML, problem JSON for any JSON, else text); otherwise negotiated
+    from Accept, JSON first on the API and text first elsewhere, which is also what a client whose
+    Accept fits none of them gets (an error is never refused with a 406)."""
+    if asked is not None:
+        if asked is PAGE:
+            return PAGE
+        return PROBLEM_JSON if asked.media_type.endswith(("/json", "+json")) else TEXT
+    offered = (PROBLEM_JSON, PAGE) if request.path.startswith(API_PATHS) else (TEXT, PROBLEM_JSON, PAGE)
+    return negotiation.best(request.accept_mimetypes, offered) or offered[0]
 
 
-def render(problem: Problem) -> Response:
-    if wants("json"):
-        import json
-
-        response = Response(json.dumps(problem.as_dict(), ensure_ascii=False, indent=1),
-                            status=problem.status, mimetype="application/problem+json")
-    elif wants("html"):
-        response = Response(render_template("error.html", problem=problem), status=problem.status,
-                            mimetype="text/html")
+def render(problem: Problem, asked: Format | None = None) -> Response:
+    """The answer for ``problem``; ``asked`` is the format the URL named for the answer, if any."""
+    fmt = representation(asked)
+    if fmt is PROBLEM_JSON:
+        body = json.dumps(problem.as_dict(), ensure_ascii=False, indent=1)
+    elif fmt is PAGE:
+        body = render_template("error.html", problem=problem)
     else:
-        text = f"{problem.status} {problem.title}"
+        body = f"{problem.status} {problem.title}"
         if problem.detail:
-            text += f": {problem.detail}"
+            body += f": {problem.detail}"
         for key, value in problem.extra.items():
-            text += f"\n{key}: {value}"
-        response = Response(text + "\n", status=problem.status, mimetype="text/plain")
+            body += f"\n{key}: {value}"
+        body += "\n"
+    response = Response(body, status=problem.status, content_type=fmt.content_type)
     for name, value in problem.headers.items():
         response.headers[name] = value
+    if asked is None:
+        response.vary.add("Accept")
     return response
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= ECHO_LIMIT else text[:ECHO_LIMIT] + "…"
 
 
 def register(app: Flask) -> None:
@@ -138,15 +149,14 @@ def register(app: Flask) -> None:
             headers["Allow"] = ", ".join(exc.valid_methods)
         return render(Problem(exc.code or 500, exc.name, detail, headers=headers))
 
-    from kg.formats import NotAcceptable
-    from kg.query.sparql import SparqlError, TimedOut, Unavailable
+    from kg.query.sparql import SparqlError, Stopped, TimedOut, Unavailable
     from kg.store import StoreTimeout, StoreUnavailable
 
     # Core errors that carry their own answer: one mapping here instead of one per view.
     @app.errorhandler(NotAcceptable)
     def _not_acceptable(exc: NotAcceptable) -> Response:
         offered = [f.media_type for f in exc.offered]
-        asked = exc.asked or "the requested format"
+        asked = _clip(exc.asked) if exc.asked else "the requested format"
         return render(Problem(406, "Not Acceptable", f"cannot answer in {asked}; available: {', '.join(offered)}",
                               kind="not-acceptable", offered=offered, available=offered,
                               headers={"Vary": "Accept"}))
@@ -158,8 +168,10 @@ def register(app: Flask) -> None:
             return render(deadline(exc.extra.get("timeout")))
         if isinstance(exc, Unavailable):
             return render(store_down(exc.detail, unreachable=isinstance(exc.__cause__, StoreUnavailable)))
-        headers = {"Retry-After": RETRY_DEADLINE} if exc.status == 503 else None
-        return render(Problem(exc.status, exc.title, exc.detail, headers=headers, **exc.extra))
+        if isinstance(exc, Stopped):
+            return render(Problem(503, exc.title, exc.detail, headers={"Retry-After": RETRY_DEADLINE}, **exc.extra))
+        # What is left (malformed, refused, an unknown graph, a bad parameter) is the request's fault.
+        return render(Problem(400, exc.title, exc.detail, **exc.extra))
 
     @app.errorhandler(StoreUnavailable)
     def _store_down(exc: StoreUnavailable) -> Response:

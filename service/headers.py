@@ -5,9 +5,12 @@ forms included, are decoded here with the strict UTF-8 codec only, never with a 
 names (Python's codec registry holds quadratic decoders such as ``punycode`` and non-text ones such
 as ``rot13``). Bytes that are not UTF-8 are 400.
 
-Answers: security headers on pages, CORS on data routes. CORS is open (``*``) for reads of
-``/sparql``, ``/api``, ``/id``, ``/doc``, ``/ontology`` and ``/.well-known``, and never with
+Answers: security headers on pages (``register``), CORS on data routes (``allow_cross_origin``, by
+flask-cors). CORS is open (``*``, never the caller's origin echoed) on ``/sparql``, ``/api``, ``/id``,
+``/doc``, ``/ontology``, ``/.well-known``, ``/openapi.json`` and ``/context.jsonld``, and never with
 credentials, so browser tools on other sites can query without being able to act as a logged-in user.
+The same ``*`` is sent whether or not the request has an ``Origin``, so a replayed answer
+(``service/response_cache.py``) is right for every caller.
 """
 
 from __future__ import annotations
@@ -16,12 +19,22 @@ import re
 from urllib.parse import parse_qsl
 
 from flask import Flask, Response, request
+from flask_cors import CORS
 from werkzeug.datastructures import MultiDict
 
 from service.errors import Problem
 
 CORS_PREFIXES = ("/sparql", "/api", "/id/", "/doc/", "/ontology", "/.well-known/", "/openapi.json",
                  "/context.jsonld")
+#: What a page on another site may do with those routes: read, and send the writes an admin token
+#: allows (the token is a header the script sets, not a credential the browser adds on its own).
+CORS_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS")
+CORS_REQUEST_HEADERS = ("Accept", "Authorization", "Content-Type", "If-None-Match", "If-Modified-Since")
+#: Response headers a script may read beyond the CORS-safelisted ones.
+CORS_EXPOSED = ("ETag", "Last-Modified", "Link", "Content-Location", "Location", "X-KG-Truncated",
+                "X-KG-Row-Cap", "X-KG-Cache", "X-KG-Time-Limit", "Retry-After")
+#: How long a browser may reuse a preflight answer (seconds).
+CORS_MAX_AGE = 86400
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -119,6 +132,8 @@ def form_body(limit: int) -> MultiDict:
 # -- answers --------------------------------------------------------------------------------------
 
 def register(app: Flask) -> None:
+    """Security headers on every answer (CSP and framing on HTML)."""
+
     @app.after_request
     def _headers(response: Response) -> Response:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -126,16 +141,27 @@ def register(app: Flask) -> None:
         if response.mimetype == "text/html":
             response.headers.setdefault("Content-Security-Policy", CSP)
             response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.path.startswith(CORS_PREFIXES):
-            response.headers["Access-Control-Allow-Origin"] = "*"
-            response.headers["Access-Control-Expose-Headers"] = (
-                "ETag, Last-Modified, Link, Content-Location, Location, X-KG-Truncated, X-KG-Row-Cap, "
-                "X-KG-Cache, X-KG-Time-Limit, Retry-After"
-            )
-            if request.method == "OPTIONS":
-                response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, PUT, DELETE, OPTIONS"
-                response.headers["Access-Control-Allow-Headers"] = (
-                    "Accept, Authorization, Content-Type, If-None-Match, If-Modified-Since"
-                )
-                response.headers["Access-Control-Max-Age"] = "86400"
         return response
+
+
+def allow_cross_origin(app: Flask) -> CORS:
+    """CORS on the data routes, by flask-cors: any origin as ``*``, no credentials, preflights answered
+    for ``CORS_METHODS`` and ``CORS_REQUEST_HEADERS``. Call it once, in the factory after
+    ``response_cache.register``: Flask runs ``after_request`` hooks last registered first, and the CORS
+    headers must be on an answer before the response cache stores it."""
+    prefixes = "|".join(re.escape(p) for p in CORS_PREFIXES)
+    return CORS(
+        app,
+        # A compiled pattern: flask-cors matches it at the start of the path, as a prefix.
+        resources={re.compile(f"(?:{prefixes})"): {}},
+        origins="*",
+        send_wildcard=True,  # "*", never the caller's Origin echoed back
+        always_send=True,  # the same "*" without an Origin, so stored answers fit every caller
+        supports_credentials=False,
+        methods=list(CORS_METHODS),
+        allow_headers=list(CORS_REQUEST_HEADERS),
+        expose_headers=list(CORS_EXPOSED),
+        max_age=CORS_MAX_AGE,
+        vary_header=False,  # the answer does not depend on Origin
+        allow_private_network=False,
+    )

@@ -15,7 +15,7 @@ import logging
 from flask import Blueprint, Response, jsonify
 
 from kg.store import StoreError
-from service.app import current_kg
+from service.current import current_kg
 from service.errors import RETRY_STORE_DOWN, STORE_DOWN
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def healthz() -> tuple[Response, int]:
         log.warning("health check: the graph store (%s) does not answer: %s", kg.store.engine, exc)
         body.update(status="unavailable", error=STORE_DOWN)
         status = 503
-    pool = kg.extras.get("query_pool")
+    pool = kg.running_evaluators
     if pool is not None:
         body["query_engine"] = pool.status()
     if kg.problems:

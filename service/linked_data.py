@@ -33,16 +33,16 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, redirect, render_template, request
 
-from kg.formats import BY_KEY, Format, NotAcceptable, negotiate
+from kg.formats import BY_KEY, Format
 from kg.linked_data.description import about_query, describe, exists, published
 from kg.linked_data.jsonld_context import build_context, context_document, to_jsonld
 from kg.linked_data.ontology_doc import build_ontology_doc
 from kg.linked_data.page import build_view
 from kg.linked_data.rewrite import Rewriter
 from kg.linked_data.void import DATASET_FRAGMENT, void_description
-from service import caching
-from service.app import current_kg
-from service.errors import Problem
+from service import caching, negotiation
+from service.current import current_kg
+from service.errors import Problem, render
 
 bp = Blueprint("linked_data", __name__)
 
@@ -73,23 +73,8 @@ def split_extension(name: str) -> tuple[str, Format | None, str | None]:
 
 
 def choose(fmt: Format | None) -> Format:
-    """The format asked for by extension, else negotiated from Accept (406 when none fits)."""
-    if fmt is not None:
-        return fmt
-    # JSON-LD is JSON: a client asking for application/json gets it rather than a 406.
-    accept = re.sub(
-        r"application/json(?=\s*(;|,|$))", "application/ld+json", request.headers.get("Accept", "")
-    )
-    try:
-        return negotiate(accept, DOC_FORMATS)
-    except NotAcceptable as exc:
-        raise Problem(
-            406,
-            "Not Acceptable",
-            f"cannot answer {exc.asked!r}; this document is available as "
-            + ", ".join(f.media_type for f in DOC_FORMATS),
-            headers={"Vary": "Accept"},
-        ) from exc
+    """The format asked for by extension, else negotiated from Accept (406 listing DOC_FORMATS when none fits)."""
+    return fmt if fmt is not None else negotiation.choose(DOC_FORMATS)
 
 
 def variant_headers(doc_url: str, fmt: Format | None) -> dict[str, str]:
@@ -128,27 +113,9 @@ def formats_for_page(doc_url: str) -> list[dict[str, str]]:
 
 
 def not_found(fmt: Format | None, detail: str, headers: dict[str, str]) -> Response:
-    """404 in the format the client asked for by extension or Accept."""
-    problem = Problem(404, "Not Found", detail)
-    if fmt is None:
-        try:
-            fmt = choose(None)
-        except Problem:
-            fmt = None
-    if fmt is not None and fmt.key == "jsonld":
-        response = Response(
-            json.dumps(problem.as_dict(), ensure_ascii=False, indent=1),
-            status=404,
-            mimetype="application/problem+json",
-        )
-    elif fmt is not None and fmt.key == "html":
-        response = Response(render_template("error.html", problem=problem), status=404, mimetype="text/html")
-    else:
-        response = Response(f"404 Not Found: {detail}\n", status=404, mimetype="text/plain")
-    for name, value in headers.items():
-        if name != "Content-Location":
-            response.headers[name] = value
-    return response
+    """404 in the format the client asked for by extension, else negotiated (``service.errors.render``)."""
+    kept = {name: value for name, value in headers.items() if name != "Content-Location"}
+    return render(Problem(404, "Not Found", detail, headers=kept), fmt)
 
 
 def rdf_response(triples, fmt: Format) -> Response:
@@ -275,7 +242,7 @@ def context():
     """
     kg = current_kg()
     v = caching.validators(kg, "context")
-    headers = {"Access-Control-Allow-Origin": "*", "Vary": "Accept"}
+    headers = {"Vary": "Accept"}
     if (early := caching.not_modified(v, headers)) is not None:
         return early
     body = json.dumps(context_document(kg), ensure_ascii=False, indent=1)

@@ -9,8 +9,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 
 from kg.domain.lookup import list_types
+from kg.formats import BY_KEY
 from service import caching
-from service.app import current_kg
+from service.current import current_kg
 
 bp = Blueprint("pages", __name__)
 
@@ -22,4 +23,4 @@ def home():
     if (early := caching.not_modified(v)) is not None:
         return early
     html = render_template("home.html", types=list_types(kg))
-    return caching.apply(Response(html, content_type="text/html; charset=utf-8"), v)
+    return caching.apply(Response(html, content_type=BY_KEY["html"].content_type), v)

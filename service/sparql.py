@@ -21,13 +21,16 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from kg.formats import BY_KEY, NotAcceptable, negotiate, serialize_triples
+from kg.domain.named_queries import queries_for
+from kg.formats import BY_KEY, NotAcceptable, serialize_triples
 from kg.linked_data.service_description import describe_service
 from kg.query import sparql as core
-from service.app import current_kg
+from service import negotiation
 from service.auth import require_admin
+from service.current import current_kg
 from service.errors import Problem
 from service.headers import FORM_TYPE, form_body, text_body
+from service.response_cache import cacheable
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ def _start(state) -> None:
     if kg is None:
         return
     try:
-        core.pool_for(kg)
+        kg.evaluators()
     except Exception:  # noqa: BLE001 - the first query retries and reports the reason
         log.exception("query workers did not start")
 
@@ -118,19 +121,19 @@ def _read_protocol(kg) -> tuple[MultiDict, list[str], list[str]]:
 
 
 def _query(kg, text: str, params: MultiDict) -> Response:
-    accept = request.headers.get("Accept")
     requested = params.getlist("format")
-    if request.method == "GET" and not requested:
+    try:
+        analysis = core.check(kg, text)
+    except core.SparqlError:
+        analysis = None
+    if request.method == "GET" and not requested and _wants_editor(analysis):
         # A browser following a link to a query gets the editor with it, ready to run.
-        try:
-            analysis = core.analyse(text, kg.prefixes)
-            if negotiate(accept, [*core.offered_formats(analysis.form), HTML]) is HTML:
-                return _editor(kg, text)
-        except (core.SparqlError, NotAcceptable):
-            pass
+        return _editor(kg, text)
     # SparqlError and NotAcceptable are answered by service/errors.py.
+    analysis = analysis or core.check(kg, text)
+    fmt = negotiation.for_query(core.offered_formats(analysis.form), requested)
     answer = core.run_query(
-        kg, text, accept=accept, requested_formats=requested,
+        kg, text, fmt=fmt, analysis=analysis,
         default_graph_uri=params.getlist("default-graph-uri"),
         named_graph_uri=params.getlist("named-graph-uri"),
         timeout=params.get("timeout"),
@@ -139,10 +142,21 @@ def _query(kg, text: str, params: MultiDict) -> Response:
     response.headers["Vary"] = "Accept"
     response.headers["X-KG-Truncated"] = "true" if answer.truncated else "false"
     response.headers["X-KG-Row-Cap"] = str(answer.max_rows)
-    response.headers["X-KG-Cache"] = "hit" if answer.cached else "miss"
     response.headers["X-KG-Time-Limit"] = f"{answer.time_limit:g}"
     response.headers["Cache-Control"] = "no-cache"
+    cacheable()
     return response
+
+
+def _wants_editor(analysis: core.Analysis | None) -> bool:
+    """Whether Accept prefers the query editor (HTML) to any format the query can be answered in
+    (never for a query the pre-check refuses: its error is the answer)."""
+    if analysis is None:
+        return False
+    try:
+        return negotiation.choose([*core.offered_formats(analysis.form), HTML]) is HTML
+    except NotAcceptable:
+        return False
 
 
 def _update(kg, text: str, params: MultiDict) -> Response:
@@ -158,15 +172,8 @@ def _update(kg, text: str, params: MultiDict) -> Response:
 def _no_query(kg, params: MultiDict) -> Response:
     """A GET without a query: the editor for browsers, the Service Description for RDF clients."""
     offered = [*core.GRAPH_FORMATS, HTML]
-    requested = params.getlist("format")
     try:
-        if requested:
-            fmt = next((BY_KEY[k] for k in (core._GRAPH_SYNONYMS.get(r, r) for r in requested)
-                        if k in BY_KEY and BY_KEY[k] in offered), None)
-            if fmt is None:
-                raise NotAcceptable(offered, ", ".join(requested))
-        else:
-            fmt = negotiate(request.headers.get("Accept"), offered)
+        fmt = negotiation.choose(offered, params.getlist("format"), synonyms=negotiation.GRAPH_SYNONYMS)
     except NotAcceptable:
         raise Problem(400, "Missing query",
                       "give a 'query' parameter; without one, /sparql answers with the query editor "
@@ -186,11 +193,7 @@ def _no_query(kg, params: MultiDict) -> Response:
 
 def _named_queries(kg) -> list[dict[str, str]]:
     try:
-        from kg.domain.named_queries import queries_for
-
         queries = queries_for(kg)
-    except ImportError:
-        queries = None
     except Exception:  # noqa: BLE001 - a broken .rq file must not take the editor down
         log.exception("named queries could not be read")
         queries = None

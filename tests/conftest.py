@@ -1,8 +1,11 @@
 """Fixtures, from cheap to dear: a config, an opened graph, a real server over HTTP.
 
 ``server`` is the real service (gunicorn, ``kg serve``) on a free loopback port. It is
-parametrised by store kind (``KG_TEST_STORES``, comma-separated), so every test that uses it runs
-once per store the suite is asked to cover.
+parametrised by store kind (``KG_TEST_STORES``, comma-separated: ``embedded``, ``remote`` for the
+remote store over Oxigraph server, ``virtuoso`` for the remote store over Virtuoso; by default all
+three, Virtuoso when it is installed), so every test that uses it runs once per store the suite is
+asked to cover. Over Virtuoso only the modules of ``VIRTUOSO_MODULES`` run (see there why), or all
+of them with ``KG_TEST_VIRTUOSO_MODULES=all``.
 """
 
 from __future__ import annotations
@@ -18,14 +21,45 @@ import requests
 from kg.config import Config
 from kg.graph import KnowledgeGraph
 from tests.support.listener import Listener
+from tests.support.remote import remote_store_env, stores_under_test  # noqa: F401
 from tests.support.server import ADMIN_TOKEN, ROOT, ServerProcess
+from tests.support.virtuoso import virtuoso_server, virtuoso_store_env  # noqa: F401
 
-try:  # the Oxigraph-server fixture arrives with the remote store
-    from tests.support.remote import remote_store_env  # noqa: F401
-except ModuleNotFoundError:
-    pass
+STORES = stores_under_test()
+#: The server-parametrised modules that also run over Virtuoso: the remote store's own behaviour
+#: (protocol, formats, clients, linked data, extensions over HTTP, faults). The rest exercise the
+#: service above the store, which is the same code whichever endpoint answers, and a third run of
+#: the whole suite would take more than the ten minutes `make test` may take on two cores.
+VIRTUOSO_MODULES = frozenset({
+    "test_sparql_protocol", "test_sparql_clients", "test_sparql_formats", "test_sparql_update",
+    "test_sparql_safety", "test_outbound_guard", "test_hostile_input",
+    "test_linked_data", "test_extend_http", "test_api_lookup", "test_compare", "test_service_basics",
+})
 
-STORES = [s for s in os.environ.get("KG_TEST_STORES", "embedded,remote").split(",") if s]
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "virtuoso: runs against a real Virtuoso through the remote store")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark what runs over Virtuoso, and leave out the server tests not chosen for it."""
+    every_module = os.environ.get("KG_TEST_VIRTUOSO_MODULES") == "all"
+    keep, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        over_virtuoso = callspec is not None and "virtuoso" in callspec.params.values()
+        if callspec is not None and {"remote", "virtuoso"} & set(map(str, callspec.params.values())):
+            item.add_marker(pytest.mark.remote)
+        if over_virtuoso:
+            item.add_marker(pytest.mark.virtuoso)
+            if callspec.params.get("server") == "virtuoso" and not every_module and \
+                    item.module.__name__.rsplit(".", 1)[-1] not in VIRTUOSO_MODULES:
+                dropped.append(item)
+                continue
+        keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 @pytest.fixture
@@ -77,9 +111,11 @@ def ask(kg: KnowledgeGraph) -> Callable[[str], bool]:
 def server(request, tmp_path_factory) -> Iterator[ServerProcess]:
     """The real service over HTTP on loopback, one per store kind."""
     data_dir = tmp_path_factory.mktemp(f"server-{request.param}") / "data"
-    env = {"KG_STORE": request.param}
+    env = {"KG_STORE": "embedded" if request.param == "embedded" else "remote"}
     if request.param == "remote":
         env.update(request.getfixturevalue("remote_store_env"))
+    elif request.param == "virtuoso":
+        env.update(request.getfixturevalue("virtuoso_store_env"))
     proc = ServerProcess(data_dir=data_dir, env=env).start()
     yield proc
     proc.stop()

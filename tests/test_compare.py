@@ -17,6 +17,7 @@ import pytest
 from rdflib import Graph
 
 from kg.domain import compare as comparing
+from kg.domain import compare_formats
 from kg.graph import KnowledgeGraph
 from kg.ontology.loader import check
 from kg.terms import graph_to_ox
@@ -179,7 +180,7 @@ def kg_with_lpo(make_config):
 
 def test_comparison_works_for_an_added_type(kg_with_lpo):
     result = comparing.compare(kg_with_lpo, ["kpo", "lpo", "bpo"])
-    data = comparing.to_dict(result)
+    data = compare_formats.to_dict(result)
     assert [t["acronym"] for t in data["types"]] == ["KPO", "LPO", "BPO"]
     level = _row(data, "activity-level")
     assert _labels(level, "lpo") == {"high-level processes"} and level["status"] == "different"
@@ -189,12 +190,13 @@ def test_comparison_works_for_an_added_type(kg_with_lpo):
     assert ratios[("lpo", "kpo")] == pytest.approx(33 / 24, abs=1e-3)
     assert ratios[("bpo", "kpo")] == pytest.approx(11 / 24, abs=1e-3)
     assert any(r["subject"] == "lpo" and r["object"] == "kpo" for r in data["relations"])
-    two = comparing.to_dict(comparing.compare(kg_with_lpo, ["lpo", "kpo"]))
+    two = compare_formats.to_dict(comparing.compare(kg_with_lpo, ["lpo", "kpo"]))
     assert _row(two, "activity-level")["status"] == "same"
     assert "activity-level" in two["shared"]
     json.dumps(data)
 
 
+@pytest.mark.slow
 def test_kg_compare_command(tmp_path):
     env = {"KG_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-m", "cli", "compare", "bpo", "kpo", "--format", "markdown"],

@@ -146,6 +146,7 @@ def _ready_engine(server: ServerProcess) -> dict:
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_every_evaluator_of_a_running_server_is_filtered(tmp_path, listener, admin_token):
     server = ServerProcess(data_dir=tmp_path / "data", env={"KG_QUERY_WORKERS": "1"}).start()
     try:

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
 
+import pytest
 import requests
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -41,6 +42,7 @@ class Links(HTMLParser):
                 self.found.append(value)
 
 
+@pytest.mark.slow
 def test_every_link_from_the_home_page_answers(server):
     origin = urlsplit(server.url).netloc
     start = server.url + "/"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.support.server import ServerProcess
@@ -11,6 +12,7 @@ from tests.support.server import ServerProcess
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+@pytest.mark.slow
 def test_type_survives_sigkill_right_after_201(tmp_path: Path, admin_token: str) -> None:
     proc = ServerProcess(data_dir=tmp_path / "data").start()
     try:

@@ -54,6 +54,7 @@ def _post_in_background(url: str, data: bytes, headers: dict) -> threading.Threa
     return thread
 
 
+@pytest.mark.slow
 def test_sigkill_during_writes_leaves_all_or_nothing(tmp_path: Path):
     proc = ServerProcess(data_dir=tmp_path / "data", env={"KG_VALIDATE": "0", "KG_CACHE": "off"}).start()
     slug = "fault-lpo"

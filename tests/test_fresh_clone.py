@@ -81,6 +81,7 @@ def test_the_clone_imports_its_own_code(clone):
         assert Path(line).resolve().is_relative_to(clone.resolve()), line
 
 
+@pytest.mark.slow
 def test_the_whole_suite_collects_in_a_fresh_clone(clone):
     result = run(clone, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider")
     output = result.stdout + result.stderr
@@ -90,6 +91,7 @@ def test_the_whole_suite_collects_in_a_fresh_clone(clone):
     assert int(summary.split()[0]) > 100, summary
 
 
+@pytest.mark.slow
 def test_tests_that_need_the_article_skip_in_a_fresh_clone_naming_the_setting(clone, tmp_path):
     report = tmp_path / "report.xml"
     # One store is enough here: what is checked is the skip, not the store.

@@ -12,7 +12,7 @@ import pytest
 from kg.config import Config
 from kg.store.embedded import EmbeddedStore
 from kg.store.remote import RemoteStore
-from tests.support.remote import OxigraphServer
+from tests.support.remote import remote_engines, start_engine
 
 LABEL = ox.NamedNode("urn:kg-test:label")
 
@@ -67,12 +67,12 @@ def test_one_write_wins_in_an_embedded_store(tmp_path):
 
 
 @pytest.mark.remote
-def test_one_write_wins_across_replicas_of_a_remote_store(tmp_path):
-    server = OxigraphServer().start()
+@pytest.mark.parametrize("engine", remote_engines())
+def test_one_write_wins_across_replicas_of_a_remote_store(tmp_path, engine):
+    server = start_engine(engine)
     try:
-        config = Config.from_env({"data_dir": tmp_path / "data", "store": "remote", **{
-            "sparql_endpoint": server.env["KG_SPARQL_ENDPOINT"],
-            "sparql_update_endpoint": server.env.get("KG_SPARQL_UPDATE_ENDPOINT")}}, environ={})
+        config = Config.from_env({"data_dir": tmp_path / "data", "store": "remote", **server.settings},
+                                 environ={})
         replicas = [RemoteStore(config), RemoteStore(config)]  # two services, one store
         results = _race(replicas)
         assert results.count(True) == 1, results
@@ -87,21 +87,25 @@ def test_one_write_wins_across_replicas_of_a_remote_store(tmp_path):
 
 
 @pytest.mark.remote
-def test_two_services_over_one_store_accept_one_acronym_once(tmp_path):
-    """Two `kg serve` over one Oxigraph server, the same acronym submitted through both at once:
-    exactly one 201; the other is 409 and wrote nothing. The one added is then answered by both."""
+@pytest.mark.parametrize("engine", remote_engines())
+def test_two_services_over_one_store_accept_one_acronym_once(tmp_path, engine):
+    """Two `kg serve` over one endpoint (Oxigraph server, Virtuoso), the same acronym submitted through
+    both at once: exactly one 201; the other is 409 and wrote nothing. The one added is then answered
+    by both."""
     import requests
 
     from bench.soak import type_turtle
     from tests.support.server import ADMIN_TOKEN, ServerProcess
 
-    store = OxigraphServer().start()
+    store = start_engine(engine)
     env = {"KG_STORE": "remote", "KG_VALIDATE": "0", "KG_CACHE": "off", **store.env}
     for i in (0, 1):
         (tmp_path / f"replica{i}").mkdir()
-    replicas = [ServerProcess(data_dir=tmp_path / f"replica{i}" / "data", env=env).start() for i in (0, 1)]
+    replicas = [ServerProcess(data_dir=tmp_path / f"replica{i}" / "data", env=env) for i in (0, 1)]
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "text/turtle"}
     try:
+        for replica in replicas:
+            replica.start()
         for round_, slugs in enumerate((("race-a", "race-b"), ("race-c", "race-c"))):
             acronym = f"RACE{round_}"
             answers: dict[int, requests.Response] = {}

@@ -48,6 +48,7 @@ def slugs(kg, select) -> list[str]:
 
 
 # -- every resource, every format ----------------------------------------------------------------------
+@pytest.mark.slow
 def test_every_resource_in_every_format_describes_it_and_formats_agree(server, slugs):
     def check(slug: str) -> list[str]:
         problems = []

@@ -193,6 +193,7 @@ def test_owl_imports_and_source_urls_in_a_submission_are_never_fetched(server, h
     assert listener.quiet(), listener.seen
 
 
+@pytest.mark.slow
 def test_extension_files_are_loaded_without_fetching(tmp_path, listener):
     """Files dropped in ontology/extensions/ at start: owl:imports, an XML file with entities, a
     TriG file with a remote base; the service starts, fetches nothing and leaks nothing."""

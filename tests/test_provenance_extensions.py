@@ -1,4 +1,5 @@
-"""An added type cannot present an unsourced statement as sourced (kg/extension/extend.py and ontology/shapes.ttl).
+"""An added type cannot present an unsourced statement as sourced (kg/extension/checks.py, kg/extension/marking.py
+and ontology/shapes.ttl).
 
 Each rejection must say how to mark what it rejects. The shipped examples behave as examples/README.md says:
 LPO's inferences name their premises, RPO waits for a source for its activity level, ITO is rejected.
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kg.extension import extend
+from kg.extension import errors, preview
 from kg.graph import KnowledgeGraph
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -71,8 +72,8 @@ def kg(tmp_path_factory):
 
 
 def rejected(kg, body: str, fmt: str = "turtle") -> list[dict]:
-    with pytest.raises(extend.InvalidSubmission) as caught:
-        extend.add(kg, body, fmt, agent="tester", dry_run=True)
+    with pytest.raises(errors.Invalid) as caught:
+        preview.dry_run(kg, body, fmt, agent="tester")
     return caught.value.violations
 
 
@@ -81,7 +82,7 @@ def messages(violations: list[dict]) -> str:
 
 
 def test_a_correctly_marked_type_passes(kg):
-    outcome = extend.add(kg, ZPO, "turtle", agent="tester", dry_run=True)
+    outcome = preview.dry_run(kg, ZPO, "turtle", agent="tester")
     assert outcome.dry_run and not [w for w in outcome.warnings if "editorial" in w["message"]]
 
 
@@ -147,7 +148,7 @@ outd:evidence-zpo-typical-activity-legal-matters a out:Evidence ;
     out:evidenceText "QUOTE" ;
     out:readingNote "Inferred: ZPO, like KPO, handles legal matters."@en .
 """.replace("QUOTE", KPO_LEVEL_QUOTE)
-    outcome = extend.add(kg, inferred, "turtle", agent="tester", dry_run=True)
+    outcome = preview.dry_run(kg, inferred, "turtle", agent="tester")
     assert outcome.dry_run
     text = messages(rejected(kg, inferred.replace("out:readingNote", "prov:wasDerivedFrom outd:source-zpo ;\n"
                                                                      "    out:readingNote")))
@@ -158,7 +159,7 @@ outd:evidence-zpo-typical-activity-legal-matters a out:Evidence ;
 
 
 def test_the_lpo_example_infers_what_no_source_says_of_lpo_and_says_from_what(kg):
-    outcome = extend.add(kg, (EXAMPLES / "lpo.ttl").read_bytes(), "turtle", agent="tester", dry_run=True)
+    outcome = preview.dry_run(kg, (EXAMPLES / "lpo.ttl").read_bytes(), "turtle", agent="tester")
     assert outcome.nearest == "kpo" and not outcome.warnings
     from rdflib import Graph, Namespace, URIRef
 
@@ -176,7 +177,7 @@ def test_the_lpo_example_infers_what_no_source_says_of_lpo_and_says_from_what(kg
 
 
 def test_the_rpo_example_waits_for_a_source_for_its_activity_level(kg):
-    outcome = extend.add(kg, (EXAMPLES / "rpo.yaml").read_bytes(), "yaml", agent="tester", dry_run=True)
+    outcome = preview.dry_run(kg, (EXAMPLES / "rpo.yaml").read_bytes(), "yaml", agent="tester")
     from rdflib import Graph
 
     g = Graph().parse(data=outcome.turtle, format="turtle")
@@ -212,7 +213,7 @@ def test_a_form_fact_without_a_quote_is_the_submitter_s_editorial_statement_with
             "activity_level": "activity-level-low", "source": "source-wpo",
             "evidence": "WPO is the outsourcing of widget work.",
             "new": {"sources": [{"id": "source-wpo", "title": "WPO note", "url": "https://example.org/wpo"}]}}
-    outcome = extend.add(kg, json.dumps(form), "json", agent="tester", dry_run=True)
+    outcome = preview.dry_run(kg, json.dumps(form), "json", agent="tester")
     warned = {w["focus_short"] for w in outcome.warnings if "as editorial" in w["message"]}
     assert warned == {"outd:evidence-wpo-requires-skill-skill-english",
                       "outd:evidence-wpo-has-activity-level-activity-level-low"}
@@ -227,7 +228,7 @@ def test_a_missing_level_in_turtle_needs_an_explicit_gap(kg):
     waiting = without.replace("out:requiresSkill outd:skill-english ;",
                               "out:requiresSkill outd:skill-english ;\n"
                               "    out:awaitsSourceFor outd:dimension-activity-level ;")
-    assert extend.add(kg, waiting, "turtle", agent="tester", dry_run=True).dry_run
+    assert preview.dry_run(kg, waiting, "turtle", agent="tester").dry_run
     both = ZPO.replace("out:requiresSkill outd:skill-english ;", "out:requiresSkill outd:skill-english ;\n"
                        "    out:awaitsSourceFor outd:dimension-activity-level ;")
     assert "drop out:awaitsSourceFor once a source gives the value" in messages(rejected(kg, both))

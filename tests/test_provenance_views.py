@@ -142,6 +142,7 @@ def test_every_value_of_the_html_comparison_shows_its_kind(server, http):
     assert "Our reading:" in html and "not a wage" in html
 
 
+@pytest.mark.slow
 def test_kg_compare_shows_kinds_in_every_format(tmp_path):
     env = {"KG_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
 

@@ -235,3 +235,45 @@ def test_a_copy_that_cannot_be_made_leaves_reads_to_the_disk(tmp_path):
         assert answered["disk"] >= 1 and answered["memory"] == 0
     finally:
         proc.stop()
+
+
+@pytest.mark.parametrize("engine", ["memory", "disk"])
+def test_a_batch_of_queries_sees_one_version_while_writes_land(tmp_path, engine):
+    # The queries of one request (a comparison, a type's page) travel together and are answered on
+    # one version of the graph, however many writes commit meanwhile.
+    from kg.config import Config
+    from kg.graph import KnowledgeGraph
+    from kg.query.trusted import Query
+
+    config = Config(data_dir=tmp_path / "data", validate_on_load=False, cache=False, query_engine=engine)
+    kg = KnowledgeGraph.open(config)
+    try:
+        highest = COUNT_MARKS.replace("(COUNT(*) AS ?n)", "(COALESCE(MAX(?o), 0) AS ?n)")
+        counts = [Query(COUNT_MARKS, union_default=False)] * 40 + [Query(highest)]
+        kg.query_all(counts, timeout=10)  # started before the writes begin
+        stop = threading.Event()
+
+        def write() -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                kg.store.update(f"INSERT DATA {{ GRAPH <urn:kg-test:engine> {{ <urn:kg-test:s{n}> "
+                                f"<urn:kg-test:p> {n} }} }}")
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        seen = []
+        try:
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                answers = kg.query_all(counts, timeout=10)
+                values = [int(next(iter(rows))["n"].value) for rows in answers]
+                seen.append(values)
+        finally:
+            stop.set()
+            writer.join()
+        assert len(seen) > 3 and seen[-1][0] > seen[0][0], seen[:3]  # writes did land during the reads
+        # Forty counts and the highest mark: all the same number in every batch (mark n is the n-th write).
+        assert all(len(set(values)) == 1 for values in seen), [v for v in seen if len(set(v)) > 1][:5]
+    finally:
+        kg.close()

@@ -1,7 +1,8 @@
-"""The remote store answers like the embedded one, over a real Oxigraph server, and fails clearly.
+"""The remote store answers like the embedded one, over real engines, and fails clearly.
 
-Each test talks to a real ``oxigraph serve`` on loopback (in memory, started here) through
-``RemoteStore``; expected answers come from an embedded store holding the same shipped graph.
+Each test talks to a real ``oxigraph serve`` on loopback (in memory, started here), and, when
+Virtuoso is under test (``KG_TEST_STORES``), to a real ``virtuoso-t``, through ``RemoteStore``;
+expected answers come from an embedded store holding the same shipped graph.
 """
 
 from __future__ import annotations
@@ -12,33 +13,32 @@ import requests
 
 from kg.config import Config
 from kg.graph import KnowledgeGraph
-from kg.store import StoreTimeout, StoreUnavailable
+from kg.store import StoreError, StoreTimeout, StoreUnavailable
 from kg.store import remote as remote_module
 from kg.store.embedded import EmbeddedStore
-from kg.store.remote import RemoteStore, bind_values
-from tests.support.remote import OxigraphServer
+from kg.store.remote import RemoteStore
+from kg.store.remote_auth import CredentialsRefused
+from kg.store.remote_text import bind_values
+from tests.support.remote import AuthGateway, OxigraphServer, remote_engines
 from tests.support.server import ServerProcess, free_port
+from tests.support.virtuoso import VirtuosoServer
 
 pytestmark = pytest.mark.remote
 
 
-def _config(server: OxigraphServer, **extra) -> Config:
-    return Config.from_env(
-        {
-            "store": "remote",
-            "sparql_endpoint": server.env["KG_SPARQL_ENDPOINT"],
-            "sparql_update_endpoint": server.env["KG_SPARQL_UPDATE_ENDPOINT"],
-            "validate_on_load": False,
-            **extra,
-        },
-        environ={},
-    )
+def _config(server: OxigraphServer | VirtuosoServer, **extra) -> Config:
+    return Config.from_env({"store": "remote", "validate_on_load": False, **server.settings, **extra}, environ={})
 
 
-@pytest.fixture(scope="module", params=["native-union", "protocol-union"])
+@pytest.fixture(scope="module", params=["native-union", "protocol-union",
+                                        *(["virtuoso"] if "virtuoso" in remote_engines() else [])])
 def remote_kg(request, kg):
-    """The shipped graph in an Oxigraph server: with its union default graph, and without it."""
-    server = OxigraphServer(union_default_graph=request.param == "native-union").start()
+    """The shipped graph in an Oxigraph server, with its union default graph and without it, and in a
+    Virtuoso (whose default graph is the union of every graph, its own system graphs included)."""
+    if request.param == "virtuoso":
+        server = VirtuosoServer().start()
+    else:
+        server = OxigraphServer(union_default_graph=request.param == "native-union").start()
     graph = KnowledgeGraph.open(_config(server))
     yield graph
     graph.close()
@@ -226,3 +226,47 @@ def test_embedded_and_remote_agree_on_graph_sizes(remote_kg, kg):
     remote = {g: n for g, n in remote_kg.store.graphs().items() if not g.endswith("meta")}
     assert remote == embedded
     assert isinstance(kg.store, EmbeddedStore)
+
+
+@pytest.mark.parametrize("kind", ["basic", "bearer"])
+def test_credentials_go_to_both_endpoints_and_wrong_ones_fail_clearly(kind):
+    """Basic and bearer credentials through an authenticating gateway in front of a real Oxigraph
+    server: sent on queries and updates; wrong or missing ones refused with the settings named and
+    no secret in the message, the configuration's repr or the store's."""
+    server = OxigraphServer().start()
+    secret = f"s3cret-{kind}-7f2a"
+    gateway = (AuthGateway(server.url, user="kg", password=secret) if kind == "basic"
+               else AuthGateway(server.url, token=secret))
+
+    def config(credentials: dict) -> Config:
+        return Config.from_env({"store": "remote", "sparql_endpoint": gateway.url + "/query",
+                                "sparql_update_endpoint": gateway.url + "/update", **credentials}, environ={})
+
+    right = {"sparql_user": "kg", "sparql_password": secret} if kind == "basic" else {"sparql_token": secret}
+    wrong = {"sparql_user": "kg", "sparql_password": "not-it-91"} if kind == "basic" else {"sparql_token": "not-it-91"}
+    try:
+        store = RemoteStore(config(right))
+        try:
+            store.update('INSERT DATA { GRAPH <urn:kg-test:g> { <urn:kg-test:a> <urn:kg-test:b> "c" } }')
+            assert len(store.graph_triples("urn:kg-test:g")) == 1
+            assert secret not in repr(store.config) and secret not in repr(vars(store))
+        finally:
+            store.close()
+        paths = {path.split("?")[0] for path, authorization in gateway.seen if authorization}
+        assert paths == {"/query", "/update"}
+        for credentials, says in ((wrong, "not accepted"), ({}, "wants credentials")):
+            with pytest.raises(CredentialsRefused) as refused:
+                RemoteStore(config(credentials))
+            message = str(refused.value)
+            assert says in message and "KG_SPARQL" in message
+            assert secret not in message and "not-it-91" not in message
+    finally:
+        gateway.stop()
+        server.stop()
+
+
+def test_a_user_or_password_in_the_endpoint_address_is_refused_without_echoing_it():
+    with pytest.raises(StoreError) as refused:
+        RemoteStore(Config.from_env({"store": "remote", "sparql_endpoint": "http://kg:hunter2@127.0.0.1:9/query"},
+                                    environ={}))
+    assert "hunter2" not in str(refused.value) and "KG_SPARQL_USER" in str(refused.value)

@@ -89,3 +89,58 @@ def test_nothing_is_replayed_with_the_cache_off(tmp_path):
             assert all(r.headers.get("X-KG-Cache") != "hit" for r in answers), path
     finally:
         proc.stop()
+
+
+@pytest.mark.parametrize("transport", ["direct", "form"])
+def test_posted_queries_are_replayed_by_their_exact_body(server, http, transport):
+    query = f"SELECT ?t WHERE {{ ?t a out:OutsourcingType }} # {uuid.uuid4().hex}"
+
+    def post(text):
+        if transport == "direct":
+            return http.post(server.url + "/sparql", data=text.encode(),
+                             headers={"Content-Type": "application/sparql-query"})
+        return http.post(server.url + "/sparql", data={"query": text})
+
+    first, second = post(query), post(query)
+    assert first.status_code == second.status_code == 200
+    assert first.headers["X-KG-Cache"] == "miss" and second.headers["X-KG-Cache"] == "hit"
+    assert second.content == first.content
+    # One character more, at either end or inside, is another request: never the stored answer.
+    for other in (query + " ", " " + query, query.replace("?t", "?u")):
+        answer = post(other)
+        assert answer.status_code == 200 and answer.headers["X-KG-Cache"] == "miss", other
+    # The same text by GET is not the POST's entry either (and is answered the same).
+    by_get = http.get(server.url + "/sparql", params={"query": query})
+    assert by_get.headers["X-KG-Cache"] == "miss" and by_get.json() == first.json()
+
+
+def test_a_repeated_update_is_applied_every_time(server, http, admin_token):
+    graph = f"https://example.org/cache-probe/{uuid.uuid4().hex}"
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    count = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
+    insert = (f"INSERT {{ GRAPH <{graph}> {{ ?b rdfs:label \"n\" }} }} "
+              f"WHERE {{ BIND(BNODE() AS ?b) }}")
+    try:
+        for expected in (1, 2, 3):
+            assert http.post(server.url + "/sparql", data={"update": insert}, headers=auth).status_code == 204
+            # The count is posted too, with the same body each time: a write empties the cache.
+            r = http.post(server.url + "/sparql", data={"query": count})
+            assert int(r.json()["results"]["bindings"][0]["n"]["value"]) == expected
+    finally:
+        http.post(server.url + "/sparql", data={"update": f"DROP SILENT GRAPH <{graph}>"}, headers=auth)
+
+
+def test_bodies_past_the_key_limit_or_without_a_length_are_answered_uncached(server, http):
+    from service.response_cache import MAX_KEYED_BODY
+
+    padding = "#" + "x" * MAX_KEYED_BODY + "\n"
+    query = padding + "ASK { ?s ?p ?o }"
+    answers = [http.post(server.url + "/sparql", data=query.encode(),
+                         headers={"Content-Type": "application/sparql-query"}) for _ in range(2)]
+    assert all(r.status_code == 200 and r.json()["boolean"] is True for r in answers)
+    assert all(r.headers.get("X-KG-Cache") != "hit" for r in answers)
+    # Chunked (no Content-Length): Flask reads it under its own limit; nothing is keyed on it.
+    chunked = [http.post(server.url + "/sparql", data=iter([b"ASK ", b"{ ?s ?p ?o }"]),
+                         headers={"Content-Type": "application/sparql-query"}) for _ in range(2)]
+    assert all(r.status_code == 200 and r.json()["boolean"] is True for r in chunked)
+    assert all(r.headers.get("X-KG-Cache") != "hit" for r in chunked)

@@ -1,5 +1,7 @@
 """Every answer format parses with an independent parser (rdflib, the standard library) and all
-formats of one query agree: same rows, isomorphic graphs. Negotiation is table-driven."""
+formats of one query agree: same rows, isomorphic graphs. Negotiation over real HTTP follows RFC 9110
+(q-values, wildcards, specificity, parameters; ``tests/unit/test_negotiation.py`` has the rules in
+detail); what nothing offered satisfies is a 406 listing what is available."""
 
 from __future__ import annotations
 
@@ -150,6 +152,17 @@ def test_construct_matches_the_graph(server, http, select):
     (CONSTRUCT, None, {"format": "jsonld"}, "application/ld+json"),
     # SPARQLWrapper's spelling: format=xml for a CONSTRUCT means RDF/XML.
     (CONSTRUCT, "application/rdf+xml", {"format": "xml"}, "application/rdf+xml"),
+    # RFC 9110: q=0 refuses a type even under */*; case does not matter; the charset a format is sent
+    # with may be named; the most specific range decides.
+    ("ASK {}", "application/sparql-results+json;q=0, */*", {}, XML),
+    ("ASK {}", "TEXT/CSV", {}, CSV),
+    ("ASK {}", "text/*;q=0.5, text/csv;q=0.1", {}, TSV),
+    (CONSTRUCT, "text/turtle;charset=utf-8", {}, "text/turtle"),
+    (CONSTRUCT, "text/turtle;q=0, */*;q=0.5", {}, "application/n-triples"),
+    # JSON-LD is JSON: a JSON client asking for a graph gets JSON-LD; for results, SPARQL JSON.
+    (CONSTRUCT, "application/json", {}, "application/ld+json"),
+    # format= values that name no format are ignored (clients send several spellings).
+    ("ASK {}", "text/csv", {"format": "no-such-format"}, CSV),
 ])
 def test_negotiation_table(server, http, query, accept, params, expected):
     r = _get(server, http, query, accept, **params)
@@ -160,6 +173,8 @@ def test_negotiation_table(server, http, query, accept, params, expected):
 @pytest.mark.parametrize("query, accept, params", [
     ("ASK {}", "image/png", {}),
     ("ASK {}", "text/turtle", {}),
+    ("ASK {}", "application/sparql-results+json;q=0, text/*;q=0", {}),
+    ("ASK {}", "text/csv;charset=iso-8859-1", {}),  # the answer is UTF-8, never Latin-1
     (CONSTRUCT, "application/sparql-results+json", {}),
     (CONSTRUCT, None, {"format": "csv"}),
 ])
@@ -169,3 +184,19 @@ def test_unsatisfiable_accept_is_406_listing_offers(server, http, query, accept,
     assert r.status_code == 406
     offered = "text/turtle" if query == CONSTRUCT else "application/sparql-results+json"
     assert offered in r.text
+    assert "Accept" in r.headers["Vary"]
+
+
+def test_a_406_lists_every_format_the_answer_has_in_the_clients_error_format(server, http):
+    r = http.get(server.url + "/sparql", params={"query": CONSTRUCT},
+                 headers={"Accept": "application/sparql-results+json"})
+    assert r.status_code == 406 and r.headers["Content-Type"] == "application/problem+json"
+    assert set(r.json()["available"]) == {media for media, _ in GRAPH_FORMATS}
+
+
+def test_a_huge_accept_header_is_still_answered(server, http):
+    # ~8 KB, about what gunicorn lets through: hundreds of ranges that fit nothing, then one that does.
+    accept = ", ".join(f"image/x-{i};q=0.9" for i in range(400)) + ", text/csv;q=0.1"
+    assert len(accept) < 8000
+    r = _get(server, http, "ASK {}", accept)
+    assert r.headers["Content-Type"].startswith(CSV)

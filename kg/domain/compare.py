@@ -9,18 +9,30 @@ own words), resolved like the API's (``kg.domain.lookup.statement_kind``); a dim
 source (``out:awaitsSourceFor``) says so instead of leaving a bare gap. Earnings get a computed ratio,
 marked as computed; lineage relations (``isExtensionOf``...) and stored ``out:Comparison`` nodes between
 the compared types are listed, with their kinds too.
+
+Why one module of this size: the model (``Comparison`` and its parts), the six fixed queries it is
+read with (in one batch) and the rules that fill it are one piece of reasoning; the renderings are
+``kg.domain.compare_formats``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from kg.domain.lookup import earnings, kind_name, list_types, statement_index, statement_kind
+from kg.domain.lookup import (
+    earnings,
+    earnings_queries,
+    kind_name,
+    list_types,
+    statement_index,
+    statement_kind,
+    statements_query,
+    types_query,
+)
 from kg.graph import KnowledgeGraph
+from kg.query.trusted import Query
 
 _DIMENSIONS = """
 SELECT ?lang ?dimension ?property ?order ?label ?definition WHERE {
@@ -237,29 +249,47 @@ class Comparison:
         return [r for r in self.rows if r.status == "same"]
 
 
-def _q(kg: KnowledgeGraph, text: str, **subs):
-    return kg.query(text, prefixes=kg.prefixes, substitutions=subs, timeout=kg.config.query_timeout)
+def _reads(kg: KnowledgeGraph, slugs: list[str], lang: ox.Literal) -> dict:
+    """Every query a comparison needs, answered together: one trip to the evaluator and one version
+    of the graph for the whole table (a type's IRI follows from its slug; an unknown one reads nothing)."""
+    plan: dict = {"types": types_query(lang.value), "dimensions": Query(_DIMENSIONS, {"lang": lang}),
+                  "awaiting": Query(_AWAITING)}
+    plan.update(zip(("earnings", "earnings notes"), earnings_queries(lang.value), strict=True))
+    for slug in slugs:
+        try:
+            node = ox.NamedNode(kg.iri(slug))
+        except ValueError:
+            continue  # names no type: reported as unknown once the types are read
+        plan[("statements", slug)] = statements_query(node.value)
+        plan[("values", slug)] = Query(_VALUES, {"lang": lang, "type": node})
+        plan[("evidence", slug)] = Query(_EVIDENCE, {"type": node})
+        plan[("relations", slug)] = Query(_RELATIONS, {"lang": lang, "type": node})
+        plan[("stored", slug)] = Query(_STORED, {"lang": lang, "type": node})
+    answers = kg.query_all(list(plan.values()), timeout=kg.config.query_timeout)
+    return dict(zip(plan, answers, strict=True))
 
 
 def compare(kg: KnowledgeGraph, slugs: list[str], lang: str = "en") -> Comparison:
     """Compare two or more types given by slug; UnknownType for a slug that names none.
 
-    >>> # compare(kg, ["bpo", "kpo"]).rows[0].label  -> "processes (activity level)"
+    For the shipped graph, ``compare(kg, ["bpo", "kpo"]).rows[0].label`` is
+    ``"processes (activity level)"`` (an opened graph is needed, so this is no doctest).
     """
     if len(slugs) < 2:
         raise ValueError("give at least two types to compare")
     if len(set(slugs)) != len(slugs):
         raise ValueError("each type can be compared only once")
-    all_types = {t["slug"]: t for t in list_types(kg, lang) if t["slug"]}
+    lang_lit = ox.Literal(lang)
+    reads = _reads(kg, slugs, lang_lit)
+    all_types = {t["slug"]: t for t in list_types(kg, lang, rows=reads["types"]) if t["slug"]}
     refs: list[TypeRef] = []
     for slug in slugs:
         t = all_types.get(slug)
         if t is None:
             raise UnknownType(slug, sorted(all_types))
         refs.append(TypeRef(slug, t["iri"], t["label"], t["acronym"]))
-    lang_lit = ox.Literal(lang)
     dimensions: dict[str, dict] = {}
-    for row in _q(kg, _DIMENSIONS, lang=lang_lit):
+    for row in reads["dimensions"]:
         prop = row["property"].value
         if prop in dimensions:
             continue
@@ -270,12 +300,12 @@ def compare(kg: KnowledgeGraph, slugs: list[str], lang: str = "en") -> Compariso
             "label": row["label"].value if row["label"] else local,
             "order": int(row["order"].value) if row["order"] else 10_000,
         }
-    rates = earnings(kg, lang)
+    rates = earnings(kg, lang, rows=(reads["earnings"], reads["earnings notes"]))
+    indexes = {ref.slug: statement_index(kg, ref.iri, rows=reads["statements", ref.slug]) for ref in refs}
     cells: dict[str, dict[str, dict[str, Value]]] = {prop: {r.slug: {} for r in refs} for prop in dimensions}
     for ref in refs:
-        node = ox.NamedNode(ref.iri)
-        index = statement_index(kg, ref.iri)
-        for row in _q(kg, _VALUES, lang=lang_lit, type=node):
+        index = indexes[ref.slug]
+        for row in reads["values", ref.slug]:
             prop, value = row["property"].value, row["value"]
             bucket = cells[prop][ref.slug]
             if value.value in bucket:
@@ -291,14 +321,14 @@ def compare(kg: KnowledgeGraph, slugs: list[str], lang: str = "en") -> Compariso
             marks = statement_kind(kg, index, ref.iri, prop, value)
             v.kind, v.reading_notes, v.inferred_from = marks["kind"], marks["reading_notes"], marks["inferred_from"]
             bucket[value.value] = v
-        for row in _q(kg, _EVIDENCE, type=node):
+        for row in reads["evidence", ref.slug]:
             v = cells[row["property"].value][ref.slug].get(row["value"].value)
             if v is not None:
                 ev = Evidence(row["text"].value, row["source"].value if row["source"] else None,
                               kind_name(kg, row["kind"].value if row["kind"] else None))
                 _add_evidence(v.evidence, ev)
     awaiting: dict[str, set[str]] = {}
-    for row in _q(kg, _AWAITING):
+    for row in reads["awaiting"]:
         slug = next((r.slug for r in refs if r.iri == row["type"].value), None)
         if slug:
             awaiting.setdefault(row["property"].value, set()).add(slug)
@@ -309,13 +339,13 @@ def compare(kg: KnowledgeGraph, slugs: list[str], lang: str = "en") -> Compariso
     ratios = _earnings_ratios(refs, rows)
     for row in rows:
         if row.property.endswith("averageEarnings") and ratios:
-            row.note = "; ".join(f"{_name(refs, r.type)} / {_name(refs, r.baseline)} = {r.ratio:.2f}"
+            row.note = "; ".join(f"{name_of(refs, r.type)} / {name_of(refs, r.baseline)} = {r.ratio:.2f}"
                                  for r in ratios) + ", computed from the figures, not stated by the source"
-    return Comparison(types=refs, rows=rows, relations=_relations(kg, refs, lang_lit),
-                      stored=_stored(kg, refs, lang_lit), earnings_ratios=ratios)
+    return Comparison(types=refs, rows=rows, relations=_relations(kg, refs, reads, indexes),
+                      stored=_stored(kg, refs, reads), earnings_ratios=ratios)
 
 
-def _name(refs: list[TypeRef], slug: str) -> str:
+def name_of(refs: list[TypeRef], slug: str) -> str:
     return next((r.name for r in refs if r.slug == slug), slug)
 
 
@@ -365,12 +395,12 @@ def _earnings_ratios(refs: list[TypeRef], rows: list[Row]) -> list[Ratio]:
     return ratios
 
 
-def _relations(kg: KnowledgeGraph, refs: list[TypeRef], lang: ox.Literal) -> list[Relation]:
+def _relations(kg: KnowledgeGraph, refs: list[TypeRef], reads: dict, indexes: dict) -> list[Relation]:
     by_iri = {r.iri: r for r in refs}
     by_slug = {r.slug: r for r in refs}
     found: dict[tuple, Relation] = {}
     for ref in refs:
-        for row in _q(kg, _RELATIONS, lang=lang, type=ox.NamedNode(ref.iri)):
+        for row in reads["relations", ref.slug]:
             other = by_iri.get(row["other"].value)
             if other is None or other.slug == ref.slug:
                 continue
@@ -386,7 +416,7 @@ def _relations(kg: KnowledgeGraph, refs: list[TypeRef], lang: ox.Literal) -> lis
                               kind_name(kg, row["kind"].value if row["kind"] else None))
                 _add_evidence(rel.evidence, ev)
     for ref in refs:
-        index = statement_index(kg, ref.iri)
+        index = indexes[ref.slug]
         for rel in found.values():
             if rel.subject == ref.slug:
                 marks = statement_kind(kg, index, ref.iri, rel.property, ox.NamedNode(by_slug[rel.object].iri))
@@ -402,11 +432,11 @@ def _add_evidence(found: list[Evidence], ev: Evidence) -> None:
         found.sort(key=lambda e: (e.text, e.source or "", e.kind or ""))
 
 
-def _stored(kg: KnowledgeGraph, refs: list[TypeRef], lang: ox.Literal) -> list[StoredComparison]:
+def _stored(kg: KnowledgeGraph, refs: list[TypeRef], reads: dict) -> list[StoredComparison]:
     by_iri = {r.iri: r for r in refs}
     found: dict[str, StoredComparison] = {}
     for ref in refs:
-        for row in _q(kg, _STORED, lang=lang, type=ox.NamedNode(ref.iri)):
+        for row in reads["stored", ref.slug]:
             baseline = by_iri.get(row["baseline"].value)
             if baseline is None:
                 continue
@@ -433,111 +463,3 @@ def _stored(kg: KnowledgeGraph, refs: list[TypeRef], lang: ox.Literal) -> list[S
 
 
 # -- renderers ---------------------------------------------------------------------------------
-
-def to_dict(c: Comparison) -> dict:
-    """The comparison as JSON-able data; every value, relation and stored comparison has its ``kind``."""
-    return {
-        "kinds": dict(KIND_LEGEND),
-        "types": [asdict(t) for t in c.types],
-        "dimensions": [
-            {"dimension": r.dimension, "key": r.key, "label": r.label, "property": r.property,
-             "order": r.order, "status": r.status, "shared": r.shared, "note": r.note,
-             "awaiting_source": r.awaiting,
-             "values": {slug: [_value_dict(v) for v in vs] for slug, vs in r.cells.items()}}
-            for r in c.rows
-        ],
-        "relations": [asdict(r) for r in c.relations],
-        "stored_comparisons": [asdict(s) for s in c.stored],
-        "earnings_ratios": [asdict(r) for r in c.earnings_ratios],
-        "shared": [r.key for r in c.same],
-        "differences": [r.key for r in c.differences],
-    }
-
-
-def _value_dict(v: Value) -> dict:
-    d = asdict(v)
-    return {k: val for k, val in d.items() if val is not None and val != []} | {
-        "evidence": d["evidence"], "kind": v.kind, "reading_notes": v.reading_notes}
-
-
-def _cell(values: list[Value], awaiting: bool = False) -> str:
-    if values:
-        return "; ".join(v.marked() for v in values)
-    return "— (awaits a source)" if awaiting else "—"
-
-
-def table(c: Comparison) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the plain table (dimension, one column per type, status). Each value is
-    followed by its kind in brackets: quoted, read or editorial."""
-    header = ["dimension", *[t.name for t in c.types], "same or different"]
-    body = [[r.label, *[_cell(r.cells[t.slug], t.slug in r.awaiting) for t in c.types],
-             r.status + (f" ({r.note})" if r.note else "")] for r in c.rows]
-    for rel in c.relations:
-        words = f"{rel.sentence} ({rel.kind or 'unmarked'})"
-        body.append(["relation", *[words if t.slug == rel.subject else "" for t in c.types], ""])
-    for s in c.stored:
-        words = f"{s.measure}: {s.outcome}" + (f" ({s.ratio:g}x)" if s.ratio is not None else "")
-        words += f" ({s.kind or 'unmarked'})"
-        body.append([f"stored comparison ({_name(c.types, s.compared)} vs {_name(c.types, s.baseline)})",
-                     *[words if t.slug == s.compared else "" for t in c.types], ""])
-    return header, body
-
-
-def to_csv(c: Comparison) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    header, body = table(c)
-    writer.writerow(header)
-    writer.writerows(body)
-    return out.getvalue()
-
-
-def _md(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def to_markdown(c: Comparison) -> str:
-    header, body = table(c)
-    lines = [f"# {' vs '.join(t.name for t in c.types)}", "",
-             "| " + " | ".join(_md(h) for h in header) + " |",
-             "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in body]
-    lines += ["", "Kinds of statement: " + "; ".join(f"*{k}*: {text}" for k, text in KIND_LEGEND.items()) + "."]
-    sources = []
-    readings = []
-    for r in c.rows:
-        for slug, values in r.cells.items():
-            for v in values:
-                for ev in v.evidence:
-                    line = f"- {r.label}, {_name(c.types, slug)} ({v.kind or 'unmarked'}): “{ev.text}”"
-                    if line not in sources:
-                        sources.append(line)
-                for note in v.reading_notes:
-                    line = f"- {r.label}, {_name(c.types, slug)}, {v.display()}: {note}"
-                    if line not in readings:
-                        readings.append(line)
-    for s in c.stored:
-        for note in s.reading_notes:
-            readings.append(f"- {s.label or s.measure}: {note}")
-    for rel in c.relations:
-        for note in rel.reading_notes:
-            readings.append(f"- {rel.sentence}: {note}")
-    if sources:
-        lines += ["", "## Sources", "", *sources]
-    if readings:
-        lines += ["", "## Our readings", "", *readings]
-    return "\n".join(lines) + "\n"
-
-
-def earnings_bars(c: Comparison, width: int = 360) -> list[dict]:
-    """Bars of the earnings chart: one per type and rate, scaled to ``width`` pixels."""
-    row = next((r for r in c.rows if r.property.endswith("#averageEarnings")), None)
-    if row is None:
-        return []
-    bars = [{"type": t.name, "amount": v.amount, "label": v.money()}
-            for t in c.types for v in row.cells.get(t.slug, []) if v.amount is not None]
-    top = max((b["amount"] for b in bars), default=0) or 1
-    for i, b in enumerate(bars):
-        b["width"] = max(1, round(width * b["amount"] / top))
-        b["y"] = 10 + i * 34
-    return bars

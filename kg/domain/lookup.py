@@ -8,6 +8,9 @@ Every fact, definition and earnings rate in an answer says what kind of statemen
 ``quoted``, ``read`` or ``editorial``, see ontology/README.md "Kinds of statement"), with the reading
 notes of a read one and the premises of an inferred one. ``statement_kind`` resolves the kind of any
 one statement the way the pages and the comparison do.
+
+Why one module of this size: each lookup is a fixed query text and the few lines that read its rows,
+and a query text is worth reading beside its reader; a third of the module is SPARQL.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import pyoxigraph as ox
 
 from kg.graph import KnowledgeGraph
+from kg.namespaces import curie
+from kg.query.trusted import Query
 
 T = TypeVar("T")
 
@@ -183,13 +187,23 @@ def weakest(kinds) -> str | None:
     return min(known, key=KINDS.index) if known else None
 
 
-def list_types(kg: KnowledgeGraph, lang: str = "en") -> list[dict]:
+def types_query(lang: str = "en") -> Query:
+    return Query(_TYPES, {"lang": _lit(lang)})
+
+
+def _read(kg: KnowledgeGraph, query: Query):
+    return kg.query(query.sparql, prefixes=kg.prefixes, substitutions=query.substitutions,
+                    timeout=kg.config.query_timeout)
+
+
+def list_types(kg: KnowledgeGraph, lang: str = "en", *, rows=None) -> list[dict]:
     """Every outsourcing type with its IRI, slug, label, acronym, definition and the definition's kind.
 
-    One entry per type even when a type has several acronyms (the first in order is kept).
+    One entry per type even when a type has several acronyms (the first in order is kept). ``rows``:
+    the answer to ``types_query(lang)`` when the caller read it in a batch with others.
     """
-    rows = kg.query(_TYPES, prefixes=kg.prefixes, substitutions={"lang": _lit(lang)},
-                          timeout=kg.config.query_timeout)
+    if rows is None:
+        rows = _read(kg, types_query(lang))
     types: dict[str, dict] = {}
     kinds: dict[str, set[str]] = {}
     for row in rows:
@@ -214,14 +228,19 @@ def type_facts(kg: KnowledgeGraph) -> dict[str, dict[str, set[str]]]:
     return facts
 
 
-def earnings(kg: KnowledgeGraph, lang: str = "en") -> dict[str, list[dict]]:
+def earnings_queries(lang: str = "en") -> list[Query]:
+    return [Query(_EARNINGS, {"lang": _lit(lang)}), Query(_EARNINGS_NOTES)]
+
+
+def earnings(kg: KnowledgeGraph, lang: str = "en", *, rows=None) -> dict[str, list[dict]]:
     """type IRI → its earnings rates (amount, currency, unit, beneficiary, statistic), each with its kind
-    of statement and reading notes (what the figure was read as: currency, statistic, beneficiary)."""
+    of statement and reading notes (what the figure was read as: currency, statistic, beneficiary).
+    ``rows``: the answers to ``earnings_queries(lang)``, when read in a batch."""
     out: dict[str, list[dict]] = {}
-    rows = kg.query(_EARNINGS, prefixes=kg.prefixes, substitutions={"lang": _lit(lang)},
-                          timeout=kg.config.query_timeout)
+    rows, note_rows = rows if rows is not None else kg.query_all(earnings_queries(lang),
+                                                                 timeout=kg.config.query_timeout)
     notes: dict[str, set[str]] = {}
-    for row in kg.query(_EARNINGS_NOTES, prefixes=kg.prefixes, timeout=kg.config.query_timeout):
+    for row in note_rows:
         notes.setdefault(row["rate"].value, set()).add(row["note"].value)
     seen: set[tuple] = set()
     for row in rows:
@@ -326,38 +345,21 @@ def used_by(kg: KnowledgeGraph, cls: str) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def stored_version(kg: KnowledgeGraph) -> str | None:
-    """The graph's version as the store holds it (written in the same transaction as every write)."""
-    from kg.store import meta
-
-    for row in kg.query(meta.read_query(kg.config.graph_ns), timeout=kg.config.query_timeout):
-        return row["v"].value if row["v"] is not None else None
-    return None
-
-
-def consistent(kg: KnowledgeGraph, read: Callable[[], T], attempts: int = 5) -> T:
-    """Run ``read`` (several queries) until no write committed while it ran, so that the answer
-    describes one state of the graph, never half of a type being added or removed.
-
-    Each query sees a snapshot, and every write bumps the stored version atomically, so an
-    unchanged version before and after means that all the queries saw the same graph.
-    """
-    for _ in range(attempts - 1):
-        before = stored_version(kg)
-        result = read()
-        if stored_version(kg) == before:
-            return result
-    return read()
-
-
-def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:
-    """One type: every statement about it with labels, plus the source words behind each."""
+def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict | None:
+    """One type: every statement about it with labels, plus the source words behind each; None when
+    ``iri`` names no outsourcing type."""
     out = kg.prefixes["out"]
-    rows = list(kg.query(_DESCRIBE, prefixes=kg.prefixes,
-                               substitutions={"lang": _lit(lang), "type": ox.NamedNode(iri)},
-                               timeout=kg.config.query_timeout))
-    evidence = _evidence(kg, iri)
-    index = statement_index(kg, iri)
+    try:
+        node = ox.NamedNode(iri)
+    except ValueError:
+        return None
+    # Everything the answer needs, read together: one trip to the evaluator, one version of the graph.
+    rows, evidence_rows, statement_rows, type_rows, *earning_rows = kg.query_all([
+        Query(_DESCRIBE, {"lang": _lit(lang), "type": node}), Query(_EVIDENCE, {"type": node}),
+        statements_query(iri), types_query(lang), *earnings_queries(lang),
+    ], timeout=kg.config.query_timeout)
+    evidence = _evidence(kg, evidence_rows)
+    index = statement_index(kg, iri, rows=statement_rows)
     facts: dict[tuple[str, str], dict] = {}
     labels: dict[str, list[str]] = {}
     for row in rows:
@@ -387,12 +389,13 @@ def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:
                     classes.append(row["oClass"].value)
         if isinstance(o, ox.Literal):
             labels.setdefault(p.value, []).append(o.value)
-    entry = next((t for t in list_types(kg, lang) if t["iri"] == iri), None) or {
-        "iri": iri, "slug": kg.slug(iri), "label": None, "acronym": None, "definition": None}
-    node_details = {}
-    for fact in facts.values():
-        if fact["property"] == out + "averageEarnings":
-            node_details[fact["value"]["iri"]] = _node(kg, fact["value"]["iri"])
+    entry = next((t for t in list_types(kg, lang, rows=type_rows) if t["iri"] == iri), None)
+    if entry is None:
+        return None
+    details = [fact["value"]["iri"] for fact in facts.values() if fact["property"] == out + "averageEarnings"]
+    answers = kg.query_all([Query(_NODE, {"node": ox.NamedNode(d)}) for d in details],
+                           timeout=kg.config.query_timeout) if details else []
+    node_details = {d: _node(kg, rows) for d, rows in zip(details, answers, strict=True)}
     for fact in facts.values():
         detail = node_details.get(fact["value"].get("iri"))
         if detail:
@@ -400,7 +403,7 @@ def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:
     result = dict(entry)
     result["page"] = page_link(kg, iri)
     result["kind"] = weakest(index.get(iri, {}).get("kinds", ()))
-    result["earnings"] = earnings(kg, lang).get(iri, [])
+    result["earnings"] = earnings(kg, lang, rows=earning_rows).get(iri, [])
     result["provenance"] = evidence.get((kg.prefixes["prov"] + "wasDerivedFrom", None), [])
     for fact in facts.values():
         if "classes" in fact["value"]:
@@ -413,20 +416,16 @@ def describe_type(kg: KnowledgeGraph, iri: str, lang: str = "en") -> dict:
     return result
 
 
-def _node(kg: KnowledgeGraph, iri: str) -> dict:
+def _node(kg: KnowledgeGraph, rows) -> dict:
     details: dict[str, list] = {}
-    rows = kg.query(_NODE, prefixes=kg.prefixes, substitutions={"node": ox.NamedNode(iri)},
-                          timeout=kg.config.query_timeout)
     for row in rows:
         details.setdefault(_short(kg, row["p"].value), []).append(row["o"].value)
     # Sorted: the engine's row order is not part of the answer (it differs between evaluators).
     return {key: sorted(values) for key, values in sorted(details.items())}
 
 
-def _evidence(kg: KnowledgeGraph, iri: str) -> dict[tuple, list[dict]]:
+def _evidence(kg: KnowledgeGraph, rows) -> dict[tuple, list[dict]]:
     found: dict[tuple, list[dict]] = {}
-    rows = kg.query(_EVIDENCE, prefixes=kg.prefixes, substitutions={"type": ox.NamedNode(iri)},
-                          timeout=kg.config.query_timeout)
     prov = kg.prefixes["prov"] + "wasDerivedFrom"
     for row in rows:
         p = row["p"].value
@@ -447,13 +446,18 @@ def _evidence(kg: KnowledgeGraph, iri: str) -> dict[tuple, list[dict]]:
     return found
 
 
-def statement_index(kg: KnowledgeGraph, iri: str) -> dict[str, dict]:
+def statements_query(iri: str) -> Query:
+    return Query(_STATEMENTS, {"type": ox.NamedNode(iri)})
+
+
+def statement_index(kg: KnowledgeGraph, iri: str, *, rows=None) -> dict[str, dict]:
     """The statement nodes about ``iri`` (its records, the fact nodes it links to, itself): node IRI →
-    kinds, property, value or literal, reading notes, premises."""
+    kinds, property, value or literal, reading notes, premises. ``rows``: the answer to
+    ``statements_query(iri)``, when read in a batch."""
     nodes: dict[str, dict] = {}
     out = kg.prefixes["out"]
-    rows = kg.query(_STATEMENTS, prefixes=kg.prefixes, substitutions={"type": ox.NamedNode(iri)},
-                          timeout=kg.config.query_timeout)
+    if rows is None:
+        rows = _read(kg, statements_query(iri))
     for row in rows:
         info = nodes.setdefault(row["node"].value, {"kinds": set(), "property": None, "value": None,
                                                    "literal": None, "notes": set(), "premises": set()})
@@ -527,7 +531,4 @@ def _local(iri: str) -> str:
 
 
 def _short(kg: KnowledgeGraph, iri: str) -> str:
-    for prefix, ns in kg.prefixes.items():
-        if iri.startswith(ns) and len(iri) > len(ns):
-            return f"{prefix}:{iri[len(ns):]}"
-    return iri
+    return curie(iri, kg.prefixes) or iri

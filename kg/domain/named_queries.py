@@ -211,10 +211,8 @@ def _placeholder(p: QueryParam) -> ox.Literal | ox.NamedNode:
 
 
 def queries_for(kg: KnowledgeGraph) -> list[NamedQuery]:
-    """The configured directory's queries, read once per opened graph."""
-    if "named_queries" not in kg.extras:
-        kg.extras["named_queries"] = load_queries(kg.config.queries_dir, kg.prefixes)
-    return kg.extras["named_queries"]
+    """The configured directory's queries, read again only after a write."""
+    return kg.per_version("named queries", lambda: load_queries(kg.config.queries_dir, kg.prefixes))
 
 
 def find(kg: KnowledgeGraph, name: str) -> NamedQuery | None:

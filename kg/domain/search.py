@@ -37,10 +37,10 @@ class Entry:
 
 
 def _index(kg: KnowledgeGraph) -> list[Entry]:
-    version = kg.store.version()
-    cached = kg.extras.get("search_index")
-    if cached and cached[0] == version:
-        return cached[1]
+    return kg.per_version("search index", lambda: _build_index(kg))
+
+
+def _build_index(kg: KnowledgeGraph) -> list[Entry]:
     entries: dict[str, Entry] = {}
     for row in kg.query(_TEXTS, prefixes=kg.prefixes, timeout=kg.config.query_timeout):
         thing = row["thing"]
@@ -58,9 +58,7 @@ def _index(kg: KnowledgeGraph) -> list[Entry]:
             entry.label = text.value
         if row["class"] is not None:
             entry.kinds.add(row["class"].value.rsplit("#", 1)[-1])
-    index = list(entries.values())
-    kg.extras["search_index"] = (version, index)
-    return index
+    return list(entries.values())
 
 
 def search(kg: KnowledgeGraph, q: str, kind: str | None = None) -> list[dict]:

@@ -98,8 +98,11 @@ def _parts(kg: KnowledgeGraph, r: ox.NamedNode) -> tuple[str, ...]:
     )
     chains = []
     for depth in range(1, BLANK_DEPTH + 1):
-        steps = " ".join(f"?b{i - 1} ?y{i} ?b{i} FILTER(isBlank(?b{i}))" for i in range(1, depth + 1))
-        chains.append(f"{{ {steps} BIND(?b{depth} AS ?b) }}")
+        # The last step binds ?b itself: the same pattern as a BIND at the end, but a BIND of a variable
+        # under a FILTER trips Virtuoso's compiler ("equiv replaces filter"; docs/remote-stores.md).
+        names = [f"?b{i}" for i in range(depth)] + ["?b"]
+        steps = " ".join(f"{names[i - 1]} ?y{i} {names[i]} FILTER(isBlank({names[i]}))" for i in range(1, depth + 1))
+        chains.append(f"{{ {steps} }}")
     roots = f"{{ {fact_nodes} BIND(?n AS ?b0) }} UNION {{ BIND({r} AS ?b0) }}"
     # Each part stands alone: the engine evaluates a UNION branch bottom-up, so a part that took its
     # roots from another would scan every triple (measured: ten times slower).
@@ -113,16 +116,13 @@ def _parts(kg: KnowledgeGraph, r: ox.NamedNode) -> tuple[str, ...]:
 
 def _concept_classes(kg: KnowledgeGraph) -> tuple[ox.NamedNode, ...]:
     """skos:Concept and its subclasses, computed once per graph version (extensions may add some)."""
-    version = kg.store.version()
-    cached = kg.extras.get("describe_concepts")
-    if cached and cached[0] == version:
-        return cached[1]
-    concept = ox.NamedNode(SKOS + "Concept")
-    rows = kg.store.query(f"SELECT DISTINCT ?c WHERE {{ ?c {ox.NamedNode(RDFS_SUBCLASS)}* {concept} }}")
-    found = {row["c"] for row in rows if isinstance(row["c"], ox.NamedNode)}
-    classes = tuple(sorted(found | {concept}, key=lambda n: n.value))
-    kg.extras["describe_concepts"] = (version, classes)
-    return classes
+    def build() -> tuple[ox.NamedNode, ...]:
+        concept = ox.NamedNode(SKOS + "Concept")
+        rows = kg.store.query(f"SELECT DISTINCT ?c WHERE {{ ?c {ox.NamedNode(RDFS_SUBCLASS)}* {concept} }}")
+        found = {row["c"] for row in rows if isinstance(row["c"], ox.NamedNode)}
+        return tuple(sorted(found | {concept}, key=lambda n: n.value))
+
+    return kg.per_version("concept classes", build)
 
 
 def _node(iri: str) -> ox.NamedNode:

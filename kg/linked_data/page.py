@@ -13,6 +13,9 @@ type, whose facts each need a record). A description holds the records that quot
 editorial one only by name (``kg.linked_data.description`` follows nodes that carry a quote): so a
 type's fact with no quoting record in view is editorial. A read value shows its reading notes, an
 inferred one its premises, and each quote links to its Web Annotation passage.
+
+Why one module of this size: grouping, labelling, ordering and marking the kind of each value are
+decisions about the same view of the same triples; split, each part would need the others' state.
 """
 
 from __future__ import annotations

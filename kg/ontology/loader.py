@@ -4,7 +4,7 @@ Files and graphs:
 - ``outsourcing.ttl``      → ``graph/vocabulary`` (classes, properties)
 - ``data/*.ttl``           → ``graph/facts`` (BPO, KPO and the concepts they use)
 - ``shapes.ttl``           → kept in memory, used by every validation
-- ``extensions/*.ttl|trig``→ one graph each, through ``kg.extension.extend`` (a bad file is reported, not fatal)
+- ``extensions/*.ttl|trig``→ one graph each, through ``kg.extension.directory`` (a bad file is reported, not fatal)
 
 Invalid shipped data stops the start with an error naming the file, line and problem: a service
 that serves a graph it knows to be wrong would spread the error.

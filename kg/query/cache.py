@@ -1,15 +1,14 @@
-"""The result cache: identical requests between two writes are answered from memory.
+"""The cache: identical requests between two writes are answered from memory.
 
-Why: the graph changes rarely (admin writes) and is read often, mostly with the same few queries;
-re-evaluating them costs a worker round trip and the engine's time. Every entry is keyed by the
-graph's version (``kg.store.version()``, which changes with every write), so a write invalidates
-everything at once without tracking what it touched.
+Why: the graph changes rarely (admin writes) and is read often, mostly with the same few requests;
+answering them again costs an evaluator round trip, the engine's time and the serialisation. Every
+entry is keyed by the graph's version (``kg.store.version()``, which changes with every write), so a
+write invalidates everything at once without tracking what it touched.
 
-API (for any feature that answers from the graph: SPARQL, linked-data documents, the API):
+There is one per opened graph (``KnowledgeGraph.cache``), sized by ``Config.cache_size`` entries;
+``Config.cache`` False (``--no-cache``, ``KG_CACHE=off``) gives a cache that stores nothing. It holds
+whole answers of read requests (``service/response_cache.py``). API:
 
-- ``cache_for(kg) -> ResultCache``: the one cache of an opened graph (kept in ``kg.extras["cache"]``),
-  sized by ``Config.cache_size`` entries; ``Config.cache`` False (``--no-cache``, ``KG_CACHE=off``)
-  gives a cache that stores nothing.
 - ``cache.get(version, key) -> value | None``: the value stored under ``key`` for that version. A
   different version than the cache last saw empties the cache (the graph moved on).
 - ``cache.put(version, key, value, size=None)``: store a value (any object; treat it as immutable).
@@ -104,18 +103,3 @@ class ResultCache:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-_create_lock = threading.Lock()
-
-
-def cache_for(kg: Any) -> ResultCache:
-    """The result cache of an opened knowledge graph, created on first use from its config."""
-    cache = kg.extras.get("cache")
-    if cache is None:
-        with _create_lock:
-            cache = kg.extras.get("cache")
-            if cache is None:
-                cache = ResultCache(kg.config.cache_size, enabled=kg.config.cache)
-                kg.extras["cache"] = cache
-    return cache

@@ -26,10 +26,6 @@ from kg.store.base import CappedSolutions
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
-#: Heap a worker may use (RLIMIT_DATA: allocations, not the store's mapped files), in bytes: a query
-#: building a huge intermediate result fails in its
-#: worker (answered 503) instead of pushing the machine into swap. Set by Config.worker_memory.
-DEFAULT_WORKER_MEMORY = 2 * 1024**3
 
 
 class WorkerError(Exception):
@@ -62,6 +58,17 @@ class Job:
     graph_format: str | None = "turtle"  #: key for CONSTRUCT/DESCRIBE answers
     max_rows: int = 10_000
     max_bytes: int = 16 * 1024**2  #: byte cap of the serialised answer (Config.max_result_bytes)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The queries of one request, evaluated one after another on one version of the graph in one
+    round trip: what a page or a lookup shows is never half from before a write and half from after
+    it, and a request pays the trip to the evaluator once. The outcome is ``ok`` with the jobs'
+    outcomes, in order, in ``extra["outcomes"]``."""
+
+    jobs: tuple[Job, ...]
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,13 @@ def execute_reported(store: Any, job: Job, prefixes: dict[str, str] | None) -> O
         raise
     except Exception as exc:  # noqa: BLE001 - reported to the server, which answers with it
         return Outcome("error", message=f"{type(exc).__name__}: {exc}")
+
+
+def execute_batch(store: Any, batch: Batch, prefixes: dict[str, str] | None) -> Outcome:
+    """Every job of ``batch`` on ``store`` (which the caller holds at one version)."""
+    started = time.perf_counter()
+    outcomes = [execute_reported(store, job, prefixes) for job in batch.jobs]
+    return Outcome("ok", elapsed=time.perf_counter() - started, extra={"outcomes": outcomes})
 
 
 def _query(store: Any, job: Job, prefixes: dict[str, str] | None, *, embedded: bool, timeout: float | None):

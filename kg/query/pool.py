@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kg.query.evaluation import DEFAULT_WORKER_MEMORY, Job, Outcome, WorkerBusy, WorkerCrashed, WorkerTimeout, Write
+from kg.config import DEFAULT_WORKER_MEMORY
+from kg.query.evaluation import Job, Outcome, WorkerBusy, WorkerCrashed, WorkerTimeout, Write
 from kg.query.evaluator import EngineLost, Evaluator
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,10 @@
-"""User SPARQL, from request to bytes: checks, dataset, limits, cache, execution.
+"""User SPARQL, from request to bytes: checks, dataset, limits, execution.
 
 Why one module: every route that runs SPARQL a user wrote (the ``/sparql`` endpoint, and any
 feature that wants the same guarantees) goes through ``run_query``/``run_update``, so the time
-limit, the row cap, the refusal of operations that reach outside and the result cache hold
-everywhere alike. It knows nothing of HTTP: the service maps its exceptions to statuses.
+limit, the row and byte caps and the refusal of operations that reach outside hold everywhere alike.
+It knows nothing of HTTP: the service maps its exceptions to statuses, and keeps whole answers in
+the one cache (``kg.query.cache``, filled by ``service/response_cache.py``).
 
 Checks before anything runs (``analyse``, in ``kg.query.precheck``): one linear pass, bounded in length and
 nesting, that refuses ``SERVICE`` (and ``LOAD`` in updates) glued or spaced, and finds the query form
@@ -18,24 +19,18 @@ and bytes while reading; a request's store calls (the graph listing included) sh
 
 >>> analyse("PREFIX ex: <http://ex/> SELECT * FROM ex:g WHERE { ?s ?p '# SERVICE' }", {}).form
 'SELECT'
->>> analyse("SELECT * { SERVICE <http://ex/> { ?s ?p ?o } }", {})  # doctest: +IGNORE_EXCEPTION_DETAIL
-Traceback (most recent call last):
-...
-kg.query.sparql.Refused: SERVICE (federated query) is not allowed here: this endpoint never contacts other services
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import pyoxigraph as ox
 
-from kg.formats import BY_KEY, Format, NotAcceptable, by_name, formats_for, negotiate
+from kg.formats import BY_KEY, Format, NotAcceptable, formats_for
 from kg.query import precheck
-from kg.query.cache import cache_for
 from kg.query.evaluation import (
     Job,
     Outcome,
@@ -44,7 +39,6 @@ from kg.query.evaluation import (
     WorkerTimeout,
     execute,
 )
-from kg.query.pool import QueryPool
 from kg.query.precheck import Analysis, Bounds, tokens
 from kg.store import StoreError, StoreTimeout, StoreUnavailable
 
@@ -52,9 +46,8 @@ from kg.store import StoreError, StoreTimeout, StoreUnavailable
 
 
 class SparqlError(Exception):
-    """A request that cannot be answered; ``status`` is the HTTP status that says why."""
+    """A query or update that cannot be answered; the subclass says why, ``title`` in a few words."""
 
-    status = 400
     title = "Bad Request"
 
     def __init__(self, detail: str, **extra: Any):
@@ -76,19 +69,20 @@ class UnknownGraph(SparqlError):
 
 
 class TimedOut(SparqlError):
-    status = 503
+    """The time limit ran out before the answer was complete."""
+
     title = "Query time limit exceeded"
 
 
 class Unavailable(SparqlError):
-    status = 503
+    """The store did not answer."""
+
     title = "Store unavailable"
 
 
 class Stopped(SparqlError):
-    """The worker evaluating the query died (most often: it reached its memory limit)."""
+    """The evaluator evaluating the query died (most often: it reached its memory limit)."""
 
-    status = 503
     title = "Query stopped"
 
 
@@ -101,8 +95,15 @@ def bounds_for(kg: Any, *, update: bool = False) -> Bounds:
                   max_depth=config.max_query_depth)
 
 
+def check(kg: Any, text: str) -> Analysis:
+    """The pre-check of one query as ``run_query`` runs it: empty is Malformed, bounds from the config."""
+    if not text or not text.strip():
+        raise Malformed("the query is empty")
+    return analyse(text, kg.prefixes, bounds=bounds_for(kg))
+
+
 def analyse(text: str, prefixes: dict[str, str], *, update: bool = False, bounds: Bounds | None = None) -> Analysis:
-    """``kg.query.precheck.analyse``, its refusals as this module's errors (all of them 400)."""
+    """``kg.query.precheck.analyse``, its refusals as this module's errors (Refused, Malformed)."""
     try:
         return precheck.analyse(text, prefixes, update=update, bounds=bounds)
     except precheck.Refused as exc:
@@ -115,9 +116,6 @@ def analyse(text: str, prefixes: dict[str, str], *, update: bool = False, bounds
 
 RESULT_FORMATS: list[Format] = formats_for("results")
 GRAPH_FORMATS: list[Format] = [*formats_for("graph"), BY_KEY["trig"], BY_KEY["nquads"]]
-# ``format=`` values clients send that mean something else for a graph (SPARQLWrapper sends
-# format=xml for RDF/XML and format=json for JSON-LD).
-_GRAPH_SYNONYMS = {"xml": "rdfxml", "rdf+xml": "rdfxml", "json": "jsonld", "n3": "turtle"}
 
 
 def offered_formats(form: str | None) -> list[Format]:
@@ -125,31 +123,6 @@ def offered_formats(form: str | None) -> list[Format]:
     if form in ("CONSTRUCT", "DESCRIBE"):
         return GRAPH_FORMATS
     return RESULT_FORMATS
-
-
-def choose_format(form: str | None, accept: str | None, requested: list[str] | None = None) -> Format:
-    """The answer's format: a ``format`` parameter the form can use wins, then Accept.
-
-    Unrecognised ``format`` values are ignored (clients send several spellings); a recognised one
-    the form cannot use raises NotAcceptable, as does an Accept nothing offered satisfies.
-    """
-    offered = offered_formats(form)
-    wrong: list[str] = []
-    for value in requested or []:
-        value = value.strip().lower()
-        if not value:
-            continue
-        if offered is GRAPH_FORMATS and value in _GRAPH_SYNONYMS:
-            value = _GRAPH_SYNONYMS[value]
-        fmt = by_name(value)
-        if fmt is None:
-            continue
-        if fmt in offered:
-            return fmt
-        wrong.append(value)
-    if wrong:
-        raise NotAcceptable(offered, ", ".join(wrong))
-    return negotiate(accept, offered)
 
 
 # -- the dataset --------------------------------------------------------------------------------------
@@ -188,9 +161,6 @@ def dataset_for(kg: Any, analysis: Analysis, default_graph_uri: list[str] | None
     return dataset
 
 
-_graphs_lock = threading.Lock()
-
-
 _GRAPH_COUNTS = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
 
 
@@ -200,12 +170,9 @@ def known_graphs(kg: Any, *, timeout: float | None = None) -> dict[str, int]:
     Counting reads every quad: it runs where any query runs, under ``timeout`` (the asking request's
     time left; the configured limit by default), never unbounded in the request's thread.
     """
-    version = kg.store.version()
-    cached = kg.extras.get("sparql_graphs")
-    if cached and cached[0] == version:
-        return cached[1]
     limit = kg.config.query_timeout if timeout is None else max(0.001, timeout)
-    with _graphs_lock:
+
+    def count() -> dict[str, int]:
         try:
             rows = kg.query(_GRAPH_COUNTS, union_default=False, timeout=limit, max_rows=10**9)
         except StoreTimeout as exc:
@@ -213,9 +180,9 @@ def known_graphs(kg: Any, *, timeout: float | None = None) -> dict[str, int]:
                            timeout=limit) from exc
         except StoreUnavailable as exc:
             raise Unavailable(f"the store cannot be reached: {exc}") from exc
-        graphs = {r["g"].value: int(r["n"].value) for r in rows}
-        kg.extras["sparql_graphs"] = (version, graphs)
-    return graphs
+        return {r["g"].value: int(r["n"].value) for r in rows}
+
+    return kg.per_version("graph counts", count)
 
 
 # -- limits -------------------------------------------------------------------------------------------
@@ -248,61 +215,29 @@ class Answer:
     truncated: bool = False
     count: int = 0
     max_rows: int = 0
-    cached: bool = False
     elapsed: float = 0.0
     time_limit: float = 0.0
-
-
-_pool_lock = threading.Lock()
-
-
-def pool_for(kg: Any) -> QueryPool | None:
-    """The query worker pool of an embedded-store graph (started on first use); None when remote."""
-    if kg.config.store != "embedded" or getattr(kg.store, "path", None) is None:
-        return None
-    pool = kg.extras.get("query_pool")
-    if pool is None:
-        with _pool_lock:
-            pool = kg.extras.get("query_pool")
-            if pool is None:
-                from kg.safety import guard
-
-                pool = QueryPool(kg.store.path, kg.prefixes, graph_ns=kg.config.graph_ns,
-                                 workers=kg.config.query_workers, engine=kg.config.query_engine,
-                                 engine_threads=kg.config.query_threads,
-                                 allow=guard.endpoints_of(kg.config), memory=kg.config.worker_memory,
-                                 version=kg.store.version(),
-                                 require_confinement=kg.config.require_confinement)
-                kg.extras["query_pool"] = pool
-                listeners = getattr(kg.store, "listeners", None)
-                if listeners is not None:
-                    listeners.append(pool.version_changed)
-    return pool
 
 
 def run_query(
     kg: Any,
     text: str,
     *,
-    accept: str | None = None,
-    requested_formats: list[str] | None = None,
-    fmt: Format | None = None,
+    fmt: Format,
+    analysis: Analysis | None = None,
     default_graph_uri: list[str] | None = None,
     named_graph_uri: list[str] | None = None,
     timeout: str | float | None = None,
     max_rows: int | None = None,
     substitutions: dict[str, ox.NamedNode | ox.Literal | ox.BlankNode] | None = None,
 ) -> Answer:
-    """Check, evaluate under the limits and serialise one query; answers come from the cache when
-    the same request was answered since the last write.
+    """Check, evaluate under the limits and serialise one query in ``fmt``.
 
-    Raises SparqlError subclasses (400 Malformed/Refused/UnknownGraph, 503 TimedOut/Unavailable)
-    and kg.formats.NotAcceptable (406).
+    Raises SparqlError subclasses (Malformed, Refused, UnknownGraph, TimedOut, Unavailable, Stopped)
+    and kg.formats.NotAcceptable (the answer's kind cannot be written in ``fmt``). ``analysis``: this
+    text's pre-check when the caller ran it already (``check``).
     """
-    if not text or not text.strip():
-        raise Malformed("the query is empty")
-    analysis = analyse(text, kg.prefixes, bounds=bounds_for(kg))
-    fmt = fmt or choose_format(analysis.form, accept, requested_formats)
+    analysis = analysis or check(kg, text)
     limit = effective_timeout(kg, timeout)
     deadline = time.monotonic() + limit
     cap = int(kg.config.max_rows if max_rows is None else min(max_rows, kg.config.max_rows))
@@ -322,12 +257,6 @@ def run_query(
         max_bytes=int(kg.config.max_result_bytes),
     )
     version = kg.store.version()
-    cache = cache_for(kg)
-    key = ("sparql", text, dataset, job.results_format, job.graph_format, cap,
-           tuple((k, str(v)) for k, v in subs))
-    hit = cache.get(version, key)
-    if hit is not None:
-        return Answer(**{**hit.__dict__, "cached": True, "time_limit": limit})
     # One deadline for the whole request: what the graph listing took is not given again.
     remaining = deadline - time.monotonic()
     if remaining <= 0:
@@ -337,19 +266,18 @@ def run_query(
         raise Malformed(outcome.message)
     if outcome.status == "unacceptable":
         kind_formats = GRAPH_FORMATS if outcome.kind == "graph" else RESULT_FORMATS
-        raise NotAcceptable(kind_formats, accept or "")
+        raise NotAcceptable(kind_formats, fmt.media_type)
     if outcome.status != "ok":
         raise Unavailable(f"the query failed in the store: {outcome.message}")
     form = analysis.form or ("CONSTRUCT" if outcome.kind == "graph" else
                              "ASK" if outcome.kind == "boolean" else "SELECT")
     answer = Answer(outcome.body, BY_KEY[outcome.format or fmt.key], form, outcome.truncated,
                     outcome.count, cap, elapsed=outcome.elapsed, time_limit=limit)
-    cache.put(version, key, answer, size=len(answer.body) + len(text))
     return answer
 
 
 def _evaluate(kg: Any, job: Job, version: str, limit: float) -> Outcome:
-    pool = pool_for(kg)
+    pool = kg.evaluators()
     if pool is not None:
         job = Job(**{**job.__dict__, "version": version})
         try:
@@ -371,7 +299,7 @@ def _evaluate(kg: Any, job: Job, version: str, limit: float) -> Outcome:
 
 def run_update(kg: Any, text: str) -> None:
     """Apply one SPARQL Update request through the store's single writer (it bumps the version,
-    which invalidates the result cache). Raises Malformed/Refused (400), Unavailable (503)."""
+    which empties the cache). Raises Malformed, Refused or Unavailable."""
     if not text or not text.strip():
         raise Malformed("the update is empty")
     analyse(text, kg.prefixes, update=True, bounds=bounds_for(kg, update=True))
@@ -383,11 +311,10 @@ def run_update(kg: Any, text: str) -> None:
         raise Unavailable(f"the store cannot be reached: {exc}") from exc
     except StoreError as exc:
         raise Malformed(f"the update failed: {exc}") from exc
-    cache_for(kg).clear()
 
 
 __all__ = [
     "Analysis", "Answer", "Dataset", "Malformed", "NotAcceptable", "Refused", "SparqlError", "Stopped",
-    "TimedOut", "Unavailable", "UnknownGraph", "WorkerBusy", "analyse", "choose_format", "known_graphs",
-    "offered_formats", "pool_for", "run_query", "run_update", "tokens",
+    "TimedOut", "Unavailable", "UnknownGraph", "WorkerBusy", "analyse", "check", "known_graphs",
+    "offered_formats", "run_query", "run_update", "tokens",
 ]

@@ -3,58 +3,93 @@
 Lookups, the comparison, search and named queries run fixed query text, but over a graph that
 extensions and bulk loads make as large as anyone likes; their answers must still come within the
 configured time limit. With the embedded store only a process can be stopped, so a store query
-that carries a ``timeout`` is handed to the query worker pool (``kg.query.sparql.pool_for``) and its
+that carries a ``timeout`` is handed to the evaluators (``KnowledgeGraph.evaluators``) and its
 answer comes back as bytes, parsed into the same pyoxigraph objects the store would have returned.
 Queries without a timeout (loading, validation, writes) stay in-process.
+
+A request that needs several independent queries sends them together (``bounded_batch``): one round
+trip, one deadline, one version of the graph for all of them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pyoxigraph as ox
 
 from kg.query import deadline
+from kg.query.evaluation import Batch, Job, Outcome, WorkerCrashed, WorkerTimeout
 from kg.store.base import QueryResult, StoreError, StoreTimeout
+
+
+@dataclass(frozen=True)
+class Query:
+    """One trusted query and how to evaluate it; values enter only as ``substitutions``."""
+
+    sparql: str
+    substitutions: dict[str, Any] | None = None
+    union_default: bool = True
+    default_graphs: tuple[str, ...] | None = None
+    named_graphs: tuple[str, ...] | None = None
+    max_rows: int | None = None
+
+    def job(self, kg: Any, version: str) -> Job:
+        return Job(
+            query=self.sparql,
+            version=version,
+            union_default=self.union_default,
+            default_graphs=tuple(self.default_graphs) if self.default_graphs is not None else None,
+            named_graphs=tuple(self.named_graphs) if self.named_graphs is not None else None,
+            substitutions=tuple((self.substitutions or {}).items()),
+            results_format="json",
+            graph_format="ntriples",
+            max_rows=self.max_rows or kg.config.max_rows,
+        )
 
 
 def bounded_query(kg: Any, sparql: str, *, timeout: float, union_default: bool = True,
                   default_graphs: list[str] | None = None, named_graphs: list[str] | None = None,
                   substitutions: dict | None = None, max_rows: int | None = None,
                   prefixes: dict[str, str] | None = None) -> QueryResult | None:
-    """Evaluate in a killable worker; None when this graph has no worker pool (evaluate in-process).
+    """Evaluate in a killable evaluator; None when this graph has none (evaluate in-process).
 
     ``prefixes`` is taken for the store's signature: the evaluators hold the project's prefixes already.
 
-    Raises ``StoreTimeout`` at the limit (the worker is killed and replaced) and ``SyntaxError`` for
+    Raises ``StoreTimeout`` at the limit (the evaluator is killed and replaced) and ``SyntaxError`` for
     malformed text, as the store would.
     """
-    from kg.query.evaluation import Job, WorkerCrashed, WorkerTimeout
-    from kg.query.sparql import pool_for
+    query = Query(sparql, substitutions, union_default,
+                  tuple(default_graphs) if default_graphs is not None else None,
+                  tuple(named_graphs) if named_graphs is not None else None, max_rows)
+    results = bounded_batch(kg, [query], timeout=timeout, single=True)
+    return None if results is None else results[0]
 
-    pool = pool_for(kg)
+
+def bounded_batch(kg: Any, queries: list[Query], *, timeout: float,
+                  single: bool = False) -> list[QueryResult] | None:
+    """Evaluate ``queries`` together in one evaluator, on one version; None without evaluators."""
+    pool = kg.evaluators()
     if pool is None:
         return None
     limit = deadline.remaining(min(float(timeout), kg.config.query_timeout))
     if limit <= 0:
         raise StoreTimeout("the request's time limit was reached before this query could start")
-    job = Job(
-        query=sparql,
-        version=kg.store.version(),
-        union_default=union_default,
-        default_graphs=tuple(default_graphs) if default_graphs is not None else None,
-        named_graphs=tuple(named_graphs) if named_graphs is not None else None,
-        substitutions=tuple((substitutions or {}).items()),
-        results_format="json",
-        graph_format="ntriples",
-        max_rows=max_rows or kg.config.max_rows,
-    )
+    version = kg.store.version()
+    jobs = tuple(q.job(kg, version) for q in queries)
     try:
-        outcome = pool.run(job, limit)
+        if single:
+            outcomes = [pool.run(jobs[0], limit)]
+        else:
+            outcomes = pool.run(Batch(jobs, version), limit).extra["outcomes"]
     except WorkerTimeout as exc:
         raise StoreTimeout(f"the query did not finish within its time limit of {limit:g} s") from exc
     except WorkerCrashed as exc:
         raise StoreError(f"the query was stopped: {exc}") from exc
+    return [_result(outcome) for outcome in outcomes]
+
+
+def _result(outcome: Outcome) -> QueryResult:
     if outcome.status == "syntax":
         raise SyntaxError(outcome.message)
     if outcome.status != "ok":

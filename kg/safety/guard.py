@@ -103,10 +103,6 @@ def no_network() -> Iterator[None]:
         _local.strict = depth
 
 
-# Names other modules probe for (kg.extension.submission looks for any of them).
-deny_network = no_network
-
-
 def _check_address(address: object) -> None:
     if not isinstance(address, tuple) or len(address) < 2:
         return  # AF_UNIX paths and other local families

@@ -38,11 +38,11 @@ class StoreError(Exception):
 
 
 class StoreUnavailable(StoreError):
-    """The store cannot be reached (remote endpoint down); maps to 503."""
+    """The store cannot be reached (remote endpoint down)."""
 
 
 class StoreTimeout(StoreError):
-    """The store did not answer within the time limit; maps to 503 (Time limit reached)."""
+    """The store did not answer within the time limit."""
 
 
 class GraphWrites:

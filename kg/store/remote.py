@@ -10,59 +10,103 @@ Requests are built by SPARQLWrapper (the protocol client the project standardise
 one persistent HTTP connection per thread: a new TCP connection per query would cost more than
 many of the queries themselves.
 
-What the endpoint needs for ``union_default=True`` (the default graph is the union of the named
-graphs): a store that does it natively (Oxigraph server started with ``--union-default-graph``,
-Fuseki with ``tdb:unionDefaultGraph``, ...) is detected at start and queried as is; any other gets
-``default-graph-uri`` and ``named-graph-uri`` for every named graph on each query (standard SPARQL
-1.1 Protocol, costs a longer URL).
+Real engines differ from the protocol in ways that would give wrong answers silently, so each
+difference met is handled here and written down in ``docs/remote-stores.md`` (proven over Oxigraph
+server and Virtuoso 7.2 by ``make test``):
 
-Errors: connection refused → ``StoreUnavailable``; no answer in time, or a 200 answer whose body does
-not parse (``oxigraph serve --timeout-s`` ends a timed-out query that way) → ``StoreTimeout``; the
-endpoint rejecting the query's syntax (400) → ``SyntaxError``, as the embedded store raises.
+- *Transport* (``KG_SPARQL_TRANSPORT``): some engines never answer one of the protocol's three ways
+  of sending a query (Virtuoso hangs on a direct POST); ``auto`` tries direct POST, form POST and GET
+  at start, a few seconds each at most, and keeps the first that answers.
+- *Credentials* (``KG_SPARQL_USER``/``KG_SPARQL_PASSWORD`` with Basic or Digest, ``KG_SPARQL_TOKEN``):
+  sent to both endpoints; Digest is answered on this thread's kept-alive connection. They appear in
+  no message, log line or ``repr``.
+- *The dataset*: what the endpoint's default graph is made of. A store whose default graph is the
+  union of the named graphs (Oxigraph server started with ``--union-default-graph``, Fuseki with
+  ``tdb:unionDefaultGraph``, Virtuoso always) is queried as is; any other gets ``default-graph-uri``
+  and ``named-graph-uri`` for every named graph on each query (standard SPARQL 1.1 Protocol). The
+  graphs a Virtuoso held outside our namespace before the service first wrote to it (its system
+  graphs) are recorded as hidden (in a graph that hides itself), and then every query names the
+  visible graphs.
+- *Answers*: the Accept header follows the query's form (Virtuoso answers a CONSTRUCT in SPARQL JSON,
+  or a SELECT in Turtle, when both kinds are offered); blank-node labels an RDF parser rejects
+  (``nodeID://b1``) are made plain; an answer the engine cut (its row limit, its "anytime" partial
+  answers) is an error, never a short answer.
+
+Errors: connection refused → ``StoreUnavailable``; credentials refused → ``CredentialsRefused`` (a
+``StoreUnavailable``); no answer in time, a 200 answer whose body does not parse (``oxigraph serve
+--timeout-s`` ends a timed-out query that way) or a partial one → ``StoreTimeout``; the endpoint
+rejecting the query's syntax (400) → ``SyntaxError``, as the embedded store raises.
+
+Why a module of this size: it is one class, whose methods are the protocol's operations, each with
+the engines' differences it meets; what is done to a text before it is sent is ``remote_text``, what
+is done with an answer ``remote_answers``, the credentials ``remote_auth``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import http.client
-import re
+import random
 import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
-from typing import IO, Any
+import urllib.request
+import uuid
+from collections.abc import Iterable
+from typing import Any
 
 import pyoxigraph as ox
-from SPARQLWrapper import POST, POSTDIRECTLY, SPARQLWrapper
+from SPARQLWrapper import GET, POST, POSTDIRECTLY, URLENCODED, SPARQLWrapper
 
 from kg.config import Config
 from kg.query import deadline
 from kg.query.precheck import without_trailing_semicolon
 from kg.store import meta
 from kg.store.base import CappedSolutions, GraphWrites, QueryResult, StoreError, StoreTimeout, StoreUnavailable
+from kg.store.remote_answers import (
+    GRAPH_TYPES,
+    RESULT_TYPES,
+    PlainTerms,
+    check_partial,
+    data_operations,
+    engine_cut,
+    engine_limit,
+    error_text,
+    insert_data,
+    open_for_reading,
+    parse_answer,
+    plain_terms,
+    read_position,
+)
+from kg.store.remote_auth import (
+    Credentials,
+    CredentialsRefused,
+)
+from kg.store.remote_text import (
+    NO_GRAPH,
+    bind_values,
+    expand_escaped_names,
+    name_graph_constants,
+    own_syntax_error,
+    prologue,
+    scan_text,
+    shift_position,
+    standard_syntax,
+    typed_booleans,
+    without_dataset_clauses,
+)
 
-#: Result formats asked for, best first; the answer's Content-Type says which one came back.
+#: Result formats asked for, best first; the answer's Content-Type says which one came back. The
+#: first is for a text whose form the scan could not tell; the others follow the form, because an
+#: engine offered both kinds may answer a CONSTRUCT in SPARQL JSON or a SELECT in Turtle (Virtuoso).
 ACCEPT = (
     "application/sparql-results+json, application/sparql-results+xml;q=0.9, "
     "text/tab-separated-values;q=0.8, application/n-triples, text/turtle;q=0.9, "
     "application/rdf+xml;q=0.5"
 )
-_RESULTS = {
-    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
-    "application/json": ox.QueryResultsFormat.JSON,
-    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
-    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
-}
-_GRAPHS = {
-    "application/n-triples": ox.RdfFormat.N_TRIPLES,
-    "text/plain": ox.RdfFormat.N_TRIPLES,
-    "text/turtle": ox.RdfFormat.TURTLE,
-    "application/rdf+xml": ox.RdfFormat.RDF_XML,
-    "application/n-quads": ox.RdfFormat.N_QUADS,
-    "application/ld+json": ox.RdfFormat.JSON_LD,
-}
+ACCEPT_RESULTS = "application/sparql-results+json, application/sparql-results+xml;q=0.9"
+ACCEPT_GRAPH = "application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.5"
 #: How long a replica trusts the version it last read; writes by this replica refresh it at once.
 VERSION_TTL = 1.0
 #: Triples per INSERT DATA request when bulk loading (one request per chunk keeps memory bounded).
@@ -70,10 +114,21 @@ LOAD_CHUNK = 20_000
 #: Time limit of requests that are not user queries (ping, version, writes).
 CONTROL_TIMEOUT = 10.0
 WRITE_TIMEOUT = 300.0
+#: The protocol's ways of sending a query, in the order ``auto`` tries them.
+TRANSPORTS = ("post", "form", "get")
+#: How long ``auto`` waits for each way at start: an engine that will answer does so at once, and
+#: one that never answers (Virtuoso, direct POST) must not hold a replica's start for long.
+PROBE_TIMEOUT = 2.0
+#: Attempts of a write the engine aborted as a deadlock victim (it rolled all of it back).
+DEADLOCK_ATTEMPTS = 5
+#: The graph (under the graph namespace) that lists the graphs the store does not see, itself included,
+#: and the predicate of that list.
+HIDDEN_GRAPHS = "hidden-graphs"
+HIDES_GRAPH = "https://w3id.org/outsourcing-kg/ontology#hidesGraph"
 
 
 class RemoteStore(GraphWrites):
-    """The ``Store`` protocol over a SPARQL 1.1 endpoint (tested against Oxigraph server)."""
+    """The ``Store`` protocol over a SPARQL 1.1 endpoint (tested against Oxigraph server and Virtuoso)."""
 
     def __init__(self, config: Config, *, endpoint: str | None = None, update_endpoint: str | None = None):
         self.config = config
@@ -82,24 +137,44 @@ class RemoteStore(GraphWrites):
             raise StoreError("the remote store needs a SPARQL endpoint (KG_SPARQL_ENDPOINT, --endpoint)")
         self.update_endpoint = update_endpoint or config.sparql_update_endpoint or self.endpoint
         for url in (self.endpoint, self.update_endpoint):
-            if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            parts = urllib.parse.urlsplit(url)
+            if parts.username is not None or parts.password is not None:
+                # Not echoed: the address holds a secret, which would reach the log with it.
+                raise StoreError("a SPARQL endpoint address may not hold a user or password: "
+                                 "set KG_SPARQL_USER and KG_SPARQL_PASSWORD instead")
+            if parts.scheme not in ("http", "https"):
                 raise StoreError(f"not an http(s) SPARQL endpoint: {url!r}")
         self.engine = f"remote:{self.endpoint}"
         self.path = None  # no directory: kg.query.sparql evaluates in-process, bounded by the HTTP timeout
+        self._credentials = Credentials.from_config(config)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._version: str | None = None
         self._modified: str | None = None
         self._version_read = 0.0
-        self._graph_list: tuple[str, list[str]] | None = None
+        #: (version, graphs a query names or None for the endpoint's own union, hidden graphs)
+        self._graph_list: tuple[str, list[str] | None, frozenset[str]] | None = None
         self._meta = ox.NamedNode(meta.meta_graph(config.graph_ns))
+        self._hidden_graph = ox.NamedNode(config.graph_ns + HIDDEN_GRAPHS)
+        #: The ``Server`` header of the endpoint's first answer: which engine's quirks apply.
+        self.server = ""
+        self.virtuoso = False
+        self.transport = "form"  # until the probe has chosen
+        self.transport = self._choose_transport()
+        #: Virtuoso (by its Server header): the texts it is sent are checked and reshaped as
+        #: docs/remote-stores.md says, and queries carry Virtuoso's own time and row limits.
+        self.virtuoso = self.server.lower().startswith("virtuoso")
         self._refresh_version(force=True)
-        if self._version is None:
-            self._write(self._bump_ops())
         #: Whether the endpoint itself makes the default graph the union of the named graphs.
+        self.native_union = False
+        if self._version is None:
+            self._initialise()
         self.native_union = bool(
             self._query(f"ASK {{ {self._meta} <{meta.OWL_VERSION_INFO}> ?v }}", timeout=CONTROL_TIMEOUT)
         )
+        # Oxigraph lists a graph with ``GRAPH ?g {}``; Virtuoso answers that with nothing at all.
+        listed = self._query("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }", timeout=CONTROL_TIMEOUT)
+        self._graph_pattern = "{ }" if any(r["g"] == self._meta for r in listed) else "{ ?s ?p ?o }"
 
     # -- reading -------------------------------------------------------------------------------
     def query(
@@ -116,6 +191,20 @@ class RemoteStore(GraphWrites):
     ) -> QueryResult:
         """As the protocol says; ``max_rows`` reads a SELECT answer only up to ``max_rows + 1`` rows
         (parsed as it arrives), so a huge answer is never held whole in memory."""
+        scan = scan_text(sparql, frozenset(prefixes or ()))
+        if scan.refused:
+            raise SyntaxError(scan.refused)
+        original = sparql
+        if self.virtuoso:
+            # Virtuoso takes much that SPARQL 1.1 does not (an aggregate without GROUP BY, SELECT * with
+            # GROUP BY, ...) and answers it; what it gets here has passed a standard parser first.
+            problem = standard_syntax(sparql, tuple(sorted((prefixes or {}).items())), False)
+            if problem:
+                raise SyntaxError(problem)
+        if (default_graphs is not None or named_graphs is not None) and scan.has_dataset:
+            # The protocol's dataset replaces the query's FROM (SPARQL 1.1 Protocol 2.1.4); Virtuoso
+            # would merge the two, so the clauses are blanked (same length: positions stay the user's).
+            sparql = without_dataset_clauses(sparql)
         if substitutions:
             sparql = bind_values(sparql, substitutions)
         shift = 0
@@ -123,10 +212,18 @@ class RemoteStore(GraphWrites):
             head = prologue(prefixes)
             shift = head.count("\n")
             sparql = head + sparql
-        if default_graphs is None and union_default and not self.native_union:
-            graphs = self._named_graphs()
-            default_graphs = graphs
-            named_graphs = graphs if named_graphs is None else named_graphs
+        if self.virtuoso:
+            sparql = expand_escaped_names(sparql)
+        if self.virtuoso and scan.form in ("SELECT", "CONSTRUCT", "DESCRIBE"):
+            sparql = typed_booleans(sparql)
+        if self.virtuoso and scan.form == "DESCRIBE":
+            # Virtuoso's DESCRIBE gives incoming links and no blank-node closure; this pragma asks for
+            # the Concise Bounded Description, which is what Oxigraph (and so the embedded store) gives.
+            sparql = 'DEFINE sql:describe-mode "CBD"\n' + sparql
+            shift += 1
+        default_graphs, named_graphs, ours = self._dataset_for(union_default, default_graphs, named_graphs)
+        if self.virtuoso and named_graphs is not None:
+            sparql, named_graphs = name_graph_constants(sparql, named_graphs, ours=ours)
         # Within what is left of the asking request's deadline (kg.query.deadline), if any.
         limit = deadline.remaining(timeout or self.config.query_timeout)
         if limit <= 0:
@@ -138,23 +235,45 @@ class RemoteStore(GraphWrites):
                 named_graphs=named_graphs,
                 timeout=limit,
                 max_rows=max_rows,
+                form=scan.form,
             )
         except SyntaxError as exc:
-            raise SyntaxError(_shift_position(str(exc), shift)) from None
+            own = own_syntax_error(original, prefixes, update=False)
+            raise SyntaxError(own or shift_position(str(exc), shift)) from None
+
+    def _dataset_for(self, union_default: bool, default_graphs: list[str] | None,
+                     named_graphs: list[str] | None) -> tuple[list[str] | None, list[str] | None, bool]:
+        """The graphs to name on the request, so that the query sees exactly the store's graphs, and
+        whether the named graphs are the store's own list (not the caller's)."""
+        if default_graphs is not None and named_graphs is not None and named_graphs:
+            return default_graphs, named_graphs, False
+        visible, hidden = self._graphs_seen()
+        if visible is None:  # the endpoint's union is exactly our graphs: nothing to name
+            return default_graphs, named_graphs, False
+        if default_graphs is None and (union_default or self.native_union):
+            # On an engine whose default graph is the union of all, there is no other default graph:
+            # the visible ones stand for it.
+            default_graphs = visible
+        if named_graphs is None:
+            return default_graphs, visible, True
+        if not named_graphs and default_graphs is not None and (hidden or self.native_union):
+            # Only a default graph was asked for: Virtuoso would then show every named graph.
+            named_graphs = [NO_GRAPH]
+        return default_graphs, named_graphs, False
 
     def graph_triples(self, graph: str) -> list[ox.Triple]:
+        # A SELECT, not a CONSTRUCT: an engine that cuts answers at a row limit says so on a SELECT
+        # (Virtuoso's X-SPARQL-MaxRows) and cuts a CONSTRUCT silently.
         g = ox.NamedNode(graph)
-        return list(
-            self._query(
-                f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {g} {{ ?s ?p ?o }} }}", timeout=WRITE_TIMEOUT
-            )
-        )
+        rows = self._query(f"SELECT ?s ?p ?o WHERE {{ GRAPH {g} {{ ?s ?p ?o }} }}", timeout=WRITE_TIMEOUT)
+        return [ox.Triple(r["s"], r["p"], r["o"]) for r in rows]
 
     def graphs(self) -> dict[str, int]:
+        _, hidden = self._graphs_seen()
         rows = self._query(
             "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g", timeout=WRITE_TIMEOUT
         )
-        return {r["g"].value: int(r["n"].value) for r in rows}
+        return {r["g"].value: int(r["n"].value) for r in rows if r["g"].value not in hidden}
 
     def version(self) -> str:
         self._refresh_version()
@@ -165,9 +284,11 @@ class RemoteStore(GraphWrites):
         return self._modified or ""
 
     def dump(self, fmt: ox.RdfFormat) -> bytes:
+        _, hidden = self._graphs_seen()
         quads = [
             ox.Quad(r["s"], r["p"], r["o"], r["g"])
             for r in self._query("SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }", timeout=WRITE_TIMEOUT)
+            if r["g"].value not in hidden
         ]
         if not self.native_union:  # otherwise the default graph would repeat every named graph
             quads += [
@@ -183,9 +304,35 @@ class RemoteStore(GraphWrites):
 
     # -- writing -------------------------------------------------------------------------------
     def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
+        scan = scan_text(sparql, frozenset(prefixes or ()))
+        if scan.refused:
+            raise SyntaxError(scan.refused)
+        if self.virtuoso:
+            problem = standard_syntax(sparql, tuple(sorted((prefixes or {}).items())), True)
+            if problem:
+                raise SyntaxError(problem)
         text = (prologue(prefixes) if prefixes else "") + sparql
         # The bump goes in the same request: one transaction on stores that apply a request atomically.
-        self._write(without_trailing_semicolon(text) + "\n;\n" + self._bump_ops())
+        try:
+            self._write(without_trailing_semicolon(text) + "\n;\n" + self._bump_ops())
+        except SyntaxError as exc:
+            raise SyntaxError(own_syntax_error(sparql, prefixes, update=True) or str(exc)) from None
+
+    def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
+        """As ``GraphWrites.replace_graph``, in operations every engine takes whatever the size: INSERT
+        DATA of at most ``DATA_OPERATION`` triples each, blank nodes in a template (see ``data_operations``)."""
+        triples = list(triples)
+        g = ox.NamedNode(graph)
+        if unless is None:
+            self._write(" ;\n".join([f"DROP SILENT GRAPH {g}", *data_operations(g, triples), self._bump_ops()]))
+            return True
+        token = uuid.uuid4().hex
+        # The bump first: replacing the version triples locks them until the request commits, so a
+        # guarded write that comes second waits there, and then checks ``unless`` against what the
+        # first wrote. Virtuoso reads what is committed without waiting (read committed), so with
+        # the bump last both would pass the check before either wrote.
+        self._write(self._bump_ops() + " ;\n" + guarded_replace(self.config.graph_ns, graph, triples, unless, token))
+        return self._query_claim(meta.claimed(self.config.graph_ns, graph, token))
 
     def _query_claim(self, ask: str) -> bool:
         return bool(self._query(ask, timeout=CONTROL_TIMEOUT))
@@ -197,22 +344,22 @@ class RemoteStore(GraphWrites):
         ``progress(bytes_read)`` is called after each chunk when given.
         """
         target = ox.NamedNode(graph) if graph else None
-        with _open(path) as handle:
-            chunk: dict[object, list[str]] = {}
+        with open_for_reading(path) as handle:
+            chunk: dict[object, list[ox.Triple]] = {}
             count = 0
             for quad in ox.parse(handle, format=fmt, base_iri=None):
                 g = target if target is not None and not fmt.supports_datasets else quad.graph_name
-                chunk.setdefault(g, []).append(f"{quad.subject} {quad.predicate} {quad.object} .")
+                chunk.setdefault(g, []).append(quad.triple)
                 count += 1
                 if count >= LOAD_CHUNK:
-                    self._write(_insert(chunk), timeout=WRITE_TIMEOUT)
+                    self._write(insert_data(chunk), timeout=WRITE_TIMEOUT)
                     chunk, count = {}, 0
                     if progress is not None:
-                        progress(_position(handle))
-            ops = [_insert(chunk)] if chunk else []
+                        progress(read_position(handle))
+            ops = [insert_data(chunk)] if chunk else []
             self._write(" ;\n".join([*ops, self._bump_ops()]), timeout=WRITE_TIMEOUT)
             if progress is not None:
-                progress(_position(handle))
+                progress(read_position(handle))
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -223,6 +370,49 @@ class RemoteStore(GraphWrites):
     # -- internals -----------------------------------------------------------------------------
     def _bump_ops(self) -> str:
         return meta.bump_operations(self.config.graph_ns, *meta.new_version())
+
+    def _choose_transport(self) -> str:
+        """The configured transport, or (``auto``) the first of ``TRANSPORTS`` the endpoint answers."""
+        asked = self.config.sparql_transport
+        if asked != "auto":
+            self._query("ASK {}", timeout=CONTROL_TIMEOUT, transport=asked)  # learns the Server header
+            return asked
+        failures = []
+        for transport in TRANSPORTS:
+            try:
+                answer = self._query("ASK {}", timeout=PROBE_TIMEOUT, transport=transport, form="ASK")
+            except CredentialsRefused:
+                raise
+            except StoreUnavailable as exc:
+                if isinstance(exc.__cause__, (ConnectionRefusedError, socket.gaierror)):
+                    raise  # nothing listens there: no other transport will do better
+                failures.append(f"{transport}: {exc}")
+            except (StoreError, SyntaxError) as exc:
+                failures.append(f"{transport}: {exc}")
+            else:
+                if isinstance(answer, ox.QueryBoolean) and bool(answer):
+                    return transport
+                failures.append(f"{transport}: not the answer to ASK {{}}")
+            self.close()  # a request left unanswered must not hold up the next attempt
+        raise StoreUnavailable(f"the SPARQL endpoint {self.endpoint} answered no way of sending a query "
+                               f"(KG_SPARQL_TRANSPORT=auto): {'; '.join(failures)}")
+
+    def _initialise(self) -> None:
+        """First write into an endpoint: the version and, on Virtuoso, which graphs it already held
+        outside our namespace (its own: virtrdf:, ldp:, its service description), hidden from then on.
+        Other engines keep no graphs of their own; whatever they held is data put there to be served."""
+        foreign: list[str] = []
+        if self.virtuoso:
+            rows = self._query("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g", timeout=WRITE_TIMEOUT)
+            foreign = sorted(r["g"].value for r in rows if not r["g"].value.startswith(self.config.graph_ns))
+        ops = [self._bump_ops()]
+        if foreign:
+            # The list lives in a graph that hides itself too: what the store shows stays what the
+            # embedded store would show.
+            objects = ", ".join(str(ox.NamedNode(g)) for g in [self._hidden_graph.value, *foreign])
+            ops.append(f"INSERT DATA {{ GRAPH {self._hidden_graph} {{ {self._hidden_graph} <{HIDES_GRAPH}> "
+                       f"{objects} }} }}")
+        self._write(" ;\n".join(ops))
 
     def _refresh_version(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -240,24 +430,52 @@ class RemoteStore(GraphWrites):
         with self._lock:
             self._version, self._modified, self._version_read = version, modified, now
 
-    def _named_graphs(self) -> list[str]:
-        # Cached per version: the list changes only with a write.
+    def _graphs_seen(self) -> tuple[list[str] | None, frozenset[str]]:
+        """(the graphs each query names, None when the endpoint's default graph is exactly their union;
+        the graphs hidden from the store), read once per version: they change only with a write."""
         version = self.version()
         cached = self._graph_list
         if cached is not None and cached[0] == version:
-            return cached[1]
-        rows = self._query("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }", timeout=CONTROL_TIMEOUT)
-        graphs = sorted(r["g"].value for r in rows)
-        self._graph_list = (version, graphs)
-        return graphs
+            return cached[1], cached[2]
+        h = self._hidden_graph
+        rows = self._query(f"SELECT ?g WHERE {{ GRAPH {h} {{ {h} <{HIDES_GRAPH}> ?g }} }}", timeout=CONTROL_TIMEOUT)
+        hidden = frozenset(r["g"].value for r in rows)
+        visible: list[str] | None = None
+        if hidden or not self.native_union:
+            # GROUP BY, not DISTINCT: Virtuoso takes seconds over DISTINCT ?g where GROUP BY is instant.
+            rows = self._query(f"SELECT ?g WHERE {{ GRAPH ?g {self._graph_pattern} }} GROUP BY ?g",
+                               timeout=CONTROL_TIMEOUT)
+            visible = sorted(g for g in (r["g"].value for r in rows) if g not in hidden)
+        self._graph_list = (version, visible, hidden)
+        return visible, hidden
 
     def _write(self, update: str, timeout: float = WRITE_TIMEOUT) -> None:
-        wrapper = self._wrapper(self.update_endpoint, update, kind="INSERT")
-        status, content_type, body = self._send(wrapper, timeout)
-        if status >= 300:
-            raise _http_error(status, body, "update")
+        transport = "post" if self.transport == "post" else "form"
+        for attempt in range(DEADLOCK_ATTEMPTS):
+            wrapper = self._wrapper(self.update_endpoint, update, kind="INSERT", transport=transport)
+            status, content_type, body = self._send(wrapper, timeout)
+            if status < 300:
+                break
+            error = self._http_error(status, content_type, body, "update")
+            if isinstance(error, _Deadlock) and attempt + 1 < DEADLOCK_ATTEMPTS:
+                time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+                continue
+            if status >= 500 and not isinstance(error, StoreUnavailable):
+                # Virtuoso keeps what the operations before a failing one did: a new version then
+                # tells every cache that the graph may have changed, whatever the engine.
+                with contextlib.suppress(StoreError):
+                    self._write_once(self._bump_ops(), CONTROL_TIMEOUT)
+                    self._refresh_version(force=True)
+            raise error
         self._version_read = 0.0
         self._refresh_version(force=True)
+
+    def _write_once(self, update: str, timeout: float) -> None:
+        wrapper = self._wrapper(self.update_endpoint, update, kind="INSERT",
+                                transport="post" if self.transport == "post" else "form")
+        status, content_type, body = self._send(wrapper, timeout)
+        if status >= 300:
+            raise self._http_error(status, content_type, body, "update")
 
     def _query(
         self,
@@ -267,12 +485,23 @@ class RemoteStore(GraphWrites):
         named_graphs: list[str] | None = None,
         timeout: float,
         max_rows: int | None = None,
+        form: str | None = "SELECT",
+        transport: str | None = None,
     ) -> QueryResult:
-        wrapper = self._wrapper(self.endpoint, sparql, kind="SELECT")
+        wrapper = self._wrapper(self.endpoint, sparql, kind="SELECT", transport=transport, form=form)
         for g in default_graphs or ():
             wrapper.addDefaultGraph(g)
         for g in named_graphs or ():
             wrapper.addNamedGraph(g)
+        if self.virtuoso and transport is None:
+            # Virtuoso stops evaluating at its own ``timeout`` (ms) and flags what it has as partial
+            # (X-SQL-State), which is answered as a timeout below; without it, it would go on working
+            # for a client that has gone.
+            wrapper.addParameter("timeout", str(max(1, int(timeout * 1000))))
+            if max_rows is not None:
+                # Virtuoso builds a whole answer before sending any of it: reading only the first rows
+                # saves nothing unless it is told to stop (``maxrows``; it says so in X-SPARQL-MaxRows).
+                wrapper.addParameter("maxrows", str(max_rows + 1))
         # The limit holds for the whole query, not for each read from the socket: a watchdog shuts
         # the connection at the deadline, which ends a read however slowly the answer trickles in.
         watchdog = _Watchdog(timeout)
@@ -286,33 +515,49 @@ class RemoteStore(GraphWrites):
             self.close()
             raise StoreTimeout(f"the SPARQL endpoint did not answer within {timeout:g} s")
         if status >= 300:
-            raise _http_error(status, body, "query")
-        return _parse(content_type, body)
+            raise self._http_error(status, content_type, body, "query")
+        headers = self._local.last_headers
+        check_partial(headers)
+        body = plain_terms(body)
+        result = parse_answer(content_type, body)
+        limit = engine_limit(headers)
+        if limit is not None and isinstance(result, ox.QuerySolutions):
+            if sum(1 for _ in result) >= limit:
+                raise engine_cut(limit)
+            result = parse_answer(content_type, body)
+        return result
 
     def _query_capped(self, wrapper: SPARQLWrapper, timeout: float, max_rows: int,
                       watchdog: _Watchdog) -> QueryResult:
         status, content_type, response = self._send(wrapper, timeout, stream=True, watchdog=watchdog)
+        headers = self._local.last_headers
         complete = False  # the whole answer was read: the connection can carry the next request
         try:
-            if status >= 300 or content_type not in (*_RESULTS, *_GRAPHS):
+            if status < 300:
+                check_partial(headers)
+            if status >= 300 or content_type not in (*RESULT_TYPES, *GRAPH_TYPES):
                 body = response.read()
                 complete = True
                 if status >= 300:
-                    raise _http_error(status, body, "query")
-                return _parse(content_type, body)
-            if content_type in _GRAPHS:
+                    raise self._http_error(status, content_type, body, "query")
+                return parse_answer(content_type, plain_terms(body))
+            stream = PlainTerms(response)
+            if content_type in GRAPH_TYPES:
                 triples = self._read_capped(
-                    (q.triple for q in ox.parse(response, format=_GRAPHS[content_type])), max_rows, timeout)
+                    (q.triple for q in ox.parse(stream, format=GRAPH_TYPES[content_type])), max_rows, timeout)
                 complete = len(triples) <= max_rows
                 return iter(triples)
-            fmt = _RESULTS[content_type]
-            result = ox.parse_query_results(response, fmt)
+            fmt = RESULT_TYPES[content_type]
+            result = ox.parse_query_results(stream, fmt)
             if isinstance(result, ox.QueryBoolean):
                 complete = True
                 return result
             variables = list(result.variables)
             rows = self._read_capped(result, max_rows, timeout)
             complete = len(rows) <= max_rows
+            limit = engine_limit(headers)
+            if limit is not None and limit <= max_rows and len(rows) >= limit:
+                raise engine_cut(limit)
         finally:
             self._release(response, complete)
         return CappedSolutions(variables, rows)
@@ -345,16 +590,23 @@ class RemoteStore(GraphWrites):
             raise StoreTimeout(f"the SPARQL endpoint did not answer within {timeout:g} s") from exc
         return out
 
-    def _wrapper(self, url: str, text: str, *, kind: str) -> SPARQLWrapper:
+    def _wrapper(self, url: str, text: str, *, kind: str, transport: str | None = None,
+                 form: str | None = None) -> SPARQLWrapper:
+        transport = transport or self.transport
         wrapper = SPARQLWrapper(url, updateEndpoint=url, agent="outsourcing-kg")
         wrapper.setOnlyConneg(True)
-        wrapper.setMethod(POST)
-        wrapper.setRequestMethod(POSTDIRECTLY)
+        if transport == "get" and kind == "SELECT":
+            wrapper.setMethod(GET)
+        else:
+            wrapper.setMethod(POST)
+            wrapper.setRequestMethod(POSTDIRECTLY if transport == "post" else URLENCODED)
         # Set directly rather than by setQuery(): SPARQLWrapper would guess query vs update from the
         # first keyword it finds (and warn on text it cannot classify); the caller knows which it is.
         wrapper.queryString = text
         wrapper.queryType = kind
-        wrapper.addCustomHttpHeader("Accept", ACCEPT)
+        accept = ACCEPT_RESULTS if form in ("SELECT", "ASK") else ACCEPT_GRAPH if form else ACCEPT
+        wrapper.addCustomHttpHeader("Accept", accept)
+        self._credentials.apply(wrapper)
         return wrapper
 
     def _send(self, wrapper: SPARQLWrapper, timeout: float, *, stream: bool = False,
@@ -365,14 +617,28 @@ class RemoteStore(GraphWrites):
         parts = urllib.parse.urlsplit(request.full_url)
         target = parts.path + ("?" + parts.query if parts.query else "")
         headers = dict(request.header_items())
-        for attempt in (0, 1):
+        digest = self._credentials.digest_for(self._local)
+        reconnected = challenged = False
+        while True:
+            if digest is not None and (authorization := digest.authorization(request.get_method(), target)):
+                headers["Authorization"] = authorization
             conn, reused = self._connection(parts, timeout)
             if watchdog is not None:
                 watchdog.watch(conn)
             try:
                 conn.request(request.get_method(), target or "/", body=request.data, headers=headers)
                 response = conn.getresponse()
+                if not self.server:
+                    self.server = response.getheader("Server") or ""
+                if response.status == 401 and digest is not None and not challenged:
+                    response.read()
+                    if response.will_close:
+                        self.close()
+                    if digest.challenged(response.msg.get_all("WWW-Authenticate") or []):
+                        challenged = True  # answer the challenge once; a second 401 is a refusal
+                        continue
                 content_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
+                self._local.last_headers = response.msg
                 if stream:
                     return response.status, content_type, response
                 body = response.read()
@@ -392,13 +658,38 @@ class RemoteStore(GraphWrites):
                 self.close()
                 if watchdog is not None and watchdog.fired:
                     raise StoreTimeout(f"the SPARQL endpoint did not answer within {timeout:g} s") from exc
-                if reused and attempt == 0:
+                if reused and not reconnected:
+                    reconnected = True
                     continue  # the server closed an idle kept-alive connection: retry on a new one
                 raise StoreUnavailable(f"the SPARQL endpoint {self.endpoint} dropped the connection") from exc
             except OSError as exc:
                 self.close()
                 raise StoreUnavailable(f"cannot reach the SPARQL endpoint {self.endpoint}: {exc}") from exc
-        raise StoreUnavailable(f"the SPARQL endpoint {self.endpoint} dropped the connection")
+
+    def _http_error(self, status: int, content_type: str, body: bytes, what: str) -> Exception:
+        text = error_text(content_type, body)
+        text = self._credentials.redact(text)  # an echo of a header or a URL must not carry a secret
+        if status in (401, 403) or (status == 500 and "SR186" in text and what == "update"):
+            # 401/403 from the HTTP layer; Virtuoso's SR186 is an authenticated user without the right role.
+            if self._credentials.kind is None:
+                advice = ("it wants credentials: set KG_SPARQL_USER and KG_SPARQL_PASSWORD (KG_SPARQL_AUTH "
+                          "basic or digest) or KG_SPARQL_TOKEN")
+            elif status == 500:
+                advice = ("the user is not allowed to do this (on Virtuoso: GRANT SPARQL_UPDATE TO the user, "
+                          "and write through /sparql-auth)")
+            else:
+                advice = (f"the credentials were not accepted ({self._credentials.kind}; check KG_SPARQL_USER, "
+                          "KG_SPARQL_PASSWORD and KG_SPARQL_AUTH, or KG_SPARQL_TOKEN)")
+            return CredentialsRefused(f"the SPARQL endpoint refused the {what} ({status}): {advice}")
+        if status == 400:
+            return SyntaxError(text or f"the endpoint rejected the {what}")
+        if status in (408, 504) or (status == 500 and ("SR171" in text or "S1T00" in text)):
+            return StoreTimeout(f"the SPARQL endpoint timed out ({status}): {text}")
+        if status == 500 and ("SR172" in text or "40001" in text):
+            return _Deadlock(f"the SPARQL endpoint aborted the {what} as a deadlock victim: {text}")
+        if status in (502, 503):
+            return StoreUnavailable(f"the SPARQL endpoint is unavailable ({status}): {text}")
+        return StoreError(f"the SPARQL endpoint refused the {what} ({status}): {text}")
 
     def _connection(self, parts: urllib.parse.SplitResult, timeout: float):
         key = (parts.scheme, parts.hostname, parts.port)
@@ -413,6 +704,37 @@ class RemoteStore(GraphWrites):
         conn = cls(parts.hostname, parts.port, timeout=timeout)
         self._local.conn, self._local.key = conn, key
         return conn, False
+
+
+def guarded_replace(graph_ns: str, graph: str, triples: list[ox.Triple], unless: str, token: str) -> str:
+    """``kg.store.meta.guarded_replace`` in a form Virtuoso evaluates as the standard says and takes at
+    any size; Oxigraph answers both forms alike. Virtuoso's deviations that broke the original:
+
+    - ``FILTER NOT EXISTS { ... }`` in a group that binds nothing else is always true (7.2), so the
+      check is a count of the first match of ``unless`` instead, which is 0 or 1;
+    - a solution of DELETE/INSERT whose DELETE template has an unbound variable (the old claim,
+      absent on a first write) inserts nothing either, so the old claim goes in an operation of its own;
+    - a template of a couple of thousand triples, or a few of a thousand in one request, exceed its
+      compiler's limits, so the triples go as INSERT DATA into a staging graph, copied into the graph
+      only where the claim holds, and the staging graph is dropped, all in the same request.
+    """
+    g, c, p, t = (ox.NamedNode(graph), ox.NamedNode(meta.meta_graph(graph_ns)), ox.NamedNode(meta.CLAIMED_BY),
+                  ox.Literal(token))
+    staging = ox.NamedNode(f"urn:x-outsourcing-kg:staging:{token}")
+    free = f"{{ SELECT (COUNT(*) AS ?hits) WHERE {{ {{ SELECT * WHERE {{ {unless} }} LIMIT 1 }} }} }} FILTER(?hits = 0)"
+    claimed = f"GRAPH {c} {{ {g} {p} {t} }}"
+    return " ;\n".join([
+        f"DELETE {{ GRAPH {c} {{ {g} {p} ?old }} }} WHERE {{ GRAPH {c} {{ {g} {p} ?old }} {free} }}",
+        f"INSERT {{ GRAPH {c} {{ {g} {p} {t} }} }} WHERE {{ {free} }}",
+        f"DELETE {{ GRAPH {g} {{ ?s ?p ?o }} }} WHERE {{ {claimed} GRAPH {g} {{ ?s ?p ?o }} }}",
+        *data_operations(staging, triples),
+        f"INSERT {{ GRAPH {g} {{ ?s ?p ?o }} }} WHERE {{ {claimed} GRAPH {staging} {{ ?s ?p ?o }} }}",
+        f"DROP SILENT GRAPH {staging}",
+    ])
+
+
+class _Deadlock(StoreError):
+    """The engine rolled a write back to break a deadlock with another one: it may be sent again."""
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -451,186 +773,3 @@ class _Watchdog:
 
     def cancel(self) -> None:
         self._timer.cancel()
-
-
-def prologue(prefixes: dict[str, str]) -> str:
-    """PREFIX declarations for the configured prefixes (trusted names, IRIs rendered by pyoxigraph)."""
-    return "".join(
-        f"PREFIX {name}: {ox.NamedNode(ns)}\n"
-        for name, ns in prefixes.items()
-        if re.fullmatch(r"[A-Za-z][\w.-]*", name)
-    )
-
-
-def _shift_position(message: str, lines: int) -> str:
-    """An endpoint's "at LINE:COL" counted in the user's text, not with the PREFIX lines added."""
-    if not lines:
-        return message
-
-    def move(m: re.Match) -> str:
-        line = int(m.group(1))
-        return f"{line - lines}:{m.group(2)}" if line > lines else m.group(0)
-
-    return re.sub(r"(?<![\d.])(\d+):(\d+)", move, message, count=1)
-
-
-def _parse(content_type: str, body: bytes) -> QueryResult:
-    """Parse a whole answer; one that does not parse was cut short by the endpoint's time limit."""
-    if content_type in _RESULTS:
-        fmt = _RESULTS[content_type]
-        try:
-            result = ox.parse_query_results(body, fmt)
-            if isinstance(result, ox.QueryBoolean):
-                return result
-            for _ in result:  # parsing is lazy: read to the end to see a truncated answer
-                pass
-        except SyntaxError as exc:
-            raise StoreTimeout(f"the SPARQL endpoint's answer does not parse (cut short?): {exc}") from exc
-        return ox.parse_query_results(body, fmt)
-    if content_type in _GRAPHS:
-        try:
-            triples = [q.triple for q in ox.parse(body, format=_GRAPHS[content_type])]
-        except SyntaxError as exc:
-            raise StoreTimeout(f"the SPARQL endpoint's answer does not parse (cut short?): {exc}") from exc
-        return iter(triples)
-    raise StoreError(f"the SPARQL endpoint answered in an unexpected format: {content_type or 'none'}")
-
-
-def _http_error(status: int, body: bytes, what: str) -> Exception:
-    text = body.decode("utf-8", "replace").strip()[:500]
-    if status == 400:
-        return SyntaxError(text or f"the endpoint rejected the {what}")
-    if status in (408, 504):
-        return StoreTimeout(f"the SPARQL endpoint timed out ({status}): {text}")
-    if status in (502, 503):
-        return StoreUnavailable(f"the SPARQL endpoint is unavailable ({status}): {text}")
-    return StoreError(f"the SPARQL endpoint refused the {what} ({status}): {text}")
-
-
-def _insert(chunk: dict[object, list[str]]) -> str:
-    parts = []
-    for graph, lines in chunk.items():
-        body = "\n".join(lines)
-        if isinstance(graph, ox.DefaultGraph) or graph is None:
-            parts.append(f"INSERT DATA {{\n{body}\n}}")
-        else:
-            parts.append(f"INSERT DATA {{ GRAPH {graph} {{\n{body}\n}} }}")
-    return " ;\n".join(parts)
-
-
-def _open(path: str) -> IO[bytes]:
-    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
-
-
-def _position(handle: IO[bytes]) -> int:
-    # Progress in bytes of the file on disk (the compressed size for .gz).
-    raw = getattr(handle, "fileobj", None) or handle
-    try:
-        return raw.tell()
-    except (OSError, ValueError):
-        return 0
-
-
-# -- substitutions -------------------------------------------------------------------------------
-# Oxigraph binds ``substitutions`` natively; over the protocol the same effect is a VALUES block at
-# the start of the query's WHERE group, holding terms rendered by pyoxigraph (never raw text).
-_TOKEN = re.compile(
-    r"""(?P<skip>'''.*?'''|\"\"\".*?\"\"\"|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|<[^<>"{}|^`\\\s]*>|\#[^\n]*)
-      |(?P<open>\{)|(?P<close>\})|(?P<popen>\()|(?P<pclose>\))
-      |(?P<var>[?$]\w+)|(?P<word>[A-Za-z_][\w-]*)""",
-    re.VERBOSE | re.DOTALL,
-)
-
-
-def _top_level_groups(sparql: str) -> Iterator[tuple[int, int, str | None]]:
-    """(start, end, keyword before it) of each ``{ ... }`` group at the top level of the query."""
-    depth = parens = 0
-    start = 0
-    last_word: str | None = None
-    before: str | None = None
-    for m in _TOKEN.finditer(sparql):
-        kind = m.lastgroup
-        if kind == "skip":
-            continue
-        if kind == "popen":
-            parens += 1
-        elif kind == "pclose":
-            parens = max(0, parens - 1)
-        elif kind == "open":
-            if depth == 0 and parens == 0:
-                start, before = m.start(), last_word
-            depth += 1
-        elif kind == "close":
-            depth = max(0, depth - 1)
-            if depth == 0 and parens == 0:
-                yield start, m.end(), before
-        elif kind == "word" and depth == 0 and parens == 0:
-            last_word = m.group().upper()
-
-
-def bind_values(sparql: str, substitutions: dict) -> str:
-    """The query with each variable bound to its term, like Oxigraph's ``substitutions``.
-
-    >>> bind_values("SELECT ?l WHERE { ?t <http://x/p> ?l }", {"t": ox.NamedNode("http://x/a")})
-    'SELECT ?l WHERE { VALUES (?t) { (<http://x/a>) } <http://x/a> <http://x/p> ?l }'
-    """
-    names, terms = [], []
-    for name, term in substitutions.items():
-        if isinstance(name, ox.Variable):
-            name = name.value
-        if not re.fullmatch(r"\w+", name):
-            raise ValueError(f"not a SPARQL variable name: {name!r}")
-        if not isinstance(term, ox.NamedNode | ox.Literal | ox.BlankNode):
-            raise TypeError(f"a substitution takes a pyoxigraph term, not {type(term).__name__}")
-        if isinstance(term, ox.BlankNode):
-            raise ValueError("a blank node cannot be sent to a remote store")
-        names.append(f"?{name}")
-        terms.append(str(term))
-    block = f"VALUES ({' '.join(names)}) {{ ({' '.join(terms)}) }}"
-    groups = list(_top_level_groups(sparql))
-    where = None
-    if groups:
-        first = groups[0]
-        is_construct = re.search(r"\bCONSTRUCT\b", sparql[: first[0]], re.IGNORECASE) is not None
-        if not is_construct:
-            where = first
-        elif first[2] != "WHERE" and len(groups) > 1:
-            where = groups[1]  # CONSTRUCT { template } WHERE { pattern }
-    if where is None:
-        # DESCRIBE <x> or CONSTRUCT WHERE { ... }: a trailing VALUES clause joins the whole pattern.
-        return sparql.rstrip() + "\n" + block
-    # The VALUES block binds the variables for the projection; inside the pattern each use is also
-    # replaced by the term, so that filters in nested OPTIONALs see it as Oxigraph's substitution does.
-    body = _replace_uses(sparql[where[0] + 1 : where[1] - 1], dict(zip(names, terms, strict=True)))
-    return sparql[: where[0] + 1] + " " + block + body + sparql[where[1] - 1 :]
-
-
-def _replace_uses(body: str, terms: dict[str, str]) -> str:
-    """``body`` with each use of a variable in ``terms`` replaced, except where SPARQL needs a variable.
-
-    Kept as variables: after ``AS``, in a sub-SELECT's projection, in ``GROUP BY``/``ORDER BY`` and
-    in a ``VALUES`` variable list.
-    """
-    out, last = [], 0
-    keep = False  # inside a projection, a VALUES variable list or a GROUP/ORDER BY clause
-    previous = ""
-    for m in _TOKEN.finditer(body):
-        kind, text = m.lastgroup, m.group()
-        if kind == "word":
-            word = text.upper()
-            if word in ("SELECT", "VALUES", "BY"):
-                keep = True
-            elif word in ("WHERE", "LIMIT", "OFFSET", "HAVING"):
-                keep = False
-            previous = word
-        elif kind == "open" or kind == "close":
-            keep = False
-            previous = text
-        elif kind == "var":
-            name = "?" + text[1:]
-            if name in terms and not keep and previous != "AS":
-                out.append(body[last : m.start()] + terms[name])
-                last = m.end()
-            previous = "var"
-    out.append(body[last:])
-    return "".join(out)

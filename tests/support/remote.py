@@ -2,7 +2,8 @@
 
 ``remote_store_env`` (session) is what ``tests/conftest.py`` asks for when ``KG_TEST_STORES``
 includes ``remote``: the service under test then keeps its graph in this server, so the whole
-feature suite runs a second time over SPARQL 1.1 Query/Update.
+feature suite runs a second time over SPARQL 1.1 Query/Update (``tests/support/virtuoso.py`` is the
+same for Virtuoso).
 """
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support import virtuoso
 from tests.support.server import free_port
+
+
+def stores_under_test() -> list[str]:
+    """``KG_TEST_STORES`` (comma-separated), by default every store this machine can run: the
+    embedded one, the remote one over Oxigraph server (``remote``), and over Virtuoso when it is
+    installed (``virtuoso``; asked for explicitly and missing, its fixtures fail rather than skip)."""
+    default = "embedded,remote" + (",virtuoso" if virtuoso.available() else "")
+    return [s.strip() for s in os.environ.get("KG_TEST_STORES", default).split(",") if s.strip()]
 
 
 def oxigraph_binary() -> str:
@@ -53,6 +63,11 @@ class OxigraphServer:
     @property
     def env(self) -> dict[str, str]:
         return {"KG_SPARQL_ENDPOINT": self.url + "/query", "KG_SPARQL_UPDATE_ENDPOINT": self.url + "/update"}
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """The same as ``Config`` field overrides."""
+        return {"sparql_endpoint": self.url + "/query", "sparql_update_endpoint": self.url + "/update"}
 
     def start(self, timeout: float = 30) -> OxigraphServer:
         self.port = self.port or free_port()
@@ -95,6 +110,19 @@ class OxigraphServer:
         self.proc = None
 
 
+def remote_engines() -> list[str]:
+    """The engines the remote-store tests run over: Oxigraph server always (it ships with the test
+    dependencies), Virtuoso when it is among the stores under test."""
+    return ["oxigraph", *(["virtuoso"] if "virtuoso" in stores_under_test() else [])]
+
+
+def start_engine(name: str) -> OxigraphServer | virtuoso.VirtuosoServer:
+    """A fresh, empty endpoint of that engine, started (``stop()`` it)."""
+    if name == "virtuoso":
+        return virtuoso.VirtuosoServer().start()
+    return OxigraphServer().start()
+
+
 @pytest.fixture(scope="session")
 def remote_store_env(tmp_path_factory) -> Iterator[dict[str, str]]:
     """Environment that points ``kg serve --store remote`` at a durable Oxigraph server of the session.
@@ -105,3 +133,69 @@ def remote_store_env(tmp_path_factory) -> Iterator[dict[str, str]]:
     server = OxigraphServer(location=tmp_path_factory.mktemp("oxigraph") / "store").start()
     yield server.env
     server.stop()
+
+
+class AuthGateway:
+    """An HTTP gateway that lets through to an endpoint only requests with the right credentials
+    (HTTP Basic, or a bearer token), as the proxies in front of real stores do. Oxigraph server has no
+    authentication of its own; this puts the remote store's Basic and bearer support on a real wire.
+
+    Every request it saw is kept in ``seen`` as (path, Authorization header or None)."""
+
+    def __init__(self, upstream: str, *, user: str | None = None, password: str | None = None,
+                 token: str | None = None):
+        import base64
+        import http.server
+        import threading
+        import urllib.error
+        import urllib.request
+
+        if token is not None:
+            expected = f"Bearer {token}"
+        else:
+            expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.seen: list[tuple[str, str | None]] = []
+        gateway = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # quiet: pytest shows failures, not traffic
+                pass
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                given = self.headers.get("Authorization")
+                gateway.seen.append((self.path, given))
+                if given != expected:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="store"' if token is None else "Bearer")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                request = urllib.request.Request(upstream + self.path, data=body or None, method=self.command)
+                for name in ("Content-Type", "Accept"):
+                    if self.headers.get(name):
+                        request.add_header(name, self.headers[name])
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as answer:
+                        status, headers, data = answer.status, answer.headers, answer.read()
+                except urllib.error.HTTPError as exc:
+                    status, headers, data = exc.code, exc.headers, exc.read()
+                self.send_response(status)
+                self.send_header("Content-Type", headers.get("Content-Type", "application/octet-stream"))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _forward
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

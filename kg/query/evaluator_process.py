@@ -1,0 +1,269 @@
+"""Inside an evaluator process: what it runs from start to exit.
+
+``kg.query.evaluator`` is the server's side (start, send, wait, kill); this is the other end of its
+pipes. In order: confine the process (``kg.safety.confine``), load the copy through a dump helper
+or open the directory read-only, limit memory, start K evaluating threads on large stacks, say ready,
+then answer jobs, batches and writes until the server goes away. Run as
+``python -m kg.query.evaluator_process``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+import pyoxigraph as ox
+
+from kg.config import DEFAULT_WORKER_MEMORY, PROJECT_ROOT
+from kg.query.evaluation import Batch, Job, Outcome, Write, execute_batch, execute_reported
+from kg.store import meta
+
+
+def start_module(module: str, args: list[str], pass_fds: tuple[int, ...]) -> subprocess.Popen:
+    """``python -m module args...`` in a fresh interpreter (fork+exec, never a bare fork of the
+    threaded server) that finds this project's packages and inherits ``pass_fds``."""
+    root = str(PROJECT_ROOT)
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    return subprocess.Popen([sys.executable, "-m", module, *args], pass_fds=pass_fds,
+                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": path}, cwd=root)
+
+
+def limit_memory(limit: int) -> None:
+    try:
+        import resource
+
+        if limit > 0:
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def watch_parent(parent: int) -> None:
+    # A worker outliving its server (killed with SIGKILL) would hold memory for nothing.
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+#: Stack of each evaluating thread. Oxigraph's parser and evaluator recurse: on 8 MiB, about 1,000
+#: nested CONCATs or 8,000 '+' crash the process; the pre-check's default bounds (64 levels, 4,096
+#: operators) need about 5 MiB at worst, and this doubles the room once more. The pages are reserved,
+#: not used, but RLIMIT_DATA counts them: KG_WORKER_MEMORY must leave room for one per thread.
+EVALUATOR_STACK = 16 * 1024**2
+
+
+def confine_evaluator(init: dict) -> dict:
+    """The first thing an evaluator process does: no internet sockets from here on (``kg.safety.confine``).
+
+    Returns what was achieved, for the server to show; exits when confinement is required and
+    impossible (the server then reports that no evaluator could start)."""
+    from kg.safety import confine
+
+    result = confine.confine()
+    if not result.confined:
+        print(f"kg evaluator: cannot confine this process ({result.reason})", file=sys.stderr, flush=True)
+        if init.get("require_confinement"):
+            os._exit(3)
+    return result.as_dict()
+
+
+def start_evaluating_threads(targets: list[tuple[Any, tuple]]) -> list[threading.Thread]:
+    """Threads with the evaluator's large stack (set process-wide: every thread after it gets it)."""
+    threading.stack_size(EVALUATOR_STACK)
+    threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in targets]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def start_dump(path: str) -> subprocess.Popen:
+    """The helper process that writes the store at ``path`` as N-Quads to its standard output."""
+    return subprocess.Popen([sys.executable, "-m", "kg.query.evaluator_process", "--dump", path],
+                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
+def load_copy(helper: subprocess.Popen) -> ox.Store:
+    """An in-memory store holding everything ``helper`` (``start_dump``) writes."""
+    store = ox.Store()
+    try:
+        assert helper.stdout is not None
+        store.load(helper.stdout, format=ox.RdfFormat.N_QUADS)
+    finally:
+        if helper.stdout is not None:
+            helper.stdout.close()
+        code = helper.wait()
+    if code != 0:
+        raise OSError(f"reading the store directory failed (exit status {code})")
+    return store
+
+
+class _Copy:
+    """The copy and the version it holds, shared by the engine's threads; writes are applied one at
+    a time (the server sends them in the order the store committed them), and wait for the batches
+    reading the copy, so a batch sees one version from its first query to its last."""
+
+    def __init__(self, store: ox.Store, version: str):
+        self.store = store
+        self.version = version
+        self._changed = threading.Condition()
+        self._readers = 0
+
+    def store_for(self, version: str) -> ox.Store | None:
+        """The copy, when it holds ``version`` (None: stale, evaluate elsewhere). One query sees one
+        version of it whatever is applied meanwhile: the engine reads a snapshot."""
+        return self.store if version == self.version else None
+
+    @contextlib.contextmanager
+    def holding(self, version: str) -> Iterator[ox.Store | None]:
+        """The copy, kept at ``version`` for the block (None: stale, evaluate elsewhere)."""
+        with self._changed:
+            held = self.store if version == self.version else None
+            if held is not None:
+                self._readers += 1
+        try:
+            yield held
+        finally:
+            if held is not None:
+                with self._changed:
+                    self._readers -= 1
+                    self._changed.notify_all()
+
+    def apply(self, write: Write) -> Outcome:
+        with self._changed:
+            self._changed.wait_for(lambda: self._readers == 0)
+            if write.previous != self.version:
+                return Outcome("stale", message=f"the copy holds {self.version}, not {write.previous}")
+            try:
+                self.store.update(write.update)
+            except (SyntaxError, OSError, ValueError) as exc:
+                return Outcome("error", message=f"{type(exc).__name__}: {exc}")
+            self.version = write.version
+            return Outcome("ok", extra={"version": write.version, "triples": len(self.store)})
+
+
+class _Directory:
+    """A read-only open of the store directory, shared by the threads, reopened when a job asks for
+    a newer version than the one it opened (a read-only open may not see later writes, so each open
+    is one version for as long as a batch holds it)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._lock = threading.Lock()
+        self._store: ox.Store | None = None
+        self._opened: str | None = None
+
+    def store_for(self, version: str) -> ox.Store:
+        with self._lock:
+            if self._store is None or version != self._opened:
+                self._store = None
+                self._store = ox.Store.read_only(self.path)
+                self._opened = version
+            return self._store
+
+    @contextlib.contextmanager
+    def holding(self, version: str) -> Iterator[ox.Store]:
+        yield self.store_for(version)
+
+    def apply(self, write: Write) -> Outcome:
+        return Outcome("stale", message="the directory is read, not written, here")
+
+
+def _serve(source: _Copy | _Directory, prefixes: dict[str, str], jobs: Connection, results: Connection) -> None:
+    while True:
+        try:
+            job: Job | Batch | Write = jobs.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            if isinstance(job, Write):
+                outcome = source.apply(job)
+            elif isinstance(job, Batch):
+                with source.holding(job.version) as store:
+                    outcome = Outcome("stale") if store is None else execute_batch(store, job, prefixes)
+            else:
+                store = source.store_for(job.version)
+                outcome = Outcome("stale") if store is None else execute_reported(store, job, prefixes)
+        except OSError as exc:
+            outcome = Outcome("error", message=f"the store could not be read: {exc}")
+        try:
+            results.send(outcome)
+        except (BrokenPipeError, OSError):
+            return
+
+
+def evaluator_main(argv: list[str]) -> None:
+    init_conn = Connection(int(argv[0]), writable=False)
+    status = Connection(int(argv[1]), readable=False)
+    slots = [tuple(int(fd) for fd in pair.split(",")) for pair in argv[2:]]
+    init = init_conn.recv()
+    init_conn.close()
+    # Before anything is opened: the dump helper started below inherits the confinement.
+    confinement = confine_evaluator(init)
+    started = time.perf_counter()
+    source: _Copy | _Directory
+    if init["source"] == "memory":
+        # The reader starts before the memory limit is set: the limit is for the copy, not RocksDB.
+        helper = start_dump(init["path"])
+        limit_memory(int(init.get("memory", DEFAULT_WORKER_MEMORY)))
+        try:
+            store = load_copy(helper)
+            source = _Copy(store, meta.read(store, init["graph_ns"])[0] or "")
+        except MemoryError:
+            status.send(("failed", "the graph does not fit in the memory an evaluator may use (KG_WORKER_MEMORY)"))
+            return
+        except Exception as exc:  # noqa: BLE001 - reported to the server, which falls back to disk
+            status.send(("failed", f"{type(exc).__name__}: {exc}"))
+            return
+        version, quads = source.version, len(store)
+    else:
+        limit_memory(int(init.get("memory", DEFAULT_WORKER_MEMORY)))
+        source, version, quads = _Directory(init["path"]), "", 0
+    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
+    from kg.safety import guard
+
+    guard.install(extra=[tuple(x) for x in init.get("allow", [])], rdflib=False)
+    try:
+        # Before saying ready: a thread's stack counts against the memory limit too.
+        threads = start_evaluating_threads([
+            (_serve, (source, init["prefixes"], Connection(job_fd, writable=False),
+                      Connection(res_fd, readable=False)))
+            for job_fd, res_fd in slots
+        ])
+    except RuntimeError as exc:
+        status.send(("failed", f"cannot start the query threads within KG_WORKER_MEMORY: {exc}"))
+        os._exit(1)
+    try:
+        status.send(("ready", version, quads, time.perf_counter() - started, confinement))
+    except OSError:  # the server is gone
+        os._exit(0)
+    for thread in threads:
+        thread.join()
+
+
+def dump_main(path: str) -> None:
+    """Write the whole store at ``path`` to standard output as N-Quads (the copy's loader)."""
+    store = ox.Store.read_only(path)
+    try:
+        store.dump(sys.stdout.buffer, format=ox.RdfFormat.N_QUADS)
+        sys.stdout.buffer.flush()
+    except (BrokenPipeError, OSError):
+        # The evaluator stopped reading (it was stopped, or the server is shutting down).
+        os._exit(1)
+
+
+if __name__ == "__main__":
+    # Run the imported module's copy (``kg.query.evaluator_process``), not ``__main__``'s.
+    from kg.query import evaluator_process as _module
+
+    if sys.argv[1] == "--dump":
+        _module.dump_main(sys.argv[2])
+    else:
+        _module.evaluator_main(sys.argv[1:])

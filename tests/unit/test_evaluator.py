@@ -1,0 +1,309 @@
+"""The evaluators of the embedded store, without HTTP: a real store in a temporary directory, real
+evaluator processes (kg/query/evaluator.py), the pool that routes to them (kg/query/pool.py) and
+what they do with one job (kg/query/evaluation.py).
+
+What a user relies on: an answer holds what the store holds, the latest write included; it is cut at
+the row and byte caps and still parses; a query past its deadline is stopped by killing the process
+evaluating it, the queries beside it are answered anyway, and the next query answers; an evaluator
+that dies is replaced. Expected answers come from the data each test writes, not from the code.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from kg.config import Config
+from kg.query.evaluation import Job, WorkerCrashed, WorkerTimeout, execute
+from kg.query.evaluator import Evaluator
+from kg.query.pool import QueryPool
+from kg.store.embedded import EmbeddedStore
+
+N = 200  #: numbered subjects in the store: <urn:x:s{i}> x:n i
+PREFIXES = {"x": "urn:x:"}
+COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s x:n ?i }"
+#: N^3 = 8 million solutions: about 1.5 s, the same in memory and on disk.
+SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a x:n ?b . ?c x:n ?d . ?e x:n ?f }"
+#: N^5 solutions: never finishes within any limit used here.
+RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a x:n ?b . ?c x:n ?d . ?e x:n ?f . ?g x:n ?h . ?i x:n ?j }"
+#: Nesting far past the pre-check's bounds overflows an evaluating thread's stack: the process dies.
+CRASHER = "SELECT ?x WHERE { BIND(" + "CONCAT(" * 20_000 + "'a'" + ")" * 20_000 + " AS ?x) }"
+
+
+def _numbers(count: int, start: int = 0) -> str:
+    return " ".join(f"<urn:x:s{i}> <urn:x:n> {i} ." for i in range(start, start + count))
+
+
+def _bindings(body: bytes) -> list[dict]:
+    return json.loads(body)["results"]["bindings"]
+
+
+def _count(outcome) -> int:
+    assert outcome.status == "ok", outcome
+    return int(_bindings(outcome.body)[0]["n"]["value"])
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.02)
+
+
+def _engine(pool: QueryPool) -> dict:
+    return pool.status().get("engine") or {}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[EmbeddedStore]:
+    """An embedded store on disk with N numbered subjects, held open read-write as the server does."""
+    config = Config.from_env({"data_dir": tmp_path / "data"}, environ={})
+    store = EmbeddedStore(config)
+    store.update(f"INSERT DATA {{ GRAPH <urn:x:g> {{ {_numbers(N)} }} }}")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def pool_of(store: EmbeddedStore) -> Iterator[Callable[..., QueryPool]]:
+    """Start the evaluators of ``store`` as the server does (writes reach them through the store's
+    listeners); every process is killed at the end."""
+    pools: list[QueryPool] = []
+
+    def start(engine: str = "memory", threads: int = 2) -> QueryPool:
+        pool = QueryPool(store.path, PREFIXES, graph_ns=store.config.graph_ns, engine=engine,
+                         engine_threads=threads, workers=2, version=store.version())
+        pools.append(pool)
+        store.listeners.append(pool.version_changed)
+        if engine == "memory":
+            _wait_for(lambda: _engine(pool).get("state") == "ready")
+        return pool
+
+    yield start
+    for pool in pools:
+        pool.close()
+
+
+@pytest.fixture
+def disk_evaluators(store: EmbeddedStore) -> Iterator[Callable[[], Evaluator]]:
+    started: list[Evaluator] = []
+    init = {"path": str(store.path), "prefixes": PREFIXES, "allow": [], "memory": 0,
+            "graph_ns": store.config.graph_ns}
+
+    def start() -> Evaluator:
+        evaluator = Evaluator(init, 1, source="disk")
+        started.append(evaluator)
+        _wait_for(lambda: evaluator.state != "loading")
+        assert evaluator.state == "ready", evaluator.error
+        return evaluator
+
+    yield start
+    for evaluator in started:
+        evaluator.kill()
+
+
+# -- what one job gives: the answer, cut at the caps ------------------------------------------------
+
+TEXT = 'a "quoted" <tag> & \\ \t tab\nline ,;é'  # what each format must escape
+
+
+@pytest.fixture(scope="module")
+def texts() -> ox.Store:
+    """40 subjects, each with a 150-character text full of characters every format escapes."""
+    store = ox.Store()
+    for i in range(40):
+        store.add(ox.Quad(ox.NamedNode(f"urn:x:t{i:02}"), ox.NamedNode("urn:x:text"),
+                          ox.Literal(f"{i:02} " + TEXT * 4)))
+    return store
+
+
+def _rows(fmt: str, body: bytes) -> list[str]:
+    """The subjects of a SELECT ?s ?text answer, read with the standard library's parsers."""
+    text = body.decode("utf-8")
+    if fmt == "json":
+        return [b["s"]["value"] for b in json.loads(text)["results"]["bindings"]]
+    if fmt == "xml":
+        ns = "{http://www.w3.org/2005/sparql-results#}"
+        return [r.find(f"{ns}binding[@name='s']/{ns}uri").text for r in ET.fromstring(body).iter(f"{ns}result")]
+    if fmt == "csv":
+        return [row[0] for row in list(csv.reader(io.StringIO(text, newline="")))[1:]]
+    lines = text.split("\n")
+    assert lines[-1] == "", "a TSV answer ends with a newline"
+    return [line.split("\t")[0][1:-1] for line in lines[1:-1]]
+
+
+SUBJECTS = [f"urn:x:t{i:02}" for i in range(40)]
+SELECT_TEXTS = "SELECT ?s ?text WHERE { ?s <urn:x:text> ?text } ORDER BY ?s"
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml", "csv", "tsv"])
+def test_an_answer_under_its_caps_holds_every_row(texts, fmt):
+    outcome = execute(texts, Job(SELECT_TEXTS, results_format=fmt), None)
+    assert (outcome.status, outcome.truncated, outcome.count) == ("ok", False, 40)
+    assert _rows(fmt, outcome.body) == SUBJECTS
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml", "csv", "tsv"])
+def test_rows_past_the_row_cap_are_cut_and_flagged(texts, fmt):
+    outcome = execute(texts, Job(SELECT_TEXTS, results_format=fmt, max_rows=7), None)
+    assert (outcome.truncated, outcome.count) == (True, 7)
+    assert _rows(fmt, outcome.body) == SUBJECTS[:7]
+    exact = execute(texts, Job(SELECT_TEXTS, results_format=fmt, max_rows=40), None)
+    assert (exact.truncated, exact.count) == (False, 40)  # a cap the answer fits is no cut
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml", "csv", "tsv"])
+@pytest.mark.parametrize("cap", [1500, 4000])
+def test_an_answer_past_the_byte_cap_is_cut_to_whole_rows_and_still_parses(texts, fmt, cap):
+    outcome = execute(texts, Job(SELECT_TEXTS, results_format=fmt, max_bytes=cap), None)
+    assert outcome.truncated and len(outcome.body) <= cap
+    rows = _rows(fmt, outcome.body)
+    assert 0 < len(rows) == outcome.count < 40
+    assert rows == SUBJECTS[: len(rows)]
+    if fmt in ("json", "xml"):
+        # Cut to the longest answer that fits: one more row would not have fitted. (CSV and TSV are
+        # cut sooner: the rows are weighed before serialising, datatype IRIs they never write included.)
+        longer = execute(texts, Job(SELECT_TEXTS, results_format=fmt, max_rows=len(rows) + 1), None)
+        assert len(longer.body) > cap
+
+
+def test_a_single_row_larger_than_the_byte_cap_gives_an_empty_answer_that_says_so(texts):
+    outcome = execute(texts, Job(SELECT_TEXTS, max_bytes=200), None)
+    assert (outcome.truncated, outcome.count) == (True, 0)
+    assert json.loads(outcome.body) == {"head": {"vars": ["s", "text"]}, "results": {"bindings": []}}
+
+
+@pytest.mark.parametrize("fmt", ["ntriples", "turtle"])
+def test_a_graph_answer_is_cut_at_the_caps_and_still_parses(texts, fmt):
+    construct = "CONSTRUCT { ?s <urn:x:text> ?text } WHERE { ?s <urn:x:text> ?text }"
+    rdf = {"ntriples": ox.RdfFormat.N_TRIPLES, "turtle": ox.RdfFormat.TURTLE}[fmt]
+    whole = execute(texts, Job(construct, graph_format=fmt), None)
+    assert (whole.truncated, len(list(ox.parse(whole.body, format=rdf)))) == (False, 40)
+    cut = execute(texts, Job(construct, graph_format=fmt, max_bytes=2000), None)
+    assert cut.truncated and len(cut.body) <= 2000
+    parsed = list(ox.parse(cut.body, format=rdf))
+    assert 0 < len(parsed) == cut.count < 40
+    assert {str(t.object) for t in parsed} <= {str(q.object) for q in texts}
+    rows = execute(texts, Job(construct, graph_format=fmt, max_rows=5), None)
+    assert (rows.truncated, len(list(ox.parse(rows.body, format=rdf)))) == (True, 5)
+
+
+def test_a_syntax_error_is_an_answer_not_a_failure(texts):
+    outcome = execute(texts, Job("SELECT ?s WHERE { ?s ?p }"), None)
+    assert outcome.status == "syntax" and outcome.message
+
+
+# -- evaluator processes -------------------------------------------------------------------------------
+
+def test_the_copy_answers_what_the_store_holds(pool_of, store):
+    pool = pool_of()
+    select = pool.run(Job("SELECT ?i WHERE { ?s x:n ?i }", version=store.version()), 30)
+    assert sorted(int(b["i"]["value"]) for b in _bindings(select.body)) == list(range(N))
+    construct = pool.run(Job("CONSTRUCT { ?s x:n ?i } WHERE { ?s x:n ?i FILTER(?i < 3) }", version=store.version(),
+                             graph_format="ntriples"), 30)
+    triples = {str(t) for t in ox.parse(construct.body, format=ox.RdfFormat.N_TRIPLES)}
+    assert triples == {f'<urn:x:s{i}> <urn:x:n> "{i}"^^<http://www.w3.org/2001/XMLSchema#integer>'
+                       for i in range(3)}
+    ask = pool.run(Job("ASK { <urn:x:s7> x:n 7 }", version=store.version(), results_format="xml"), 30)
+    assert b"<boolean>true</boolean>" in ask.body
+    assert pool.answered == {"memory": 3, "disk": 0}  # the copy answered; the disk evaluator never started
+    assert pool.status()["disk"] is None
+
+
+def test_a_bad_query_costs_the_evaluator_nothing(pool_of, store):
+    pool = pool_of()
+    pid = _engine(pool)["pid"]
+    outcome = pool.run(Job("SELECT ?s WHERE { ?s x:n }", version=store.version()), 30)
+    assert outcome.status == "syntax" and outcome.message
+    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N
+    assert _engine(pool)["pid"] == pid
+
+
+def test_a_query_past_its_deadline_stops_its_own_evaluator_and_no_other(disk_evaluators):
+    runaway, other = disk_evaluators(), disk_evaluators()
+    started = time.monotonic()
+    with pytest.raises(WorkerTimeout):
+        runaway.run(Job(RUNAWAY), time.monotonic() + 0.5)
+    assert time.monotonic() - started < 5, "stopped at its deadline, not when it would have finished"
+    assert runaway.proc.wait(timeout=10) == -signal.SIGKILL  # the process evaluating it is gone
+    assert other.proc.poll() is None
+    assert _count(other.run(Job(COUNT), time.monotonic() + 30)) == N
+
+
+def test_after_a_timeout_the_next_query_answers(pool_of, store):
+    pool = pool_of()
+    with pytest.raises(WorkerTimeout, match="time limit of 0.5 s"):
+        pool.run(Job(RUNAWAY, version=store.version()), 0.5)
+    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N
+    assert pool.status()["stopped_at_deadline"] == 1
+
+
+def test_the_queries_beside_a_runaway_are_answered_anyway(pool_of, store):
+    # Both run in the same evaluator; stopping the runaway kills it under the other one, which is
+    # evaluated again, within its own time left, elsewhere.
+    pool = pool_of(threads=2)
+    answers: list = []
+    bystander = threading.Thread(target=lambda: answers.append(pool.run(Job(SLOW, version=store.version()), 60)))
+    bystander.start()
+    time.sleep(0.1)
+    with pytest.raises(WorkerTimeout):
+        pool.run(Job(RUNAWAY, version=store.version()), 0.5)
+    bystander.join(60)
+    assert len(answers) == 1 and _count(answers[0]) == N**3
+    assert pool.answered["disk"] == 1, "the bystander was answered again on disk after the kill"
+
+
+def test_an_evaluator_killed_from_outside_costs_no_answer_and_comes_back(pool_of, store):
+    pool = pool_of()
+    lost = _engine(pool)["pid"]
+    os.kill(lost, signal.SIGKILL)
+    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N
+    # A new copy is loaded and answers again from memory.
+    _wait_for(lambda: _engine(pool).get("state") == "ready" and _engine(pool)["pid"] != lost)
+    before = pool.answered["memory"]
+    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N
+    assert pool.answered["memory"] == before + 1
+
+
+def test_a_query_that_crashes_its_evaluator_is_reported_and_the_next_query_answers(pool_of, store):
+    pool = pool_of()
+    with pytest.raises(WorkerCrashed, match="stopped the evaluator"):
+        pool.run(Job(CRASHER, version=store.version()), 30)
+    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N
+
+
+# -- writes reach the copy -------------------------------------------------------------------------
+
+def test_a_committed_write_reaches_the_copy_without_reloading_it(pool_of, store):
+    pool = pool_of()
+    pid, loads = _engine(pool)["pid"], pool.status()["loads"]
+    store.update(f"INSERT DATA {{ GRAPH <urn:x:g> {{ {_numbers(5, start=N)} }} }}")
+    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N + 5
+    store.update("DELETE WHERE { GRAPH <urn:x:g> { <urn:x:s0> ?p ?o } }")
+    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N + 4
+    status = pool.status()
+    assert (status["writes_applied"], status["loads"], status["engine"]["pid"]) == (2, loads, pid)
+    assert pool.answered == {"memory": 2, "disk": 0}
+
+
+def test_a_write_the_copy_cannot_take_is_answered_from_disk_until_a_new_copy_holds_it(pool_of, store, tmp_path):
+    pool = pool_of()
+    more = tmp_path / "more.ttl"
+    more.write_text(_numbers(10, start=N) + "\n", encoding="utf-8")
+    store.bulk_load(str(more), ox.RdfFormat.TURTLE, graph="urn:x:g")  # no update text to apply
+    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N + 10  # never the stale copy
+    _wait_for(lambda: _engine(pool).get("version") == store.version())
+    before = pool.answered["memory"]
+    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N + 10
+    assert pool.answered["memory"] == before + 1
