@@ -193,7 +193,8 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
                     "query mix vs Oxigraph server (in memory)",
                     result,
                     ox_result,
-                    target=0.9,
+                    # Issue 15's targets: the engine is the same, so at size the service must keep up.
+                    target=0.5 if size < 100_000 else 1.0,
                     bad=bad_svc,
                     bad_other=bad,
                 )
@@ -235,6 +236,10 @@ FAST_PATHS = (
 )
 
 
+#: Issue 15's targets for a miss (cache off) against a bare Flask app; a hit is held to 0.7.
+FAST_TARGETS = {("ASK {}", "off"): 0.8, ("/doc/kpo.ttl", "off"): 0.3}
+
+
 def _fast_paths(svc: procs.Proc, args) -> dict[str, tuple[Result, dict]]:
     """Throughput of ``ASK {}`` and ``/doc/kpo.ttl`` on a running service, each alone, with the
     status of any that did not answer 2xx."""
@@ -268,7 +273,7 @@ def _fast_rows(fast: dict[str, dict[str, tuple[Result, dict]]], args, rows: list
                     f"{request.name} vs Flask hello (same gunicorn), cache {cache}",
                     results[request.name][0],
                     hello_result,
-                    target=0.7,
+                    target=FAST_TARGETS.get((request.name, cache), 0.7),
                     bad=results[request.name][1],
                 )
             )

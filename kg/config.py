@@ -67,6 +67,13 @@ class Config:
         default=None,
         metadata={"setting": Setting("KG_SPARQL_UPDATE_ENDPOINT", "Update endpoint of the remote store.")},
     )
+    version_ttl: float = field(
+        default=0.0,
+        metadata={"setting": Setting("KG_VERSION_TTL",
+                                     "Seconds a replica over a remote store trusts the graph version it "
+                                     "read last (0: each request reads it once, so a write through another "
+                                     "replica is seen by the next request).")},
+    )
     sparql_transport: str = field(
         default="auto",
         metadata={"setting": Setting("KG_SPARQL_TRANSPORT",

@@ -96,7 +96,21 @@ class _Replay:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         kg = self.app.extensions.get("kg")
-        if kg is not None and kg.cache.enabled:
+        if kg is None:
+            return self.wrapped(environ, start_response)
+        # One version for the whole request (a remote store reads it here, once).
+        try:
+            scope = kg.store.request_scope()
+            scope.__enter__()
+        except Exception:  # noqa: BLE001 - the store cannot say: Flask answers (and reports)
+            return self.wrapped(environ, start_response)
+        try:
+            return self._answer(kg, environ, start_response)
+        finally:
+            scope.__exit__(None, None, None)
+
+    def _answer(self, kg, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if kg.cache.enabled:
             key = _lookup_key(environ)
             environ["kg.cache_key"] = key
             if key is not None:

@@ -88,7 +88,8 @@ def test_the_whole_suite_collects_in_a_fresh_clone(clone):
     assert result.returncode == 0, output[-4000:]
     summary = output.strip().splitlines()[-1]
     assert "collected" in summary and "error" not in summary, summary
-    assert int(summary.split()[0]) > 100, summary
+    # "N tests collected", or "N/M tests collected (K deselected)" when some stores' runs are left out.
+    assert int(summary.split()[0].split("/")[0]) > 100, summary
 
 
 @pytest.mark.slow

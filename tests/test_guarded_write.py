@@ -132,3 +132,48 @@ def test_two_services_over_one_store_accept_one_acronym_once(tmp_path, engine):
         for replica in replicas:
             replica.stop()
         store.stop()
+
+
+@pytest.mark.remote
+@pytest.mark.parametrize("engine", remote_engines())
+def test_a_type_added_through_one_replica_is_answered_by_the_other_at_once(tmp_path, engine):
+    """Two `kg serve` over one endpoint, caches on: the other replica has just answered (and cached)
+    the list of types, the type page and a SPARQL count; a type is added through the first; the very
+    next requests to the second answer with it, and its removal likewise."""
+    import requests
+
+    from bench.soak import type_turtle
+    from tests.support.server import ADMIN_TOKEN, ServerProcess
+
+    store = start_engine(engine)
+    env = {"KG_STORE": "remote", "KG_VALIDATE": "0", **store.env}
+    for i in (0, 1):
+        (tmp_path / f"replica{i}").mkdir()
+    writer, reader = (ServerProcess(data_dir=tmp_path / f"replica{i}" / "data", env=env) for i in (0, 1))
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    count = {"query": "SELECT (COUNT(*) AS ?n) WHERE { ?t a out:OutsourcingType }"}
+
+    def seen_by_reader() -> tuple[bool, int, int]:
+        listing = requests.get(reader.url + "/api/types", timeout=30).json()
+        page = requests.get(reader.url + "/api/types/seen-at-once", timeout=30)
+        n = requests.get(reader.url + "/sparql", params=count, timeout=30).json()
+        return (any(t["slug"] == "seen-at-once" for t in listing["items"]), page.status_code,
+                int(n["results"]["bindings"][0]["n"]["value"]))
+
+    try:
+        writer.start()
+        reader.start()
+        before = seen_by_reader()
+        assert before[:2] == (False, 404)
+        assert requests.get(reader.url + "/api/types", timeout=30).headers.get("X-KG-Cache") == "hit"
+        added = requests.post(writer.url + "/api/types", data=type_turtle("seen-at-once", "SAO").encode(),
+                              headers={**auth, "Content-Type": "text/turtle"}, timeout=60)
+        assert added.status_code == 201, added.text
+        assert seen_by_reader() == (True, 200, before[2] + 1)
+        removed = requests.delete(writer.url + "/api/types/seen-at-once", headers=auth, timeout=60)
+        assert removed.status_code in (200, 204), removed.text
+        assert seen_by_reader() == before
+    finally:
+        writer.stop()
+        reader.stop()
+        store.stop()

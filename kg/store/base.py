@@ -7,6 +7,7 @@ serialisation and the code above see one currency.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from typing import Protocol, runtime_checkable
 
@@ -50,6 +51,11 @@ class GraphWrites:
     (one transaction), the version bump included. A store provides ``config``, ``_write(update)``,
     ``_bump_ops()`` and ``_query_claim(ask)``."""
 
+    def request_scope(self) -> contextlib.AbstractContextManager:
+        """One version of the graph for the length of a request (see ``RemoteStore.request_scope``);
+        a store whose version is read in memory needs nothing."""
+        return contextlib.nullcontext()
+
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
         """Make ``graph`` hold exactly ``triples``; with ``unless`` (a group pattern), only when it has
         no match, decided in the same transaction as the write. True when written."""
@@ -86,6 +92,11 @@ class Store(Protocol):
 
     def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
         """Apply a SPARQL update atomically and bump the graph's version."""
+
+    def request_scope(self) -> contextlib.AbstractContextManager:
+        """One version of the graph for the length of a request (see ``RemoteStore.request_scope``);
+        a store whose version is read in memory needs nothing."""
+        return contextlib.nullcontext()
 
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
         """Atomically make named graph ``graph`` hold exactly ``triples``; bumps the version.

@@ -45,6 +45,7 @@ is done with an answer ``remote_answers``, the credentials ``remote_auth``.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import http.client
 import random
 import socket
@@ -125,6 +126,10 @@ DEADLOCK_ATTEMPTS = 5
 #: and the predicate of that list.
 HIDDEN_GRAPHS = "hidden-graphs"
 HIDES_GRAPH = "https://w3id.org/outsourcing-kg/ontology#hidesGraph"
+
+
+#: The version a request reads once (``RemoteStore.request_scope``): (store, version, modified).
+_PINNED: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("kg_pinned_version", default=None)
 
 
 class RemoteStore(GraphWrites):
@@ -276,12 +281,31 @@ class RemoteStore(GraphWrites):
         return {r["g"].value: int(r["n"].value) for r in rows if r["g"].value not in hidden}
 
     def version(self) -> str:
+        pinned = _PINNED.get()
+        if pinned is not None and pinned[0] is self:
+            return pinned[1] or ""
         self._refresh_version()
         return self._version or ""
 
     def modified(self) -> str:
+        pinned = _PINNED.get()
+        if pinned is not None and pinned[0] is self:
+            return pinned[2] or ""
         self._refresh_version()
         return self._modified or ""
+
+    @contextlib.contextmanager
+    def request_scope(self):
+        """Read the graph's version once for a request and answer every later ``version()`` of the
+        request with it: the request's cache lookups, ETags and queries agree, and a write through
+        another replica is seen by the next request (``KG_VERSION_TTL`` 0, the default) or within that
+        many seconds. A write through this request moves the pinned version with it."""
+        self._refresh_version(ttl=self.config.version_ttl)
+        token = _PINNED.set((self, self._version, self._modified))
+        try:
+            yield
+        finally:
+            _PINNED.reset(token)
 
     def dump(self, fmt: ox.RdfFormat) -> bytes:
         _, hidden = self._graphs_seen()
@@ -414,9 +438,9 @@ class RemoteStore(GraphWrites):
                        f"{objects} }} }}")
         self._write(" ;\n".join(ops))
 
-    def _refresh_version(self, force: bool = False) -> None:
+    def _refresh_version(self, force: bool = False, ttl: float | None = None) -> None:
         now = time.monotonic()
-        if not force and now - self._version_read < VERSION_TTL:
+        if not force and now - self._version_read < (VERSION_TTL if ttl is None else ttl):
             return
         version = modified = None
         # Within the asking request's deadline: a hung store must not hold a request for the fixed
@@ -429,6 +453,9 @@ class RemoteStore(GraphWrites):
             version, modified = (v.value if v else None), (m.value if m else None)
         with self._lock:
             self._version, self._modified, self._version_read = version, modified, now
+        pinned = _PINNED.get()
+        if pinned is not None and pinned[0] is self:
+            _PINNED.set((self, version, modified))
 
     def _graphs_seen(self) -> tuple[list[str] | None, frozenset[str]]:
         """(the graphs each query names, None when the endpoint's default graph is exactly their union;
