@@ -298,6 +298,7 @@ class _Index:
             if not isinstance(o, ox.Literal):
                 self.inc[_key(o)].append((p, s))
         self.vocab = config.vocab_ns
+        self._records: list[str] | None = None
         kind = self.v("statementKind")
         self.has_kinds = any(p == kind for pairs in self.out.values() for p, _ in pairs)
 
@@ -417,12 +418,15 @@ class _Index:
         return quotes
 
     def evidence_records(self) -> list[str]:
-        kind = self.v("Evidence")
-        return [
-            s
-            for s, pairs in self.out.items()
-            if any(p == RDF_TYPE and isinstance(o, ox.NamedNode) and o.value == kind for p, o in pairs)
-        ]
+        # Asked once per value shown: found once per page, or a page of n links costs n times the triples.
+        if self._records is None:
+            kind = self.v("Evidence")
+            self._records = [
+                s
+                for s, pairs in self.out.items()
+                if any(p == RDF_TYPE and isinstance(o, ox.NamedNode) and o.value == kind for p, o in pairs)
+            ]
+        return self._records
 
     def link(self, iri: str) -> Link:
         return Link(self.label(iri), self.href(iri))
