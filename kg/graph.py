@@ -22,7 +22,7 @@ from kg.ontology.loader import Ontology, load
 from kg.query.cache import ResultCache
 from kg.query.pool import QueryPool
 from kg.query.trusted import Query, bounded_batch, bounded_query
-from kg.store import Store, open_store
+from kg.store import Store, meta, open_store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,12 +75,26 @@ class KnowledgeGraph:
         results = bounded_batch(self, queries, timeout=timeout)
         if results is not None:
             return results
-        return [self.store.query(q.sparql, timeout=timeout, prefixes=self.prefixes, substitutions=q.substitutions,
-                                 union_default=q.union_default,
-                                 default_graphs=list(q.default_graphs) if q.default_graphs is not None else None,
-                                 named_graphs=list(q.named_graphs) if q.named_graphs is not None else None,
-                                 max_rows=q.max_rows)
-                for q in queries]
+        # A remote store answers the queries one by one, so one version is made sure of here: the
+        # version the store holds is read before and after, and the batch is read again if a write
+        # (through any replica) landed in between.
+        for _ in range(5):
+            before = self._stored_version(timeout)
+            results = [list(self.store.query(
+                q.sparql, timeout=timeout, prefixes=self.prefixes, substitutions=q.substitutions,
+                union_default=q.union_default,
+                default_graphs=list(q.default_graphs) if q.default_graphs is not None else None,
+                named_graphs=list(q.named_graphs) if q.named_graphs is not None else None,
+                max_rows=q.max_rows)) for q in queries]
+            if self._stored_version(timeout) == before:
+                break
+        return results
+
+    def _stored_version(self, timeout: float) -> str | None:
+        """The version as the store holds it now (not the one pinned for the request)."""
+        for row in self.store.query(meta.read_query(self.config.graph_ns), timeout=timeout):
+            return row["v"].value if row["v"] is not None else None
+        return None
 
     @property
     def prefixes(self) -> dict[str, str]:
