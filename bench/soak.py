@@ -205,6 +205,19 @@ def _reader(url: str, namespace: str, stop: threading.Event, stats: Stats, ref: 
                     stats.record(0.0, f"type read: {type(exc).__name__} {exc}")
 
 
+def _checker(url: str, namespace: str, stop: threading.Event, stats: Stats, ref: Reference) -> None:
+    """Reads the churned type back to back, so every run samples it many times whatever the speed
+    of the mix (over a remote store a reader's mix may reach the type only a few times a run)."""
+    with requests.Session() as http:
+        while not stop.is_set():
+            if not ref.ready.wait(timeout=0.1):
+                continue
+            try:
+                _check_type_read(http, url, namespace, stats, ref)
+            except requests.RequestException as exc:
+                stats.record(0.0, f"type read: {type(exc).__name__} {exc}")
+
+
 @dataclass
 class Result:
     requests: int
@@ -238,11 +251,13 @@ class Result:
 
 def run(url: str, token: str, *, seconds: float, clients: int,
         namespace: str = "https://w3id.org/outsourcing-kg/") -> Result:
-    """Closed-loop load: ``clients`` readers and one writer for ``seconds``; returns the figures."""
+    """Closed-loop load for ``seconds``: ``clients`` readers on the mix, one writer churning a type and
+    one reader checking that type back to back; returns the figures."""
     stats, ref, stop = Stats(), Reference(), threading.Event()
     threads = [threading.Thread(target=_writer, args=(url, token, stop, stats, ref), daemon=True)]
     threads += [threading.Thread(target=_reader, args=(url, namespace, stop, stats, ref, k), daemon=True)
                 for k in range(clients)]
+    threads.append(threading.Thread(target=_checker, args=(url, namespace, stop, stats, ref), daemon=True))
     started = time.perf_counter()
     for t in threads:
         t.start()
