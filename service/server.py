@@ -112,6 +112,9 @@ def gunicorn_options(config: Config) -> dict:
         "logger_class": AccessLogger,
         "limit_request_line": 16384,
         "preload_app": False,
+        # Nothing here drives gunicorn at run time, and its default control socket is one path per
+        # user (~/.gunicorn/gunicorn.ctl): each instance on a host would take it from the one before.
+        "control_socket_disable": True,
     }
 
 

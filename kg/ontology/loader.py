@@ -12,6 +12,9 @@ that serves a graph it knows to be wrong would spread the error.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from rdflib.term import Node
 
 from kg.config import DEFAULT_NAMESPACE, Config
 from kg.namespaces import graph_iri, prefixes
+from kg.ontology import validate as validate_module
 from kg.ontology.validate import Report, validate
 from kg.store import Store
 from kg.terms import graph_to_ox
@@ -128,15 +132,61 @@ def install(store: Store, config: Config, ontology: Ontology) -> None:
 
 def read_checked(config: Config) -> Ontology:
     """Read the shipped graphs and (unless turned off) validate them; raise LoadError naming the
-    file, line and problem when they cannot be parsed or do not conform."""
+    file, line and problem when they cannot be parsed or do not conform.
+
+    Validation is skipped when these very files were found conforming before, by the same checking
+    code and libraries, for this data directory (``CHECKED_STAMP``): SHACL is most of the cost of a
+    start, and ``kg serve`` reads the files twice (the pre-flight, then the worker), as does every CLI
+    command run on the same data.
+    """
     ontology = read_ontology(config)
-    if config.validate_on_load:
-        report = check(ontology)
-        if not report.conforms:
-            files = ", ".join(str(p) for p in ontology.files[FACTS])
-            raise LoadError(f"the shipped facts in {files} do not conform to shapes.ttl\n" + report.text(),
-                            report=report)
+    if not config.validate_on_load:
+        return ontology
+    digest = _digest(config, [p for group in ontology.files.values() for p in group])
+    stamp = Path(config.data_dir) / CHECKED_STAMP
+    if _read(stamp) == digest:
+        return ontology
+    report = check(ontology)
+    if not report.conforms:
+        files = ", ".join(str(p) for p in ontology.files[FACTS])
+        raise LoadError(f"the shipped facts in {files} do not conform to shapes.ttl\n" + report.text(),
+                        report=report)
+    _write(stamp, digest)
     return ontology
+
+
+#: In the data directory: the digest of the shipped files last found conforming (see ``read_checked``).
+CHECKED_STAMP = "shipped-data.checked"
+
+
+def _digest(config: Config, files: list[Path]) -> str:
+    """What a validation verdict depends on: every file read (name and bytes), the namespace they are
+    moved to, the checking code (this module and ``kg.ontology.validate``) and the library versions."""
+    h = hashlib.sha256()
+    for part in (config.namespace, *(importlib.metadata.version(d) for d in ("rdflib", "pyshacl"))):
+        h.update(part.encode() + b"\0")
+    for path in [*sorted(files), Path(__file__), Path(validate_module.__file__)]:
+        data = path.read_bytes()
+        h.update(f"{path.name}\0{len(data)}\0".encode() + data)
+    return h.hexdigest()
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _write(path: Path, digest: str) -> None:
+    """Record the verdict atomically; a directory that cannot be written only costs the next start a check."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(digest + "\n", encoding="ascii")
+        os.replace(partial, path)
+    except OSError:
+        pass
 
 
 def load(store: Store, config: Config) -> Ontology:
