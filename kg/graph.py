@@ -76,17 +76,21 @@ class KnowledgeGraph:
         if results is not None:
             return results
         # A remote store answers the queries one by one, so one version is made sure of here: the
-        # version the store holds is read before and after, and the batch is read again if a write
-        # (through any replica) landed in between.
-        for _ in range(5):
-            before = self._stored_version(timeout)
+        # version the store holds is read after the batch, and the batch is read again if it is not the
+        # one held before (through any replica, versions never repeat). Before is first the version the
+        # request pinned when it began (``Store.request_scope``): a request's batches then all answer
+        # from that version, at one extra round trip each.
+        before = self.store.version()
+        for attempt in range(5):
+            if attempt:
+                before = self._stored_version(timeout)
             results = [list(self.store.query(
                 q.sparql, timeout=timeout, prefixes=self.prefixes, substitutions=q.substitutions,
                 union_default=q.union_default,
                 default_graphs=list(q.default_graphs) if q.default_graphs is not None else None,
                 named_graphs=list(q.named_graphs) if q.named_graphs is not None else None,
                 max_rows=q.max_rows)) for q in queries]
-            if self._stored_version(timeout) == before:
+            if (self._stored_version(timeout) or "") == (before or ""):
                 break
         return results
 

@@ -20,6 +20,7 @@ import requests
 
 from kg.config import Config
 from kg.graph import KnowledgeGraph
+from tests.support.article import article_text
 from tests.support.listener import Listener
 from tests.support.remote import remote_store_env, stores_under_test  # noqa: F401
 from tests.support.server import ADMIN_TOKEN, ROOT, ServerProcess
@@ -133,6 +134,13 @@ def listener() -> Iterator[Listener]:
 def http() -> Iterator[requests.Session]:
     with requests.Session() as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def article() -> str:
+    """The source article's text. Asked for before ``server`` or ``kg``, it skips a test that compares
+    the graph with the article (``KG_ARTICLE`` unset in a fresh clone) before any server is started."""
+    return article_text()
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ from kg.domain import compare_formats
 from kg.graph import KnowledgeGraph
 from kg.ontology.loader import check
 from kg.terms import graph_to_ox
-from tests.support.article import article_text
 from tests.support.server import ROOT
 
 
@@ -65,8 +64,8 @@ def test_bpo_kpo_has_the_six_differences_of_the_source(server, http):
     assert body["earnings_ratios"][0]["ratio"] == pytest.approx(24 / 11, abs=1e-3)
 
 
-def test_the_comparison_quotes_the_article_and_agrees_with_its_figures(server, http):
-    text = " ".join(article_text().split())
+def test_the_comparison_quotes_the_article_and_agrees_with_its_figures(article, server, http):
+    text = " ".join(article.split())
     body = http.get(server.url + "/api/compare?types=bpo,kpo").json()
     assert "KPO stands for Knowledge Process Outsourcing" in text
     profit = next(s for s in body["stored_comparisons"] if s["measure"] == "profit to developed nations")

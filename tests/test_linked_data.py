@@ -50,6 +50,13 @@ def slugs(kg, select) -> list[str]:
 # -- every resource, every format ----------------------------------------------------------------------
 @pytest.mark.slow
 def test_every_resource_in_every_format_describes_it_and_formats_agree(server, slugs):
+    # Which triples make a description is the store's part; writing them in each format is the same
+    # code whatever the store. Over a remote store every resource is read as N-Triples and Turtle (the
+    # second proves the store's answer survives a serializer); the other formats are checked over the
+    # embedded store.
+    formats = RDF_EXTENSIONS if server.env.get("KG_STORE") == "embedded" else {
+        ext: RDF_EXTENSIONS[ext] for ext in ("nt", "ttl")}
+
     def check(slug: str) -> list[str]:
         problems = []
         with requests.Session() as http:
@@ -58,7 +65,7 @@ def test_every_resource_in_every_format_describes_it_and_formats_agree(server, s
                 return [f"/id/{slug}: {r.status_code} {r.headers.get('Location')}"]
             iri = URIRef(f"{server.url}/id/{slug}")
             graphs = {}
-            for ext, (media, rdflib_format) in RDF_EXTENSIONS.items():
+            for ext, (media, rdflib_format) in formats.items():
                 r = http.get(f"{server.url}/doc/{slug}.{ext}")
                 if r.status_code != 200 or not r.headers["Content-Type"].startswith(media):
                     problems.append(f"/doc/{slug}.{ext}: {r.status_code} {r.headers.get('Content-Type')}")

@@ -12,8 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.support.article import article_text
-
 
 class Page(HTMLParser):
     """Visible text (outside <code>, <script>, <style>), links and element ids of a page."""
@@ -99,8 +97,8 @@ def test_kpo_page_quotes_the_source_sentence_under_each_fact(kpo_page, select):
         assert row["q"] in kpo_page.words  # the page shows each quote of the graph
 
 
-def test_the_quotes_on_the_kpo_page_are_the_article_words(select):
-    source = " ".join(article_text().split())
+def test_the_quotes_on_the_kpo_page_are_the_article_words(article, select):
+    source = " ".join(article.split())
     quotes = select(KPO_QUOTES)
     assert quotes
     for row in quotes:

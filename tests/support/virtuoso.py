@@ -119,8 +119,11 @@ class VirtuosoServer:
 
     @property
     def env(self) -> dict[str, str]:
-        """What ``kg serve --store remote`` needs: anonymous queries, authenticated writes."""
+        """What ``kg serve --store remote`` needs: anonymous queries, authenticated writes, and the
+        transport set as docs/remote-stores.md advises for Virtuoso (the probe ``auto`` runs costs a
+        replica 2 s at start; ``tests/test_virtuoso.py`` proves it lands on the form POST)."""
         return {
+            "KG_SPARQL_TRANSPORT": "form",
             "KG_SPARQL_ENDPOINT": self.url + "/sparql",
             "KG_SPARQL_UPDATE_ENDPOINT": self.url + "/sparql-auth",
             "KG_SPARQL_USER": self.user,
