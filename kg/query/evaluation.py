@@ -185,17 +185,18 @@ def _serialise(result: Any, job: Job, prefixes: dict[str, str] | None) -> Outcom
 # -- the caps: rows and bytes --------------------------------------------------------------------------
 
 def _term_weight(term: Any) -> int:
+    """At most what the term takes in any answer format: its value and a separator. (Datatypes,
+    languages and markup are left out: CSV writes none of them, and counting them cut CSV answers
+    well before their bytes reached the cap. Turtle's prefixes may shorten IRIs below this.)"""
     if term is None:
         return 0
-    if isinstance(term, ox.Literal):
-        return len(term.value) + len(term.datatype.value) + len(term.language or "") + 8
     if isinstance(term, ox.Triple):
         return _triple_weight(term)
-    return len(term.value) + 8
+    return len(term.value) + 1
 
 
 def _row_weight(row: Any) -> int:
-    return sum(_term_weight(term) for term in row) + 8
+    return sum(_term_weight(term) for term in row) + 1
 
 
 def _triple_weight(triple: Any) -> int:

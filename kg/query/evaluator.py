@@ -29,6 +29,7 @@ import contextlib
 import logging
 import os
 import queue
+import signal
 import subprocess
 import threading
 import time
@@ -235,8 +236,12 @@ class Evaluator:
             code = self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             return "crash"
-        if code in (-6, -9, 134, 137):
+        # Under RLIMIT_DATA an allocation that fails aborts the engine (SIGABRT); SIGKILL comes from
+        # outside: the system's out-of-memory killer, or an operator.
+        if code in (-signal.SIGABRT, 128 + signal.SIGABRT):
             return "it ran out of memory (KG_WORKER_MEMORY)"
+        if code in (-signal.SIGKILL, 128 + signal.SIGKILL):
+            return "it was killed from outside (the system's out-of-memory killer, or an operator)"
         return f"crash (exit status {code})"
 
     def retire(self) -> None:

@@ -26,7 +26,7 @@ import pytest
 
 from kg.config import Config
 from kg.query.evaluation import Job, WorkerCrashed, WorkerTimeout, execute
-from kg.query.evaluator import Evaluator
+from kg.query.evaluator import EngineLost, Evaluator
 from kg.query.pool import QueryPool
 from kg.store.embedded import EmbeddedStore
 
@@ -171,11 +171,9 @@ def test_an_answer_past_the_byte_cap_is_cut_to_whole_rows_and_still_parses(texts
     rows = _rows(fmt, outcome.body)
     assert 0 < len(rows) == outcome.count < 40
     assert rows == SUBJECTS[: len(rows)]
-    if fmt in ("json", "xml"):
-        # Cut to the longest answer that fits: one more row would not have fitted. (CSV and TSV are
-        # cut sooner: the rows are weighed before serialising, datatype IRIs they never write included.)
-        longer = execute(texts, Job(SELECT_TEXTS, results_format=fmt, max_rows=len(rows) + 1), None)
-        assert len(longer.body) > cap
+    # Cut to the longest answer that fits, in every format: one more row would not have fitted.
+    longer = execute(texts, Job(SELECT_TEXTS, results_format=fmt, max_rows=len(rows) + 1), None)
+    assert len(longer.body) > cap
 
 
 def test_a_single_row_larger_than_the_byte_cap_gives_an_empty_answer_that_says_so(texts):
@@ -239,6 +237,28 @@ def test_a_query_past_its_deadline_stops_its_own_evaluator_and_no_other(disk_eva
     assert runaway.proc.wait(timeout=10) == -signal.SIGKILL  # the process evaluating it is gone
     assert other.proc.poll() is None
     assert _count(other.run(Job(COUNT), time.monotonic() + 30)) == N
+
+
+def test_an_evaluator_killed_under_a_query_is_said_to_be_killed_not_out_of_memory(disk_evaluators):
+    """SIGKILL comes from outside (the system's OOM killer, an operator); running past KG_WORKER_MEMORY
+    aborts the engine instead. The reason given is the one that happened."""
+    victim = disk_evaluators()
+    lost: list[BaseException] = []
+    runner = threading.Thread(target=lambda: _catch(lost, lambda: victim.run(Job(RUNAWAY), time.monotonic() + 30)))
+    runner.start()
+    _wait_for(lambda: victim._busy == 1)
+    time.sleep(0.2)  # the query is evaluating
+    os.kill(victim.proc.pid, signal.SIGKILL)
+    runner.join(30)
+    assert len(lost) == 1 and isinstance(lost[0], EngineLost), lost
+    assert "killed from outside" in str(lost[0]) and "KG_WORKER_MEMORY" not in str(lost[0])
+
+
+def _catch(into: list, call: Callable[[], object]) -> None:
+    try:
+        call()
+    except BaseException as exc:  # noqa: BLE001 - handed to the test
+        into.append(exc)
 
 
 def test_after_a_timeout_the_next_query_answers(pool_of, store):
