@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from rdflib import Graph, URIRef
 from rdflib.namespace import SH
 
+from kg.ontology import prepared_sparql
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -67,6 +69,7 @@ def validate(data: Graph, shapes: Graph, vocabulary: Graph, focus: Iterable[URIR
     """
     from pyshacl import validate as shacl_validate
 
+    prepared_sparql.install()  # the shapes' SPARQL constraints are parsed once, not per validation
     conforms, report_graph, _ = shacl_validate(
         data,
         shacl_graph=shapes,
