@@ -66,12 +66,13 @@ SELECT ?rate ?note WHERE { ?type a out:OutsourcingType ; out:averageEarnings ?ra
 
 # The statement nodes of one type: its evidence records, the fact nodes it links to (earnings, trend
 # origin, period: they cite a source themselves) and the type itself, with what says their kind.
+# Each branch reads its nodes' statements itself: with ``?node ?q ?v`` after the UNION the engine
+# joined the branches to every triple of the graph (58 ms at 100k triples, 0.7 ms this way).
 _STATEMENTS = """
 SELECT ?type ?node ?q ?v WHERE {
-  { ?node out:supportsSubject ?type }
-  UNION { ?type ?link ?node . ?node prov:wasDerivedFrom ?cited FILTER(isIRI(?node)) }
-  UNION { ?type a out:OutsourcingType . BIND(?type AS ?node) }
-  ?node ?q ?v .
+  { ?node out:supportsSubject ?type . ?node ?q ?v }
+  UNION { ?type ?link ?node . ?node prov:wasDerivedFrom ?cited . ?node ?q ?v FILTER(isIRI(?node)) }
+  UNION { ?type a out:OutsourcingType ; ?q ?v . BIND(?type AS ?node) }
   FILTER(?q IN (out:statementKind, out:supportsProperty, out:supportsValue, out:supportsLiteral,
                 out:evidenceText, prov:wasDerivedFrom, out:readingNote, out:inferredFrom,
                 out:quotedPassage, prov:wasAttributedTo))
