@@ -22,6 +22,11 @@ DEFAULT_WORKER_MEMORY = 2 * 1024**3
 #: rewrites it in linked-data documents (see ``public_base``).
 DEFAULT_NAMESPACE = "https://w3id.org/outsourcing-kg/"
 
+#: Incoming links on one page of a description, and the most a deployment may set: a page is built,
+#: labelled and rendered per request, so it stays a page (docs/linked-data.md, "Incoming links, page by page").
+DEFAULT_INCOMING_PAGE_SIZE = 100
+MAX_INCOMING_PAGE_SIZE = 10_000
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() not in {"", "0", "false", "no", "off"}
@@ -118,6 +123,13 @@ class Config:
         default=10_000,
         metadata={"setting": Setting("KG_MAX_ROWS", "Row cap of one query's results.")},
     )
+    incoming_page_size: int = field(
+        default=DEFAULT_INCOMING_PAGE_SIZE,
+        metadata={"setting": Setting(
+            "KG_INCOMING_PAGE_SIZE",
+            f"Incoming links on one page of a description (1 to {MAX_INCOMING_PAGE_SIZE:,}); past it, "
+            "the description is paged (?incoming=N).")},
+    )
     max_body: int = field(
         default=1_000_000,
         metadata={"setting": Setting("KG_MAX_BODY", "Largest accepted request body, in bytes.")},
@@ -199,7 +211,10 @@ class Config:
     )
     validate_on_load: bool = field(
         default=True,
-        metadata={"setting": Setting("KG_VALIDATE", "Validate the shipped graph with SHACL at start.")},
+        metadata={"setting": Setting(
+            "KG_VALIDATE",
+            "Validate the shipped graph with SHACL at start (once per content of the files: the verdict "
+            "is kept in the data directory).")},
     )
 
     @classmethod
@@ -236,6 +251,9 @@ class Config:
         for name in ("min_timeout", "max_result_bytes", "max_query_length", "max_query_depth"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
+        if not 1 <= self.incoming_page_size <= MAX_INCOMING_PAGE_SIZE:
+            raise ValueError(f"KG_INCOMING_PAGE_SIZE must be between 1 and {MAX_INCOMING_PAGE_SIZE}, "
+                             f"not {self.incoming_page_size!r}")
         if self.min_timeout > self.query_timeout:
             self.min_timeout = self.query_timeout
         if self.store == "remote" and not self.sparql_endpoint:

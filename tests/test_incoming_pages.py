@@ -10,6 +10,7 @@ property IRI, then by linking IRI, as strings (``docs/linked-data.md``, "Incomin
 from __future__ import annotations
 
 import math
+import os
 import re
 import subprocess
 import sys
@@ -22,7 +23,6 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
 
 from kg.config import DEFAULT_NAMESPACE
-from kg.linked_data.description import INCOMING_PAGE_SIZE
 from tests.support.server import ROOT, ServerProcess
 
 ID = DEFAULT_NAMESPACE + "id/"
@@ -41,6 +41,8 @@ HUB_LINKS = sorted(
 )
 QUIET_LINKS = [(EX + "linksTo", f"syn-linker-{i}") for i in range(3)]
 RDF_FORMATS = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "rdf": "xml"}
+#: The page size this server is given (``KG_INCOMING_PAGE_SIZE``; the default, 100, would make 3 pages).
+PAGE_SIZE = 60
 
 
 def generate(path: Path) -> None:
@@ -61,13 +63,13 @@ def hub_server(tmp_path_factory) -> Iterator[ServerProcess]:
     generate(source)
     subprocess.run([sys.executable, "-m", "cli", "load", "--data-dir", str(data), str(source)],
                    cwd=ROOT, check=True, capture_output=True)
-    proc = ServerProcess(data_dir=data).start()
+    proc = ServerProcess(data_dir=data, env={"KG_INCOMING_PAGE_SIZE": str(PAGE_SIZE)}).start()
     yield proc
     proc.stop()
 
 
 def expected_pages() -> list[list[tuple[str, str]]]:
-    size = INCOMING_PAGE_SIZE
+    size = PAGE_SIZE
     return [HUB_LINKS[i : i + size] for i in range(0, len(HUB_LINKS), size)]
 
 
@@ -100,7 +102,7 @@ def header_links(response: requests.Response) -> dict[str, str]:
 # -- the data's own shape: the test stands on it ---------------------------------------------------------
 def test_the_generated_hub_needs_several_pages():
     assert len(HUB_LINKS) == 250 == len(set(HUB_LINKS))
-    assert len(expected_pages()) == math.ceil(250 / INCOMING_PAGE_SIZE) > 1
+    assert len(expected_pages()) == math.ceil(250 / PAGE_SIZE) == 5
 
 
 # -- every link once, in order, by following the RDF ----------------------------------------------------
@@ -182,13 +184,13 @@ def test_each_page_has_its_own_etag(hub_server):
 def test_the_html_page_shows_the_count_and_links_to_the_neighbouring_pages(hub_server):
     doc = f"{hub_server.url}/doc/{HUB}"
     html = get(doc + "?incoming=2", Accept="text/html").text
-    assert "250 incoming links, showing 101–200" in html
+    assert f"250 incoming links, showing {PAGE_SIZE + 1}–{2 * PAGE_SIZE}" in html
     assert re.search(rf'<a href="{re.escape(doc)}" rel="prev">', html)
     assert re.search(rf'<a href="{re.escape(doc)}\?incoming=3" rel="next">', html)
     for _, slug in expected_pages()[1]:
         assert f">Label of {slug}<" in html
     first = get(doc + ".html").text
-    assert "250 incoming links, showing 1–100" in first and 'rel="prev"' not in first
+    assert f"250 incoming links, showing 1–{PAGE_SIZE}" in first and 'rel="prev"' not in first
 
 
 # -- a description that fits on one page -----------------------------------------------------------------
@@ -255,13 +257,14 @@ def test_a_percent_encoded_ascii_digit_is_that_digit(hub_server):
 # -- the command line ------------------------------------------------------------------------------------
 def test_kg_describe_prints_the_page_asked_for(hub_server):
     run = [sys.executable, "-m", "cli", "describe", HUB, "--format", "ntriples", "--data-dir", str(hub_server.data_dir)]
-    done = subprocess.run([*run, "--incoming", "2"], cwd=ROOT, capture_output=True, timeout=120)
+    env = {**os.environ, "KG_INCOMING_PAGE_SIZE": str(PAGE_SIZE)}  # the server's setting, read by the CLI too
+    done = subprocess.run([*run, "--incoming", "2"], cwd=ROOT, env=env, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()
     graph = Graph().parse(data=done.stdout, format="nt")
     canonical = DEFAULT_NAMESPACE.rstrip("/")
     assert links_in(graph, canonical, HUB)[0] == set(expected_pages()[1])
     assert (URIRef(f"{DEFAULT_NAMESPACE}doc/{HUB}#incoming"), HYDRA.totalItems, Literal(250)) in graph
-    assert "250 incoming links, showing 101-200" in done.stderr.decode()
-    past = subprocess.run([*run, "--incoming", str(len(expected_pages()) + 1)], cwd=ROOT, capture_output=True,
-                          timeout=120)
+    assert f"250 incoming links, showing {PAGE_SIZE + 1}-{2 * PAGE_SIZE}" in done.stderr.decode()
+    past = subprocess.run([*run, "--incoming", str(len(expected_pages()) + 1)], cwd=ROOT, env=env,
+                          capture_output=True, timeout=120)
     assert past.returncode != 0 and "does not exist" in past.stderr.decode()

@@ -9,7 +9,7 @@ an evidence record pointing at KPO). A description here is therefore:
    (``out:evidenceText``) and are not concepts with a page of their own: earnings, comparisons,
    difference statements, evidence records, the period a trend started;
 3. its other incoming links (which types require this skill), without following ``prov:wasDerivedFrom``
-   into every fact of a source: **one page of them** (``INCOMING_PAGE_SIZE``), with their total count;
+   into every fact of a source: **one page of them** (``KG_INCOMING_PAGE_SIZE``), with their total count;
 4. the labels of everything mentioned (values, properties, classes), so a client can render it alone.
 
 Parts 1, 2 and the links from blank nodes are the same on every page; part 3 is paged, because a resource
@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
+from kg.config import DEFAULT_INCOMING_PAGE_SIZE
 from kg.graph import KnowledgeGraph
 from kg.query.trusted import Query
 
@@ -59,10 +60,6 @@ LABEL_PROPERTIES = (RDFS_LABEL, SKOS + "prefLabel", SKOS + "altLabel", DCT_TITLE
 
 #: How deep blank nodes below the resource and its fact nodes are followed (submitted data may nest them).
 BLANK_DEPTH = 3
-
-#: Incoming links on one page of a description. (A setting would be ``KG_INCOMING_PAGE_SIZE``; see
-#: docs/linked-data.md, "Incoming links, page by page".)
-INCOMING_PAGE_SIZE = 100
 
 #: Linking IRIs fetched per query when a resource's pages are made: one ``GROUP_CONCAT`` string, 8 MB at
 #: 50 bytes an IRI, within the byte cap of one answer (``KG_MAX_RESULT_BYTES``, 16 MiB). Each slice past
@@ -98,7 +95,7 @@ class Incoming:
 
     total: int
     page: int = 1
-    size: int = INCOMING_PAGE_SIZE
+    size: int = DEFAULT_INCOMING_PAGE_SIZE
 
     @property
     def pages(self) -> int:
@@ -164,6 +161,7 @@ def describe_page(kg: KnowledgeGraph, iri: str, page: int = 1) -> Description:
     r = _node(iri)
     if page < 1:
         raise ValueError(f"pages are numbered from 1, not {page}")
+    size = kg.config.incoming_page_size
     kept = kg.per_version("incoming link pages", _Kept)
     pages = kept.get(r.value)
     if pages is None:
@@ -174,17 +172,17 @@ def describe_page(kg: KnowledgeGraph, iri: str, page: int = 1) -> Description:
             f"SELECT ?p (COUNT(*) AS ?n) WHERE {{ ?s ?p {r} }} GROUP BY ?p",
             _core_query(kg, r, many_links=False),
             f"CONSTRUCT {{ ?s ?p {r} }} WHERE {{ {{ SELECT ?s ?p WHERE {{ ?s ?p {r} }} "
-            f"LIMIT {INCOMING_PAGE_SIZE + 1} }} }}",
+            f"LIMIT {size + 1} }} }}",
         ])
         counts = {row["p"].value: int(row["n"].value) for row in count_rows}
-        if sum(counts.values()) <= INCOMING_PAGE_SIZE:
+        if sum(counts.values()) <= size:
             return _whole(r, page, set(core_result), set(links_result), kg)
         with kept.building(r.value):  # requests for one resource after a write wait for the first
             pages = kept.get(r.value)
             if pages is None:
                 pages = _make_pages(kg, r, counts)
                 kept.put(r.value, pages)
-    incoming = Incoming(pages.total, page)
+    incoming = Incoming(pages.total, page, size)
     if page > incoming.pages:
         raise PageOutOfRange(incoming)  # known from the count alone
     core_result, *blank = _run(kg, [_core_query(kg, r, many_links=True), *_blank_queries(r, pages)])
@@ -222,10 +220,11 @@ def paging_triples(incoming: Incoming, collection: str, page_iri: Callable[[int]
 def _whole(r: ox.NamedNode, page: int, core: set[ox.Triple], links: set[ox.Triple],
            kg: KnowledgeGraph) -> Description:
     found = core | links
+    size = kg.config.incoming_page_size
     if not found:
-        return Description(r.value, [], Incoming(0, page))
+        return Description(r.value, [], Incoming(0, page, size))
     paged = [t for t in links if isinstance(t.subject, ox.NamedNode) and t not in core]
-    incoming = Incoming(len(paged), page)
+    incoming = Incoming(len(paged), page, size)
     if page > incoming.pages:
         raise PageOutOfRange(incoming)
     return Description(r.value, _labelled(kg, r, found), incoming)
@@ -305,14 +304,15 @@ def _make_pages(kg: KnowledgeGraph, r: ox.NamedNode, counts: dict[str, int]) -> 
         if kept:
             runs.append((p, len(ordered)))
             ordered.extend(kept)
-    return _Pages(total=len(ordered), blocks=_blocks(ordered, runs), blank_predicates=tuple(blank))
+    return _Pages(total=len(ordered), blocks=_blocks(ordered, runs, kg.config.incoming_page_size),
+                  blank_predicates=tuple(blank))
 
 
-def _blocks(ordered: list[str], runs: list[tuple[str, int]]) -> tuple[bytes, ...]:
+def _blocks(ordered: list[str], runs: list[tuple[str, int]], size: int) -> tuple[bytes, ...]:
     """``ordered`` cut into pages of ``property TAB IRI`` lines, each compressed (zlib level 1: the
     fastest; a page of IRIs that share most of their text still shrinks fifteenfold). Lines are joined
     per run of one property, not one by one: 300,000 links in 0.05 s."""
-    size, blocks = INCOMING_PAGE_SIZE, []
+    blocks = []
     ends = [start for _, start in runs[1:]] + [len(ordered)]
     for low in range(0, len(ordered), size):
         high = min(low + size, len(ordered))
@@ -367,7 +367,7 @@ def _core_query(kg: KnowledgeGraph, r: ox.NamedNode, *, many_links: bool) -> str
     nodes' side (the few nodes that carry a quote or are evidence records, each asked whether it links
     to ``r``) rather than by testing every link: measured at 300,000 links, 0.4 ms instead of 0.3 s in
     memory and 4 s on disk. Without it, from the link side, which is cheaper while the links are few
-    (the quoting nodes grow with the graph), and only among the first ``INCOMING_PAGE_SIZE + 1``.
+    (the quoting nodes grow with the graph), and only among the first ``KG_INCOMING_PAGE_SIZE`` + 1.
     """
     evidence = ox.NamedNode(kg.config.vocab_ns + "evidenceText")
     record = ox.NamedNode(kg.config.vocab_ns + "Evidence")
@@ -385,7 +385,7 @@ def _core_query(kg: KnowledgeGraph, r: ox.NamedNode, *, many_links: bool) -> str
     else:
         # Only the first links are looked at, so a resource with many costs no more here than one with
         # few: the caller asks again with ``many_links`` when the count says there are more.
-        linking = (f"{{ {{ SELECT ?n ?x WHERE {{ ?n ?x {r} }} LIMIT {INCOMING_PAGE_SIZE + 1} }} "
+        linking = (f"{{ {{ SELECT ?n ?x WHERE {{ ?n ?x {r} }} LIMIT {kg.config.incoming_page_size + 1} }} "
                    f"FILTER(?x != {derived} && {is_fact}) }}")
     fact_nodes = f"{{ {r} ?x ?n FILTER(isBlank(?n) || ({is_fact})) }} UNION {linking}"
     chains = []

@@ -82,6 +82,8 @@ def test_a_minimum_time_limit_above_the_limit_is_lowered_to_it():
     ({"KG_MAX_QUERY_LENGTH": "-1"}, "max_query_length"),
     ({"KG_MAX_RESULT_BYTES": "0"}, "max_result_bytes"),
     ({"KG_MIN_TIMEOUT": "0"}, "min_timeout"),
+    ({"KG_INCOMING_PAGE_SIZE": "0"}, "KG_INCOMING_PAGE_SIZE"),
+    ({"KG_INCOMING_PAGE_SIZE": "10001"}, "KG_INCOMING_PAGE_SIZE"),
 ])
 def test_a_setting_that_cannot_work_is_refused_naming_it(env, named):
     with pytest.raises(ValueError, match=named):
