@@ -58,7 +58,7 @@ test-fast: $(STAMP)
 	$(VENV)/bin/ruff check kg cli service tests bench
 	$(PY) -m pytest -p no:cacheprovider -q tests/unit $(PYTEST_ARGS)
 
-bench: install
+bench: install virtuoso
 	$(PY) -m bench $(BENCH_ARGS)
 	$(PY) -m bench.soak --seconds 60 --clients 32
 
