@@ -187,7 +187,8 @@ class Config:
         default="memory",
         metadata={"setting": Setting("KG_QUERY_ENGINE",
                                      "'memory': reads are answered from a copy of the embedded store held in "
-                                     "memory, reloaded after each write; 'disk': from the store on disk.")},
+                                     "memory, which applies each write as the store does (reloaded only after "
+                                     "a kill or a bulk load); 'disk': from the store on disk.")},
     )
     query_threads: int = field(
         default=4,

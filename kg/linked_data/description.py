@@ -42,7 +42,6 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from kg.config import DEFAULT_INCOMING_PAGE_SIZE
 from kg.graph import KnowledgeGraph
 from kg.query.trusted import Query
 
@@ -94,8 +93,8 @@ class Incoming:
     """
 
     total: int
-    page: int = 1
-    size: int = DEFAULT_INCOMING_PAGE_SIZE
+    page: int
+    size: int  #: links on a page (``KG_INCOMING_PAGE_SIZE``)
 
     @property
     def pages(self) -> int:
@@ -176,7 +175,7 @@ def describe_page(kg: KnowledgeGraph, iri: str, page: int = 1) -> Description:
         ])
         counts = {row["p"].value: int(row["n"].value) for row in count_rows}
         if sum(counts.values()) <= size:
-            return _whole(r, page, set(core_result), set(links_result), kg)
+            return _whole(r, page, size, set(core_result), set(links_result), kg)
         with kept.building(r.value):  # requests for one resource after a write wait for the first
             pages = kept.get(r.value)
             if pages is None:
@@ -217,10 +216,9 @@ def paging_triples(incoming: Incoming, collection: str, page_iri: Callable[[int]
 
 
 # -- a resource with few links: everything in one batch ------------------------------------------------
-def _whole(r: ox.NamedNode, page: int, core: set[ox.Triple], links: set[ox.Triple],
+def _whole(r: ox.NamedNode, page: int, size: int, core: set[ox.Triple], links: set[ox.Triple],
            kg: KnowledgeGraph) -> Description:
     found = core | links
-    size = kg.config.incoming_page_size
     if not found:
         return Description(r.value, [], Incoming(0, page, size))
     paged = [t for t in links if isinstance(t.subject, ox.NamedNode) and t not in core]
