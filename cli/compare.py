@@ -25,7 +25,7 @@ def compare(config, types: tuple[str, ...], output: str, lang: str) -> None:
 
     kg = open_graph(config, read_only=True)
     try:
-        result = comparing.compare(kg, list(types), lang)
+        result = kg.consistent(lambda: comparing.compare(kg, list(types), lang))
     except (comparing.UnknownType, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     if output == "json":

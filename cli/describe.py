@@ -47,7 +47,7 @@ def describe(config, resource: str, output: str, page: int) -> None:
     try:
         iri = resource if ":" in resource else kg.iri(resource)
         try:
-            description = describe_page(kg, iri, page)
+            description = kg.consistent(lambda: describe_page(kg, iri, page))
         except PageOutOfRange as exc:
             raise click.BadParameter(str(exc), param_hint="--incoming") from exc
         except ValueError as exc:

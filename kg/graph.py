@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -19,10 +20,11 @@ from kg.config import Config
 from kg.extension.directory import load_extension_directory
 from kg.namespaces import graph_iri, prefixes
 from kg.ontology.loader import Ontology, load
+from kg.query import deadline
 from kg.query.cache import ResultCache
 from kg.query.pool import QueryPool
 from kg.query.trusted import Query, bounded_batch, bounded_query
-from kg.store import Store, meta, open_store
+from kg.store import GraphMoved, Store, meta, open_store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,23 +78,35 @@ class KnowledgeGraph:
         if results is not None:
             return results
         # A remote store answers the queries one by one, so one version is made sure of here: the
-        # version the store holds is read after the batch, and the batch is read again if it is not the
-        # one held before (through any replica, versions never repeat). Before is first the version the
-        # request pinned when it began (``Store.request_scope``): a request's batches then all answer
-        # from that version, at one extra round trip each.
+        # version the store holds is read after the batch and compared with the one the request
+        # pinned when it began (``Store.request_scope``; through any replica, versions never repeat).
+        # When they differ, what was read may mix two versions, and so may what the request read
+        # before this batch: the whole read is run again (``consistent``), never this batch alone.
         before = self.store.version()
-        for attempt in range(5):
-            if attempt:
-                before = self._stored_version(timeout)
-            results = [list(self.store.query(
-                q.sparql, timeout=timeout, prefixes=self.prefixes, substitutions=q.substitutions,
-                union_default=q.union_default,
-                default_graphs=list(q.default_graphs) if q.default_graphs is not None else None,
-                named_graphs=list(q.named_graphs) if q.named_graphs is not None else None,
-                max_rows=q.max_rows)) for q in queries]
-            if (self._stored_version(timeout) or "") == (before or ""):
-                break
+        results = [list(self.store.query(
+            q.sparql, timeout=timeout, prefixes=self.prefixes, substitutions=q.substitutions,
+            union_default=q.union_default,
+            default_graphs=list(q.default_graphs) if q.default_graphs is not None else None,
+            named_graphs=list(q.named_graphs) if q.named_graphs is not None else None,
+            max_rows=q.max_rows)) for q in queries]
+        if (self._stored_version(timeout) or "") != (before or ""):
+            raise GraphMoved("the graph changed while this request read it")
         return results
+
+    def consistent(self, read: Callable[[], T]) -> T:
+        """``read()``, run again under the version the store then holds whenever a write lands while
+        it reads (``GraphMoved``), until the time limit (the request's, or ``query_timeout``).
+
+        A read is run whole again because its queries must all answer from one version: re-reading
+        only the batch that noticed the write would leave it disagreeing with the ones before."""
+        stop = time.monotonic() + deadline.remaining(self.config.query_timeout)
+        while True:
+            try:
+                return read()
+            except GraphMoved:
+                if time.monotonic() >= stop:
+                    raise
+                self.store.repin()
 
     def _stored_version(self, timeout: float) -> str | None:
         """The version as the store holds it now (not the one pinned for the request)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g
+from flask import Flask, g, request
 
 from kg.config import Config
 from kg.graph import KnowledgeGraph
@@ -22,7 +22,7 @@ BLUEPRINTS = (health, pages, sparql, linked_data, api, api_extend, docs)
 
 def create_app(config: Config | None = None, kg: KnowledgeGraph | None = None) -> Flask:
     config = config or (kg.config if kg else Config.from_env())
-    app = Flask(__name__)
+    app = _App(__name__)
     app.config["KG_CONFIG"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body
     app.json.sort_keys = False
@@ -36,6 +36,24 @@ def create_app(config: Config | None = None, kg: KnowledgeGraph | None = None) -
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     return app
+
+
+class _App(Flask):
+    """Flask, with each read request answered from one version of the graph."""
+
+    def dispatch_request(self):  # type: ignore[override]
+        # A view reads the graph in several queries; when a write lands in between (a remote store,
+        # ``GraphMoved``), the view runs again, whole, under the new version. Only reads: a write
+        # must not be repeated.
+        kg = self.extensions.get("kg")
+        if kg is None or request.method not in ("GET", "HEAD"):
+            return super().dispatch_request()
+        return kg.consistent(self._dispatch_under_pin)
+
+    def _dispatch_under_pin(self):
+        if "kg_version" in g:  # the answer is cached under the version it was read from
+            g.kg_version = self.extensions["kg"].store.version()
+        return super().dispatch_request()
 
 
 def _one_deadline_per_request(app: Flask, config: Config) -> None:

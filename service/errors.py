@@ -150,7 +150,7 @@ def register(app: Flask) -> None:
         return render(Problem(exc.code or 500, exc.name, detail, headers=headers))
 
     from kg.query.sparql import SparqlError, Stopped, TimedOut, Unavailable
-    from kg.store import StoreTimeout, StoreUnavailable
+    from kg.store import GraphMoved, StoreTimeout, StoreUnavailable
 
     # Core errors that carry their own answer: one mapping here instead of one per view.
     @app.errorhandler(NotAcceptable)
@@ -176,6 +176,13 @@ def register(app: Flask) -> None:
     @app.errorhandler(StoreUnavailable)
     def _store_down(exc: StoreUnavailable) -> Response:
         return render(store_down(str(exc)))
+
+    @app.errorhandler(GraphMoved)
+    def _graph_moved(exc: GraphMoved) -> Response:
+        # Writes kept landing while this request read, until its time limit: nothing half-read is sent.
+        return render(Problem(503, "Graph changing", "the graph changed each time this request read it, "
+                              "until its time limit; try again", kind="graph-changing",
+                              headers={"Retry-After": RETRY_DEADLINE}))
 
     @app.errorhandler(StoreTimeout)
     def _store_slow(exc: StoreTimeout) -> Response:

@@ -156,6 +156,75 @@ def test_writes_bump_a_version_shared_by_replicas(remote_kg, monkeypatch):
         other.close()
 
 
+def _count_query(graph: str):
+    from kg.query.trusted import Query
+    return Query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}", union_default=False)
+
+
+def test_a_read_that_a_write_cuts_across_is_read_again_whole(remote_kg):
+    """A read of two batches, with a write by another replica landing between them: the second batch
+    notices (``GraphMoved``), and ``consistent`` runs the whole read again under the new version, so
+    both batches answer from one version (the service runs every GET view so)."""
+    from kg.store import GraphMoved
+
+    other = RemoteStore(remote_kg.config)
+    graph = remote_kg.graph("test-moved")
+    triples = [ox.Triple(ox.NamedNode(remote_kg.iri("moved")), ox.NamedNode(remote_kg.iri("p")), ox.Literal(str(i)))
+               for i in range(3)]
+    runs = []
+
+    def read() -> tuple[int, int]:
+        first = int(remote_kg.query_all([_count_query(graph)], timeout=5)[0][0]["n"].value)
+        if not runs:
+            other.replace_graph(graph, triples)  # lands between the two batches, once
+        runs.append(first)
+        second = int(remote_kg.query_all([_count_query(graph)], timeout=5)[0][0]["n"].value)
+        return first, second
+
+    try:
+        assert remote_kg.consistent(read) == (3, 3)
+        assert runs == [0, 3]
+        # Without ``consistent``, the same cut is refused rather than answered from two versions.
+        with remote_kg.store.request_scope():
+            remote_kg.query_all([_count_query(graph)], timeout=5)
+            other.drop_graph(graph)
+            with pytest.raises(GraphMoved):
+                remote_kg.query_all([_count_query(graph)], timeout=5)
+    finally:
+        other.drop_graph(graph)
+        other.close()
+
+
+def test_writes_landing_in_every_read_end_at_the_time_limit(remote_kg):
+    """Writes that land in every run of a read: it is given up at the time limit (``GraphMoved``, or
+    ``StoreTimeout`` when the limit falls inside a run; both answered 503 by the service), never
+    answered from two versions."""
+    import time
+
+    from kg.query import deadline
+    from kg.store import GraphMoved
+
+    other = RemoteStore(remote_kg.config)
+    graph = remote_kg.graph("test-churn")
+    runs = []
+
+    def read() -> None:
+        remote_kg.query_all([_count_query(graph)], timeout=5)
+        other.replace_graph(graph, [ox.Triple(ox.NamedNode(remote_kg.iri("churn")), ox.NamedNode(remote_kg.iri("p")),
+                                              ox.Literal(str(len(runs))))])
+        runs.append(1)
+        remote_kg.query_all([_count_query(graph)], timeout=5)
+
+    try:
+        started = time.monotonic()
+        with deadline.within(1.0), pytest.raises((GraphMoved, StoreTimeout)):
+            remote_kg.consistent(read)
+        assert len(runs) > 1 and time.monotonic() - started < 5
+    finally:
+        other.drop_graph(graph)
+        other.close()
+
+
 def test_refused_connection_is_store_unavailable(kg):
     port = free_port()
     with pytest.raises(StoreUnavailable):

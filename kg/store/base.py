@@ -46,6 +46,11 @@ class StoreTimeout(StoreError):
     """The store did not answer within the time limit."""
 
 
+class GraphMoved(StoreError):
+    """A write landed while a request read the graph in several queries: what it read is not one
+    version, so it is thrown away (``KnowledgeGraph.consistent`` reads again)."""
+
+
 class GraphWrites:
     """Replacing and dropping a named graph, the same on every store: each is one update request
     (one transaction), the version bump included. A store provides ``config``, ``_write(update)``,
@@ -55,6 +60,10 @@ class GraphWrites:
         """One version of the graph for the length of a request (see ``RemoteStore.request_scope``);
         a store whose version is read in memory needs nothing."""
         return contextlib.nullcontext()
+
+    def repin(self) -> None:
+        """Read the version the store holds now, pinned for the rest of the request when it has a
+        scope (after ``GraphMoved``); a store whose version is read in memory needs nothing."""
 
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
         """Make ``graph`` hold exactly ``triples``; with ``unless`` (a group pattern), only when it has
@@ -97,6 +106,10 @@ class Store(Protocol):
         """One version of the graph for the length of a request (see ``RemoteStore.request_scope``);
         a store whose version is read in memory needs nothing."""
         return contextlib.nullcontext()
+
+    def repin(self) -> None:
+        """Read the version the store holds now, pinned for the rest of the request when it has a
+        scope (after ``GraphMoved``); a store whose version is read in memory needs nothing."""
 
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
         """Atomically make named graph ``graph`` hold exactly ``triples``; bumps the version.

@@ -307,6 +307,10 @@ class RemoteStore(GraphWrites):
         finally:
             _PINNED.reset(token)
 
+    def repin(self) -> None:
+        """Read the version the store holds now; within ``request_scope`` it becomes the pinned one."""
+        self._refresh_version(force=True)
+
     def dump(self, fmt: ox.RdfFormat) -> bytes:
         _, hidden = self._graphs_seen()
         quads = [
