@@ -28,6 +28,8 @@ from kg.store import GraphMoved, Store, meta, open_store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: How long a read waits before trying again while a write is under way (``kg.store.meta.in_flight``).
+IN_FLIGHT_WAIT = 0.05
 
 
 @dataclass
@@ -89,7 +91,8 @@ class KnowledgeGraph:
             default_graphs=list(q.default_graphs) if q.default_graphs is not None else None,
             named_graphs=list(q.named_graphs) if q.named_graphs is not None else None,
             max_rows=q.max_rows)) for q in queries]
-        if (self._stored_version(timeout) or "") != (before or ""):
+        after = self._stored_version(timeout) or ""
+        if after != (before or "") or meta.in_flight(after):
             raise GraphMoved("the graph changed while this request read it")
         return results
 
@@ -107,6 +110,8 @@ class KnowledgeGraph:
                 if time.monotonic() >= stop:
                     raise
                 self.store.repin()
+                if meta.in_flight(self.store.version()):
+                    time.sleep(IN_FLIGHT_WAIT)  # a write is under way: let it finish
 
     def _stored_version(self, timeout: float) -> str | None:
         """The version as the store holds it now (not the one pinned for the request)."""

@@ -8,6 +8,7 @@ remote store agree on ETags), and survives restarts.
 from __future__ import annotations
 
 import datetime as _dt
+import time
 import uuid
 
 import pyoxigraph as ox
@@ -25,6 +26,35 @@ def new_version() -> tuple[str, str]:
     """A fresh (version, modified) pair."""
     now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return uuid.uuid4().hex, now
+
+
+#: What starts the version of a write in progress (``in_flight_version``); a finished write's version
+#: is a bare hex uuid.
+IN_FLIGHT = "~"
+
+
+def in_flight_version(lease: float) -> str:
+    """The version a write announces before it starts, on an engine whose reads may see part of a
+    write (read committed): it says that what a reader sees may be half written, until the write's
+    own version replaces it or, should the writer die, until ``lease`` seconds have passed."""
+    return f"{IN_FLIGHT}{uuid.uuid4().hex}{IN_FLIGHT}{int(time.time() + lease) + 1}"
+
+
+def in_flight(version: str | None, now: float | None = None) -> bool:
+    """Whether ``version`` announces a write still in progress (its lease not yet over).
+
+    >>> in_flight(in_flight_version(60)), in_flight(new_version()[0]), in_flight(None)
+    (True, False, False)
+    >>> in_flight(in_flight_version(60), now=time.time() + 120)
+    False
+    """
+    if not version or not version.startswith(IN_FLIGHT):
+        return False
+    try:
+        until = int(version.rsplit(IN_FLIGHT, 1)[1])
+    except ValueError:
+        return False
+    return (time.time() if now is None else now) < until
 
 
 def bump_operations(graph_ns: str, version: str, modified: str) -> str:

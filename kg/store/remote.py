@@ -482,6 +482,12 @@ class RemoteStore(GraphWrites):
 
     def _write(self, update: str, timeout: float = WRITE_TIMEOUT) -> None:
         transport = "post" if self.transport == "post" else "form"
+        if self.virtuoso:
+            # Virtuoso's readers do not wait for a write, and one query can see part of a committing
+            # one. The write is announced first, in a transaction of its own: a reader that sees any
+            # of it then finds the version changed (``in_flight``) and reads again, later.
+            self._write_once(meta.bump_operations(self.config.graph_ns, meta.in_flight_version(timeout),
+                                                  meta.new_version()[1]), CONTROL_TIMEOUT)
         for attempt in range(DEADLOCK_ATTEMPTS):
             wrapper = self._wrapper(self.update_endpoint, update, kind="INSERT", transport=transport)
             status, content_type, body = self._send(wrapper, timeout)
