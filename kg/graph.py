@@ -91,9 +91,7 @@ class KnowledgeGraph:
             default_graphs=list(q.default_graphs) if q.default_graphs is not None else None,
             named_graphs=list(q.named_graphs) if q.named_graphs is not None else None,
             max_rows=q.max_rows)) for q in queries]
-        after = self._stored_version(timeout) or ""
-        if after != (before or "") or meta.in_flight(after):
-            raise GraphMoved("the graph changed while this request read it")
+        self.store.ensure_unmoved(before)
         return results
 
     def consistent(self, read: Callable[[], T]) -> T:
@@ -112,12 +110,6 @@ class KnowledgeGraph:
                 self.store.repin()
                 if meta.in_flight(self.store.version()):
                     time.sleep(IN_FLIGHT_WAIT)  # a write is under way: let it finish
-
-    def _stored_version(self, timeout: float) -> str | None:
-        """The version as the store holds it now (not the one pinned for the request)."""
-        for row in self.store.query(meta.read_query(self.config.graph_ns), timeout=timeout):
-            return row["v"].value if row["v"] is not None else None
-        return None
 
     @property
     def prefixes(self) -> dict[str, str]:

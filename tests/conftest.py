@@ -35,6 +35,7 @@ VIRTUOSO_MODULES = frozenset({
     "test_sparql_protocol", "test_sparql_clients", "test_sparql_formats", "test_sparql_update",
     "test_sparql_safety", "test_outbound_guard", "test_hostile_input",
     "test_linked_data", "test_extend_http", "test_api_lookup", "test_compare", "test_service_basics",
+    "test_soak",
 })
 
 

@@ -1,7 +1,7 @@
 """Resource limits hold on every route that runs SPARQL, not only on /sparql: named queries answer
 503 at the time limit and stop at the row cap; lookups page within a fixed maximum; the server keeps
-answering other clients while a query runs out its limit; memory stays bounded when a query asks
-for a huge result; and concurrent readers never see half of a type that a writer adds and removes.
+answering other clients while a query runs out its limit; and memory stays bounded when a query asks
+for a huge result. (That concurrent readers never see half of a type is tests/test_soak.py.)
 
 /sparql's own limits are tested in tests/test_sparql_limits.py; this module covers the other routes
 and the server as a whole (its RSS, read from /proc, across its process group).
@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench import soak
 from tests.support.server import ROOT, ServerProcess
 
 JSON = "application/sparql-results+json"
@@ -158,13 +157,3 @@ def test_memory_stays_bounded_when_queries_ask_for_huge_results(server, http, se
             assert len(r.content) < 20_000_000
     grown_mib = (_group_rss_kib(leader) - before) / 1024
     assert grown_mib < 150, f"the server grew by {grown_mib:.0f} MiB answering capped results"
-
-
-def test_readers_never_see_half_a_type_while_a_writer_churns(server, admin_token):
-    """A few seconds of bench/soak.py against the shared server: many readers on the query mix and the
-    lookup routes, one writer adding and removing a type; every answer 200, every read of the type
-    absent or complete."""
-    result = soak.run(server.url, admin_token, seconds=3, clients=6)
-    assert result.ok, result.report()
-    assert result.writes >= 1
-    assert result.type_reads["complete"] + result.type_reads["absent"] >= 3, result.report()

@@ -61,9 +61,18 @@ class GraphWrites:
         a store whose version is read in memory needs nothing."""
         return contextlib.nullcontext()
 
+    #: Whether one query can see part of a write that commits while it runs (Virtuoso reads committed
+    #: rows without waiting); such a store's single queries are checked with ``ensure_unmoved`` too.
+    torn_reads = False
+
     def repin(self) -> None:
         """Read the version the store holds now, pinned for the rest of the request when it has a
         scope (after ``GraphMoved``); a store whose version is read in memory needs nothing."""
+
+    def ensure_unmoved(self, before: str) -> None:
+        """Raise ``GraphMoved`` unless the store still holds the settled version ``before``: what was
+        read since ``before`` was pinned is then of that one version. A store whose reads hold one
+        version by themselves (the embedded store's evaluators) needs nothing."""
 
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
         """Make ``graph`` hold exactly ``triples``; with ``unless`` (a group pattern), only when it has
@@ -107,9 +116,18 @@ class Store(Protocol):
         a store whose version is read in memory needs nothing."""
         return contextlib.nullcontext()
 
+    #: Whether one query can see part of a write that commits while it runs (Virtuoso reads committed
+    #: rows without waiting); such a store's single queries are checked with ``ensure_unmoved`` too.
+    torn_reads = False
+
     def repin(self) -> None:
         """Read the version the store holds now, pinned for the rest of the request when it has a
         scope (after ``GraphMoved``); a store whose version is read in memory needs nothing."""
+
+    def ensure_unmoved(self, before: str) -> None:
+        """Raise ``GraphMoved`` unless the store still holds the settled version ``before``: what was
+        read since ``before`` was pinned is then of that one version. A store whose reads hold one
+        version by themselves (the embedded store's evaluators) needs nothing."""
 
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
         """Atomically make named graph ``graph`` hold exactly ``triples``; bumps the version.

@@ -64,7 +64,15 @@ from kg.config import Config
 from kg.query import deadline
 from kg.query.precheck import without_trailing_semicolon
 from kg.store import meta
-from kg.store.base import CappedSolutions, GraphWrites, QueryResult, StoreError, StoreTimeout, StoreUnavailable
+from kg.store.base import (
+    CappedSolutions,
+    GraphMoved,
+    GraphWrites,
+    QueryResult,
+    StoreError,
+    StoreTimeout,
+    StoreUnavailable,
+)
 from kg.store.remote_answers import (
     GRAPH_TYPES,
     RESULT_TYPES,
@@ -169,6 +177,7 @@ class RemoteStore(GraphWrites):
         #: Virtuoso (by its Server header): the texts it is sent are checked and reshaped as
         #: docs/remote-stores.md says, and queries carry Virtuoso's own time and row limits.
         self.virtuoso = self.server.lower().startswith("virtuoso")
+        self.torn_reads = self.virtuoso
         self._refresh_version(force=True)
         #: Whether the endpoint itself makes the default graph the union of the named graphs.
         self.native_union = False
@@ -310,6 +319,18 @@ class RemoteStore(GraphWrites):
     def repin(self) -> None:
         """Read the version the store holds now; within ``request_scope`` it becomes the pinned one."""
         self._refresh_version(force=True)
+
+    def ensure_unmoved(self, before: str) -> None:
+        """As the protocol says: the version is read again, and must be ``before`` and settled (an
+        announced write, ``meta.in_flight``, may be half visible on an engine that reads committed)."""
+        limit = deadline.remaining(min(CONTROL_TIMEOUT, self.config.query_timeout))
+        if limit <= 0:
+            raise StoreTimeout("the request's time limit was reached before the store's version could be read")
+        after = None
+        for row in self._query(meta.read_query(self.config.graph_ns), timeout=limit):
+            after = row["v"].value if row["v"] is not None else None
+        if (after or "") != (before or "") or meta.in_flight(after):
+            raise GraphMoved("the graph changed while this request read it")
 
     def dump(self, fmt: ox.RdfFormat) -> bytes:
         _, hidden = self._graphs_seen()
@@ -482,7 +503,7 @@ class RemoteStore(GraphWrites):
 
     def _write(self, update: str, timeout: float = WRITE_TIMEOUT) -> None:
         transport = "post" if self.transport == "post" else "form"
-        if self.virtuoso:
+        if self.torn_reads:
             # Virtuoso's readers do not wait for a write, and one query can see part of a committing
             # one. The write is announced first, in a transaction of its own: a reader that sees any
             # of it then finds the version changed (``in_flight``) and reads again, later.
