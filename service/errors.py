@@ -179,9 +179,10 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(GraphMoved)
     def _graph_moved(exc: GraphMoved) -> Response:
-        # Writes kept landing while this request read, until its time limit: nothing half-read is sent.
-        return render(Problem(503, "Graph changing", "the graph changed each time this request read it, "
-                              "until its time limit; try again", kind="graph-changing",
+        # A write landed while this request read (a GET is read again until its time limit first):
+        # nothing read from two versions is sent.
+        return render(Problem(503, "Graph changing", "the graph changed while this request read it, so it "
+                              "could not be answered from one version; try again", kind="graph-changing",
                               headers={"Retry-After": RETRY_DEADLINE}))
 
     @app.errorhandler(StoreTimeout)
