@@ -58,6 +58,9 @@ class Job:
     graph_format: str | None = "turtle"  #: key for CONSTRUCT/DESCRIBE answers
     max_rows: int = 10_000
     max_bytes: int = 16 * 1024**2  #: byte cap of the serialised answer (Config.max_result_bytes)
+    #: A trusted query's answer, read back by ``kg.query.trusted`` rather than sent to a client: the
+    #: engine writes it itself, in TSV or N-Triples (``_native``).
+    native: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,10 @@ def _query(store: Any, job: Job, prefixes: dict[str, str] | None, *, embedded: b
 
 
 def _serialise(result: Any, job: Job, prefixes: dict[str, str] | None) -> Outcome:
+    if job.native and isinstance(result, ox.QuerySolutions):
+        return _native(result, "results", BY_KEY["tsv"], job, header=1)
+    if job.native and isinstance(result, ox.QueryTriples):
+        return _native(result, "graph", BY_KEY["ntriples"], job, header=0)
     if isinstance(result, ox.QueryBoolean):
         fmt = BY_KEY.get(job.results_format or "")
         if fmt is None:
@@ -180,6 +187,57 @@ def _serialise(result: Any, job: Job, prefixes: dict[str, str] | None) -> Outcom
     body, cut = _fit(triples, job.max_bytes, lambda part: serialize_triples(part, fmt, prefixes))
     return Outcome("ok", kind="graph", format=fmt.key, truncated=truncated or cut > 0, count=len(triples) - cut,
                    body=body)
+
+
+class _Full(Exception):
+    """The answer has passed a cap: the engine's writer is stopped."""
+
+
+class _Lines:
+    """Where the engine writes a line-based answer (one row or triple a line, with any line break in
+    a value escaped): it keeps what was written and stops the writer, by raising ``_Full``, once it
+    holds more lines or bytes than the caps let through."""
+
+    def __init__(self, max_lines: int, max_bytes: int):
+        self.buffer = bytearray()
+        self.lines = 0
+        self.max_lines = max_lines
+        self.max_bytes = max_bytes
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        self.lines += data.count(b"\n")
+        if self.lines > self.max_lines or len(self.buffer) > self.max_bytes:
+            raise _Full
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def whole_lines(self) -> bytes:
+        """The longest run of whole lines within both caps."""
+        end, found = 0, 0
+        while found < self.max_lines:
+            newline = self.buffer.find(b"\n", end)
+            if newline < 0 or newline + 1 > self.max_bytes:
+                break
+            end, found = newline + 1, found + 1
+        return bytes(self.buffer[:end])
+
+
+def _native(result: Any, kind: str, fmt: Format, job: Job, *, header: int) -> Outcome:
+    """The answer as the engine writes it (in Rust, ~15 times faster than building it here), cut at
+    whole lines by the row and byte caps; ``header`` lines come before the rows (TSV's variables)."""
+    sink = _Lines(job.max_rows + header, job.max_bytes)
+    stopped = False
+    try:
+        result.serialize(sink, format=fmt.ox_results if kind == "results" else fmt.ox_rdf)
+    except _Full:
+        stopped = True
+    body = sink.whole_lines()
+    count = body.count(b"\n") - header
+    return Outcome("ok", kind=kind, format=fmt.key, truncated=stopped or len(body) < len(sink.buffer),
+                   count=max(0, count), body=body)
 
 
 # -- the caps: rows and bytes --------------------------------------------------------------------------

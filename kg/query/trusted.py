@@ -5,6 +5,8 @@ extensions and bulk loads make as large as anyone likes; their answers must stil
 configured time limit. With the embedded store only a process can be stopped, so a store query
 that carries a ``timeout`` is handed to the evaluators (``KnowledgeGraph.evaluators``) and its
 answer comes back as bytes, parsed into the same pyoxigraph objects the store would have returned.
+The bytes are TSV (rows) or N-Triples (triples) written by the engine itself (``Job.native``): building
+them in Python (JSON, as a client gets) cost more than many of the queries.
 Queries without a timeout (loading, validation, writes) stay in-process.
 
 A request that needs several independent queries sends them together (``bounded_batch``): one round
@@ -42,9 +44,10 @@ class Query:
             default_graphs=tuple(self.default_graphs) if self.default_graphs is not None else None,
             named_graphs=tuple(self.named_graphs) if self.named_graphs is not None else None,
             substitutions=tuple((self.substitutions or {}).items()),
-            results_format="json",
+            results_format="tsv",
             graph_format="ntriples",
             max_rows=self.max_rows or kg.config.max_rows,
+            native=True,
         )
 
 
@@ -96,4 +99,4 @@ def _result(outcome: Outcome) -> QueryResult:
         raise StoreError(outcome.message or f"the query failed ({outcome.status})")
     if outcome.kind == "graph":
         return iter([q.triple for q in ox.parse(outcome.body, format=ox.RdfFormat.N_TRIPLES)])
-    return ox.parse_query_results(outcome.body, ox.QueryResultsFormat.JSON)
+    return ox.parse_query_results(outcome.body, ox.QueryResultsFormat.TSV)

@@ -197,6 +197,51 @@ def test_a_graph_answer_is_cut_at_the_caps_and_still_parses(texts, fmt):
     assert (rows.truncated, len(list(ox.parse(rows.body, format=rdf)))) == (True, 5)
 
 
+def _native_rows(body: bytes) -> list[tuple[str, str]]:
+    """A trusted query's answer as ``kg.query.trusted`` reads it back (Oxigraph's TSV parser)."""
+    return [(row["s"].value, row["text"].value) for row in ox.parse_query_results(body, ox.QueryResultsFormat.TSV)]
+
+
+def test_a_trusted_answer_is_written_by_the_engine_and_reads_back_term_for_term(texts):
+    """The texts hold a tab, a line break, quotes and a backslash: a TSV line per row holds only if
+    the engine escapes them, and the answer must read back to the very values the store holds."""
+    outcome = execute(texts, Job(SELECT_TEXTS, results_format="tsv", native=True), None)
+    assert (outcome.status, outcome.truncated, outcome.count) == ("ok", False, 40)
+    expected = [(str(row["s"].value), row["text"].value) for row in texts.query(SELECT_TEXTS)]
+    assert _native_rows(outcome.body) == expected
+    assert outcome.body.count(b"\n") == 41  # one line per row, and the variables'
+
+
+@pytest.mark.parametrize("cap", [7, 40])
+def test_a_trusted_answer_stops_at_the_row_cap_and_says_so_only_when_rows_were_left(texts, cap):
+    outcome = execute(texts, Job(SELECT_TEXTS, results_format="tsv", native=True, max_rows=cap), None)
+    assert (outcome.truncated, outcome.count) == (cap < 40, cap)
+    assert [s for s, _ in _native_rows(outcome.body)] == SUBJECTS[:cap]
+
+
+@pytest.mark.parametrize("cap", [200, 1500, 4000])
+def test_a_trusted_answer_past_the_byte_cap_is_cut_to_whole_lines(texts, cap):
+    outcome = execute(texts, Job(SELECT_TEXTS, results_format="tsv", native=True, max_bytes=cap), None)
+    assert outcome.truncated and len(outcome.body) <= cap
+    rows = _native_rows(outcome.body) if outcome.body else []
+    assert len(rows) == outcome.count < 40 and [s for s, _ in rows] == SUBJECTS[: len(rows)]
+    # The longest run of whole lines that fits: one more line would not have.
+    longer = execute(texts, Job(SELECT_TEXTS, results_format="tsv", native=True, max_rows=len(rows) + 1), None)
+    assert len(longer.body) > cap
+
+
+def test_a_trusted_graph_answer_is_n_triples_cut_at_whole_triples(texts):
+    construct = "CONSTRUCT { ?s <urn:x:text> ?text } WHERE { ?s <urn:x:text> ?text }"
+    whole = execute(texts, Job(construct, native=True), None)
+    assert (whole.format, whole.truncated, whole.count) == ("ntriples", False, 40)
+    assert {q.triple for q in ox.parse(whole.body, format=ox.RdfFormat.N_TRIPLES)} == {q.triple for q in texts}
+    for job in (Job(construct, native=True, max_rows=5), Job(construct, native=True, max_bytes=2000)):
+        cut = execute(texts, job, None)
+        parsed = [q.triple for q in ox.parse(cut.body, format=ox.RdfFormat.N_TRIPLES)]
+        assert cut.truncated and 0 < len(parsed) == cut.count < 40 and len(cut.body) <= job.max_bytes
+        assert set(parsed) <= {q.triple for q in texts}
+
+
 def test_a_syntax_error_is_an_answer_not_a_failure(texts):
     outcome = execute(texts, Job("SELECT ?s WHERE { ?s ?p }"), None)
     assert outcome.status == "syntax" and outcome.message
