@@ -116,18 +116,14 @@ class Store(Protocol):
         a store whose version is read in memory needs nothing."""
         return contextlib.nullcontext()
 
-    #: Whether one query can see part of a write that commits while it runs (Virtuoso reads committed
-    #: rows without waiting); such a store's single queries are checked with ``ensure_unmoved`` too.
-    torn_reads = False
+    #: See ``GraphWrites.torn_reads``.
+    torn_reads: bool
 
     def repin(self) -> None:
-        """Read the version the store holds now, pinned for the rest of the request when it has a
-        scope (after ``GraphMoved``); a store whose version is read in memory needs nothing."""
+        """See ``GraphWrites.repin``."""
 
     def ensure_unmoved(self, before: str) -> None:
-        """Raise ``GraphMoved`` unless the store still holds the settled version ``before``: what was
-        read since ``before`` was pinned is then of that one version. A store whose reads hold one
-        version by themselves (the embedded store's evaluators) needs nothing."""
+        """See ``GraphWrites.ensure_unmoved``."""
 
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
         """Atomically make named graph ``graph`` hold exactly ``triples``; bumps the version.
