@@ -323,12 +323,7 @@ class RemoteStore(GraphWrites):
     def ensure_unmoved(self, before: str) -> None:
         """As the protocol says: the version is read again, and must be ``before`` and settled (an
         announced write, ``meta.in_flight``, may be half visible on an engine that reads committed)."""
-        limit = deadline.remaining(min(CONTROL_TIMEOUT, self.config.query_timeout))
-        if limit <= 0:
-            raise StoreTimeout("the request's time limit was reached before the store's version could be read")
-        after = None
-        for row in self._query(meta.read_query(self.config.graph_ns), timeout=limit):
-            after = row["v"].value if row["v"] is not None else None
+        after, _ = self._stored_version()
         if (after or "") != (before or "") or meta.in_flight(after):
             raise GraphMoved("the graph changed while this request read it")
 
@@ -467,20 +462,25 @@ class RemoteStore(GraphWrites):
         now = time.monotonic()
         if not force and now - self._version_read < (VERSION_TTL if ttl is None else ttl):
             return
-        version = modified = None
-        # Within the asking request's deadline: a hung store must not hold a request for the fixed
-        # control timeout before its own limit applies.
-        limit = deadline.remaining(min(CONTROL_TIMEOUT, self.config.query_timeout)) if not force else CONTROL_TIMEOUT
-        if limit <= 0:
-            raise StoreTimeout("the request's time limit was reached before the store's version could be read")
-        for row in self._query(meta.read_query(self.config.graph_ns), timeout=limit):
-            v, m = row["v"], row["m"]
-            version, modified = (v.value if v else None), (m.value if m else None)
+        version, modified = self._stored_version(within_request=not force)
         with self._lock:
             self._version, self._modified, self._version_read = version, modified, now
         pinned = _PINNED.get()
         if pinned is not None and pinned[0] is self:
             _PINNED.set((self, version, modified))
+
+    def _stored_version(self, *, within_request: bool = True) -> tuple[str | None, str | None]:
+        """(version, modified) as the store holds them now. Within the asking request's deadline: a
+        hung store must not hold a request for the fixed control timeout before its own limit applies."""
+        limit = (deadline.remaining(min(CONTROL_TIMEOUT, self.config.query_timeout)) if within_request
+                 else CONTROL_TIMEOUT)
+        if limit <= 0:
+            raise StoreTimeout("the request's time limit was reached before the store's version could be read")
+        version = modified = None
+        for row in self._query(meta.read_query(self.config.graph_ns), timeout=limit):
+            v, m = row["v"], row["m"]
+            version, modified = (v.value if v else None), (m.value if m else None)
+        return version, modified
 
     def _graphs_seen(self) -> tuple[list[str] | None, frozenset[str]]:
         """(the graphs each query names, None when the endpoint's default graph is exactly their union;
