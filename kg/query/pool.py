@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 MIN_SPACING = 0.5
 #: How long a write waits for the copy to apply it before the copy is reloaded instead, in seconds.
 APPLY_TIMEOUT = 5.0
+#: Loads of a copy of one version tried before that version is left to the disk. A load can fail for a
+#: passing reason (the dump helper's read-only open of the directory failed once in a benchmark run,
+#: right after a bulk load, and the next load succeeded), so a failure is tried again, each time after
+#: twice as long; a cause that lasts (the copy does not fit ``KG_WORKER_MEMORY``) ends the tries.
+LOAD_ATTEMPTS = 3
 
 
 class QueryPool:
@@ -53,6 +58,7 @@ class QueryPool:
         self._failed_version: str | None = None  #: the store version a copy could not be made of
         self._wanted = version  #: the store's newest version we know of
         self._changes = 0  #: writes seen; a copy started before the last one is reloaded
+        self._failures = 0  #: loads of the wanted version that failed in a row
         self._closed = False
         self._timer: threading.Timer | None = None  #: a load waiting for its spacing
         self._last_error = ""  #: why the last copy could not be made (shown on /healthz)
@@ -135,6 +141,7 @@ class QueryPool:
         with self._lock:
             self._wanted = version
             self._changes += 1
+            self._failures = 0
             if self._loading is None and not self._closed:
                 self._start_engine_locked()
 
@@ -160,7 +167,8 @@ class QueryPool:
         """
         if self._timer is not None or self._closed:
             return
-        wait = self._last_start + max(MIN_SPACING, 2 * self._last_load_seconds) - time.monotonic()
+        spacing = max(MIN_SPACING, 2 * self._last_load_seconds, MIN_SPACING * 2 ** self._failures)
+        wait = self._last_start + spacing - time.monotonic()
         if wait > 0:
             self._timer = threading.Timer(wait, self._start_later)
             self._timer.daemon = True
@@ -189,12 +197,18 @@ class QueryPool:
                 engine.kill()
                 return
             if engine.state != "ready":
-                log.warning("the in-memory query engine could not load the graph (%s); "
-                            "queries are answered from disk", engine.error)
-                self._failed_version = self._wanted
+                self._failures += 1
                 self._last_error = engine.error
+                again = self._failures < LOAD_ATTEMPTS
+                log.warning("the in-memory query engine could not load the graph (%s); queries are "
+                            "answered from disk%s", engine.error, ", and the load is tried again" if again else "")
+                if again:
+                    self._start_engine_locked()
+                else:
+                    self._failed_version = self._wanted
                 return
             old, self._engine = self._engine, engine
+            self._failures = 0
             self._failed_version = None
             self._last_error = ""
             self._last_load_seconds = engine.load_seconds
@@ -234,9 +248,10 @@ class QueryPool:
         out: dict[str, Any] = {"mode": self.mode, "disk": disk.describe() if disk is not None else None,
                                "answered": dict(self.answered), "stopped_at_deadline_on_disk": self.disk_kills}
         if self.mode == "memory":
-            engine, loading = self._engine, self._loading
+            with self._lock:  # a failed load hands over to its retry under the lock
+                engine, loading = self._engine, self._loading is not None or self._timer is not None
             out["engine"] = engine.describe() if engine is not None else None
-            out["loading"] = loading is not None or self._timer is not None
+            out["loading"] = loading
             out["loads"] = self.engine_loads
             out["writes_applied"] = self.writes_applied
             out["stopped_at_deadline"] = self.engine_kills
