@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -230,6 +231,8 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
             svc.stop()
     if fast:
         _fast_rows(fast, args, rows, label)
+    if size >= SCALE_MIN_SIZE and args.links:
+        _scale_rows(label, data_dir, work, args, rows)
 
 
 #: Virtuoso is measured up to this size: issue 15's target for it is at 100k, and loading 1M triples
@@ -272,6 +275,54 @@ def _virtuoso_rows(size: int, label: str, data: Path, work: Path, args, rows: li
           f"{bad_remote or ''}{bad_direct or ''}", flush=True)
     rows.append(Row(label, "remote", "query mix over the remote store on Virtuoso vs Virtuoso directly",
                     remote_result, direct, target=0.8, bad=bad_remote, bad_other=bad_direct))
+
+
+#: Issue 15's scale case: at 1M triples, one resource (KPO) linked from this many others.
+SCALE_LINKS = 300_000
+SCALE_MIN_SIZE = 1_000_000
+#: Timed requests of each kind in the scale case (the median is reported; the first page request
+#: after the links are loaded, which makes the pages, is reported beside it).
+SCALE_REPEATS = 5
+
+
+def _scale_rows(label: str, data_dir: Path, work: Path, args, rows: list[Row]) -> None:
+    """Issue 15's scale case on the ``label`` data plus ``SCALE_LINKS`` links to KPO, cache off: the HTML
+    page of KPO (its incoming links paged) and a dry run of ``examples/lpo.ttl``, each under 1 s."""
+    links = work / f"links-{label}.nt"
+    datagen.links_to(datagen.ID + "kpo", SCALE_LINKS, links)
+    _timed([sys.executable, "-m", "cli", "load", "--quiet", "--graph", "links", str(links)],
+           env={"KG_DATA_DIR": str(data_dir), "KG_STORE": "embedded"})
+    scale = f"{label} + {SCALE_LINKS // 1000}k links"
+    token = "bench-admin-token"
+    svc = procs.service(data_dir, cache=False, extra_env={"KG_ADMIN_TOKEN": token}).start()
+    try:
+        procs.wait_for_query_engine(svc)
+        page, first, bad_page = _timed_requests(
+            lambda: requests.get(svc.url + "/doc/kpo.html", headers={"Accept": "text/html"}, timeout=600))
+        lpo = (procs.ROOT / "examples" / "lpo.ttl").read_bytes()
+        dry, _, bad_dry = _timed_requests(lambda: requests.post(
+            svc.url + "/api/types", params={"dry_run": "1"}, data=lpo, timeout=600,
+            headers={"Content-Type": "text/turtle", "Authorization": f"Bearer {token}"}))
+    finally:
+        svc.stop()
+    print(f"  {scale}: /doc/kpo.html {page:.3f} s (first {first:.2f} s), dry run {dry:.3f} s", flush=True)
+    rows.append(Row(scale, "links", f"HTML page of a resource with {SCALE_LINKS:,} incoming links, "
+                    f"median of {SCALE_REPEATS} (s)", page, None, limit=1.0, bad=bad_page,
+                    note=f"first request after the links were loaded: {first:.2f} s"))
+    rows.append(Row(scale, "dry run", f"dry run of examples/lpo.ttl, median of {SCALE_REPEATS} (s)", dry,
+                    None, limit=1.0, bad=bad_dry))
+
+
+def _timed_requests(send) -> tuple[float, float, dict]:
+    """(median seconds, first seconds, statuses other than 2xx) of ``SCALE_REPEATS`` + 1 calls of ``send``."""
+    times, bad = [], {}
+    for _ in range(SCALE_REPEATS + 1):
+        started = time.perf_counter()
+        response = send()
+        times.append(time.perf_counter() - started)
+        if not 200 <= response.status_code < 300:
+            bad[f"{response.request.method} {response.request.path_url}"] = response.status_code
+    return statistics.median(times[1:]), times[0], bad
 
 
 FAST_PATHS = (
@@ -335,6 +386,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-virtuoso", dest="virtuoso", action="store_false",
         help="leave out the remote store on Virtuoso (measured when virtuoso-t is installed)"
+    )
+    parser.add_argument(
+        "--no-links", dest="links", action="store_false",
+        help=f"leave out the scale case at 1M ({SCALE_LINKS:,} links to one resource, a dry run)"
     )
     parser.add_argument(
         "--output",

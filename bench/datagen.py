@@ -127,6 +127,16 @@ def generate(triples: int, path: Path, seed: int = 7) -> int:
     return count
 
 
+def links_to(target: str, links: int, path: Path) -> int:
+    """Write ``links`` triples ``<linker-i> schema:knowsAbout <target>`` to ``path`` (N-Triples): one
+    resource linked from that many others, the shape that makes a description's incoming links page."""
+    about, obj = _iri(SCHEMA + "knowsAbout"), _iri(target)
+    with open(path, "w", encoding="utf-8") as out:
+        for i in range(links):
+            out.write(f"{_iri(thing('linker', i))} {about} {obj} .\n")
+    return links
+
+
 def parse_size(text: str) -> int:
     """``10k`` → 10000, ``1M`` → 1000000."""
     text = text.strip().lower()

@@ -136,6 +136,9 @@ def wait_for_query_engine(proc: Proc, timeout: float = 600) -> None:
         copy = engine.get("engine") or {}
         if copy.get("state") == "ready" and copy.get("version") == health.get("version"):
             return
+        if engine.get("error") and not engine.get("loading"):
+            raise RuntimeError(f"the in-memory query engine could not load the graph: {engine['error']}\n"
+                               + proc.output())
         time.sleep(0.2)
     raise RuntimeError(f"the in-memory query engine did not load within {timeout:g} s")
 
