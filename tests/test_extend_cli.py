@@ -73,7 +73,8 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def shared_dir(tmp_path_factory) -> Path:
-    """One store for the rejection tests: each leaves it unchanged (which is what they check)."""
+    """One store for the rejection tests and the dry run: each leaves it unchanged (which is what they
+    check)."""
     return _initialised(tmp_path_factory.mktemp("cli") / "data")
 
 
@@ -108,7 +109,8 @@ def test_add_yaml_form_then_remove(data_dir: Path) -> None:
     assert not ask(data_dir, "ASK { <https://w3id.org/outsourcing-kg/id/rpo> ?p ?o }")
 
 
-def test_dry_run_writes_nothing_and_names_nearest_type(data_dir: Path) -> None:
+def test_dry_run_writes_nothing_and_names_nearest_type(shared_dir: Path) -> None:
+    data_dir = shared_dir  # leaves the store unchanged, which is what it checks
     before = content(data_dir)
     result = run(data_dir, "add-type", "--dry-run", str(EXAMPLES / "lpo.ttl"))
     assert result.exit_code == 0, result.output

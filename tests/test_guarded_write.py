@@ -13,6 +13,7 @@ from kg.config import Config
 from kg.store.embedded import EmbeddedStore
 from kg.store.remote import RemoteStore
 from tests.support.remote import remote_engines, start_engine
+from tests.support.virtuoso import VirtuosoServer
 
 LABEL = ox.NamedNode("urn:kg-test:label")
 
@@ -66,14 +67,44 @@ def test_one_write_wins_in_an_embedded_store(tmp_path):
         store.close()
 
 
-@pytest.mark.remote
-@pytest.mark.parametrize("engine", remote_engines())
-def test_one_write_wins_across_replicas_of_a_remote_store(tmp_path, engine):
-    server = start_engine(engine)
+@pytest.fixture(scope="module", params=remote_engines())
+def engine(request):
+    """One endpoint of each engine for the module (Virtuoso takes 2-3 s to start): each test writes
+    graphs, slugs and acronyms of its own, and what it leaves does not touch the others' claims."""
+    server = start_engine(request.param)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def replicas(engine, tmp_path_factory):
+    """Two `kg serve` over the module's endpoint, caches on, shared by the tests that need two
+    services (each start costs ~2 s): the race below proves one 201 through caches as well, and
+    the test after it needs them on."""
+    from tests.support.server import ServerProcess
+
+    env = {"KG_STORE": "remote", "KG_VALIDATE": "0", **engine.env}
+    base = tmp_path_factory.mktemp("replicas")
+    for i in (0, 1):
+        (base / f"replica{i}").mkdir()
+    pair = [ServerProcess(data_dir=base / f"replica{i}" / "data", env=env) for i in (0, 1)]
     try:
-        config = Config.from_env({"data_dir": tmp_path / "data", "store": "remote", **server.settings},
-                                 environ={})
-        replicas = [RemoteStore(config), RemoteStore(config)]  # two services, one store
+        for replica in pair:
+            replica.start()
+        yield pair
+    finally:
+        for replica in pair:
+            replica.stop()
+
+
+@pytest.mark.remote
+def test_one_write_wins_across_replicas_of_a_remote_store(tmp_path, engine):
+    # The transport is set rather than probed: over Virtuoso the probe (KG_SPARQL_TRANSPORT=auto)
+    # costs each store 2 s and lands on the form POST (tests/test_virtuoso.py proves both).
+    settings = {**engine.settings, **({"sparql_transport": "form"} if isinstance(engine, VirtuosoServer) else {})}
+    config = Config.from_env({"data_dir": tmp_path / "data", "store": "remote", **settings}, environ={})
+    replicas = [RemoteStore(config), RemoteStore(config)]  # two services, one store
+    try:
         results = _race(replicas)
         assert results.count(True) == 1, results
         assert _holders(replicas[0]) == 1
@@ -83,29 +114,24 @@ def test_one_write_wins_across_replicas_of_a_remote_store(tmp_path, engine):
         graph = f"urn:kg-test:graph{winner}"
         assert replicas[1].replace_graph(graph, _triples(winner), unless=_unless(graph))
     finally:
-        server.stop()
+        replicas[0].update(" ;\n".join(f"DROP SILENT GRAPH <urn:kg-test:graph{n}>" for n in range(16)))
+        for store in replicas:
+            store.close()
 
 
 @pytest.mark.remote
-@pytest.mark.parametrize("engine", remote_engines())
-def test_two_services_over_one_store_accept_one_acronym_once(tmp_path, engine):
+def test_two_services_over_one_store_accept_one_acronym_once(replicas):
     """Two `kg serve` over one endpoint (Oxigraph server, Virtuoso), the same acronym submitted through
     both at once: exactly one 201; the other is 409 and wrote nothing. The one added is then answered
     by both."""
     import requests
 
     from bench.soak import type_turtle
-    from tests.support.server import ADMIN_TOKEN, ServerProcess
+    from tests.support.server import ADMIN_TOKEN
 
-    store = start_engine(engine)
-    env = {"KG_STORE": "remote", "KG_VALIDATE": "0", "KG_CACHE": "off", **store.env}
-    for i in (0, 1):
-        (tmp_path / f"replica{i}").mkdir()
-    replicas = [ServerProcess(data_dir=tmp_path / f"replica{i}" / "data", env=env) for i in (0, 1)]
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "text/turtle"}
+    added: list[str] = []
     try:
-        for replica in replicas:
-            replica.start()
         for round_, slugs in enumerate((("race-a", "race-b"), ("race-c", "race-c"))):
             acronym = f"RACE{round_}"
             answers: dict[int, requests.Response] = {}
@@ -121,6 +147,7 @@ def test_two_services_over_one_store_accept_one_acronym_once(tmp_path, engine):
                 t.start()
             for t in threads:
                 t.join()
+            added += [slug for i, slug in enumerate(slugs) if answers[i].status_code == 201]
             codes = sorted(r.status_code for r in answers.values())
             assert codes == [201, 409], [(r.status_code, r.text[:200]) for r in answers.values()]
             winner = next(slug for i, slug in enumerate(slugs) if answers[i].status_code == 201)
@@ -129,27 +156,21 @@ def test_two_services_over_one_store_accept_one_acronym_once(tmp_path, engine):
                 found = [t for t in listing["items"] if acronym in (t.get("acronym"), *t.get("acronyms", []))]
                 assert [t["slug"] for t in found] == [winner], found
     finally:
-        for replica in replicas:
-            replica.stop()
-        store.stop()
+        for slug in added:  # the replicas are shared: leave the store as the module found it
+            requests.delete(f"{replicas[0].url}/api/types/{slug}", headers=headers, timeout=60)
 
 
 @pytest.mark.remote
-@pytest.mark.parametrize("engine", remote_engines())
-def test_a_type_added_through_one_replica_is_answered_by_the_other_at_once(tmp_path, engine):
+def test_a_type_added_through_one_replica_is_answered_by_the_other_at_once(replicas):
     """Two `kg serve` over one endpoint, caches on: the other replica has just answered (and cached)
     the list of types, the type page and a SPARQL count; a type is added through the first; the very
     next requests to the second answer with it, and its removal likewise."""
     import requests
 
     from bench.soak import type_turtle
-    from tests.support.server import ADMIN_TOKEN, ServerProcess
+    from tests.support.server import ADMIN_TOKEN
 
-    store = start_engine(engine)
-    env = {"KG_STORE": "remote", "KG_VALIDATE": "0", **store.env}
-    for i in (0, 1):
-        (tmp_path / f"replica{i}").mkdir()
-    writer, reader = (ServerProcess(data_dir=tmp_path / f"replica{i}" / "data", env=env) for i in (0, 1))
+    writer, reader = replicas
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     count = {"query": "SELECT (COUNT(*) AS ?n) WHERE { ?t a out:OutsourcingType }"}
 
@@ -160,20 +181,13 @@ def test_a_type_added_through_one_replica_is_answered_by_the_other_at_once(tmp_p
         return (any(t["slug"] == "seen-at-once" for t in listing["items"]), page.status_code,
                 int(n["results"]["bindings"][0]["n"]["value"]))
 
-    try:
-        writer.start()
-        reader.start()
-        before = seen_by_reader()
-        assert before[:2] == (False, 404)
-        assert requests.get(reader.url + "/api/types", timeout=30).headers.get("X-KG-Cache") == "hit"
-        added = requests.post(writer.url + "/api/types", data=type_turtle("seen-at-once", "SAO").encode(),
-                              headers={**auth, "Content-Type": "text/turtle"}, timeout=60)
-        assert added.status_code == 201, added.text
-        assert seen_by_reader() == (True, 200, before[2] + 1)
-        removed = requests.delete(writer.url + "/api/types/seen-at-once", headers=auth, timeout=60)
-        assert removed.status_code in (200, 204), removed.text
-        assert seen_by_reader() == before
-    finally:
-        writer.stop()
-        reader.stop()
-        store.stop()
+    before = seen_by_reader()
+    assert before[:2] == (False, 404)
+    assert requests.get(reader.url + "/api/types", timeout=30).headers.get("X-KG-Cache") == "hit"
+    added = requests.post(writer.url + "/api/types", data=type_turtle("seen-at-once", "SAO").encode(),
+                          headers={**auth, "Content-Type": "text/turtle"}, timeout=60)
+    assert added.status_code == 201, added.text
+    assert seen_by_reader() == (True, 200, before[2] + 1)
+    removed = requests.delete(writer.url + "/api/types/seen-at-once", headers=auth, timeout=60)
+    assert removed.status_code in (200, 204), removed.text
+    assert seen_by_reader() == before
