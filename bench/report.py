@@ -184,11 +184,11 @@ LIMITS = {
     "queries killable, the engine's Python around Oxigraph); on two cores that is ~1.6 ms of CPU per "
     "request against Oxigraph's ~2.5 ms in all (notes). Reads are evaluated by Oxigraph's in-memory "
     "engine, as in the reference (before it: the on-disk engine, 0.26x at 100k and 0.23x at 1M).",
-    "remote": "each query pays the service's own request handling plus a second HTTP request to the "
-    "endpoint, on the same two cores as the endpoint and the load generator; at 10k the endpoint "
-    "answers faster than a bare Flask app does. Profiled at 10k: the remote client (SPARQLWrapper, "
-    "http.client, parsing the answer into terms) holds ~40% of the server's Python time and writing "
-    "the answer again ~16%.",
+    "remote": "each request makes two round trips to the endpoint (the graph's version, which the graph "
+    "lists and caches are kept by, then the query) and pays the service's own request handling, on the "
+    "same two cores as the endpoint and the load generator; at 10k the endpoint answers faster than a "
+    "bare Flask app does. Profiled at 10k, one query at a time: 2.5-5 ms a query, of which the version "
+    "read is about 40% (notes).",
     "ASK {}": "cache on, a hit is replayed before Flask and costs about what a bare Flask app costs; "
     "cache off, every request is routed, negotiated and sent to the in-memory engine and back.",
     "/doc/kpo.ttl": "cache off, the description is rebuilt per request: two queries in the in-memory engine "
