@@ -8,8 +8,12 @@ workers are stateless and their number is free.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import sys
+import threading
+import time
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
@@ -23,13 +27,25 @@ log = logging.getLogger(__name__)
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss'
 
 
+#: Seconds between two writes of the access lines gathered meanwhile (see ``AccessLogger``).
+ACCESS_FLUSH_INTERVAL = 0.2
+#: Lines held at most while the log's stream is blocked (a stalled pipe); the rest are counted, not kept.
+ACCESS_MAX_PENDING = 100_000
+
+
 class AccessLogger(Logger):
-    """gunicorn's logger, with an access line built from the five fields it holds.
+    """gunicorn's logger, with an access line built from the five fields it holds, written in batches.
 
     The stock ``access`` builds some twenty atoms per request (a timestamp string, the user from the
     Authorization header, every request header) for a format that uses five; on the fast routes that
     was about a third of gunicorn's own cost per request. The line is the same as the stock one with
     ``ACCESS_LOG_FORMAT``; any other configured format falls back to the stock code.
+
+    A log record per request, each written and flushed under the handler's lock, still cost a fifth of
+    the throughput of ``ASK {}`` (measured with the access log on and off: 610-725 against 740-950
+    req/s). So the lines are gathered in memory and written together, as one record, every
+    ``ACCESS_FLUSH_INTERVAL`` seconds by a thread of the worker, and at its exit: a line reaches the
+    log up to that much later, and a worker killed outright loses at most that much of its log.
     """
 
     def access(self, resp, req, environ, request_time) -> None:
@@ -43,14 +59,61 @@ class AccessLogger(Logger):
             status = status.split(None, 1)[0]
         sent = getattr(resp, "sent", None)
         try:
-            self.access_log.info(
-                '%s "%s %s %s" %s %s %d.%06ds',
-                environ.get("REMOTE_ADDR", "-"), environ["REQUEST_METHOD"], environ["RAW_URI"],
-                environ["SERVER_PROTOCOL"], status, "-" if sent is None else sent,
-                request_time.seconds, request_time.microseconds,
-            )
+            line = (f'{environ.get("REMOTE_ADDR", "-")} "{environ["REQUEST_METHOD"]} {environ["RAW_URI"]} '
+                    f'{environ["SERVER_PROTOCOL"]}" {status} {"-" if sent is None else sent} '
+                    f"{request_time.seconds}.{request_time.microseconds:06d}s")
         except Exception:  # noqa: BLE001 - as the stock logger: a bad line must not fail the request
             self.error("access log: %s", sys.exc_info()[1])
+            return
+        lines = self._batch()
+        if len(lines) < ACCESS_MAX_PENDING:
+            lines.append(line)
+        else:
+            self._kg_dropped = getattr(self, "_kg_dropped", 0) + 1
+
+    def _batch(self) -> list[str]:
+        # The logger is made in gunicorn's master and inherited by each forked worker: the lines and
+        # the thread that writes them belong to the process that serves the requests.
+        held = getattr(self, "_kg_lines", None)
+        if held is None or held[0] != os.getpid():
+            with _BATCH_LOCK:
+                held = getattr(self, "_kg_lines", None)
+                if held is None or held[0] != os.getpid():
+                    held = self._kg_lines = (os.getpid(), [])
+                    threading.Thread(target=self._write_batches, daemon=True, name="kg-access-log").start()
+                    atexit.register(self._write_batch)
+        return held[1]
+
+    def _write_batches(self) -> None:
+        while True:
+            time.sleep(ACCESS_FLUSH_INTERVAL)
+            self._write_batch()
+
+    def _write_batch(self) -> None:
+        with _WRITE_LOCK:  # the thread and the exit handler: each line written once
+            self._write_batch_locked()
+
+    def _write_batch_locked(self) -> None:
+        held = getattr(self, "_kg_lines", None)
+        if held is None or held[0] != os.getpid() or not held[1]:
+            return
+        lines = held[1]
+        # Request threads only append, so the first ``count`` lines are this batch whatever they add
+        # meanwhile (each list operation is atomic under the GIL).
+        count = len(lines)
+        taken = lines[:count]
+        del lines[:count]
+        dropped, self._kg_dropped = getattr(self, "_kg_dropped", 0), 0
+        if dropped:
+            taken.append(f"({dropped} access lines left out: the log's stream did not keep up)")
+        try:
+            self.access_log.info("%s", "\n".join(taken))
+        except Exception:  # noqa: BLE001 - a closed stream at exit must not raise from a thread
+            pass
+
+
+_BATCH_LOCK = threading.Lock()
+_WRITE_LOCK = threading.Lock()
 
 
 class _Gunicorn(BaseApplication):

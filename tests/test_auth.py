@@ -8,6 +8,7 @@ route that forgets ``require_admin()`` fails here.
 from __future__ import annotations
 
 import inspect
+import time
 
 import pytest
 import requests
@@ -138,7 +139,9 @@ def test_tokens_never_reach_the_log(server, admin_token):
     call(server, WRITES[1], f"Bearer {admin_token}")
     requests.get(server.url + "/sparql", params={"query": "ASK {}"}, headers={"Authorization": secret},
                  timeout=10)
-    log = server.log_path.read_text(errors="replace")
+    deadline = time.monotonic() + 10  # access lines are written in batches (service/server.py)
+    while "POST /sparql" not in (log := server.log_path.read_text(errors="replace")) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert "POST /sparql" in log, "the access log is the one being read"
     assert admin_token not in log
     assert "guessed-token-4a9b1c" not in log
