@@ -46,10 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import heapq
 import http.client
-import itertools
-import os
 import random
 import socket
 import threading
@@ -108,6 +105,7 @@ from kg.store.remote_text import (
     typed_booleans,
     without_dataset_clauses,
 )
+from kg.store.remote_watchdog import Watchdog
 
 #: Result formats asked for, best first; the answer's Content-Type says which one came back. The
 #: first is for a text whose form the scan could not tell; the others follow the form, because an
@@ -565,7 +563,7 @@ class RemoteStore(GraphWrites):
                 wrapper.addParameter("maxrows", str(max_rows + 1))
         # The limit holds for the whole query, not for each read from the socket: a watchdog shuts
         # the connection at the deadline, which ends a read however slowly the answer trickles in.
-        watchdog = _Watchdog(timeout)
+        watchdog = Watchdog(timeout)
         try:
             if max_rows is not None:
                 return self._query_capped(wrapper, timeout, max_rows, watchdog)
@@ -589,7 +587,7 @@ class RemoteStore(GraphWrites):
         return result
 
     def _query_capped(self, wrapper: SPARQLWrapper, timeout: float, max_rows: int,
-                      watchdog: _Watchdog) -> QueryResult:
+                      watchdog: Watchdog) -> QueryResult:
         status, content_type, response = self._send(wrapper, timeout, stream=True, watchdog=watchdog)
         headers = self._local.last_headers
         complete = False  # the whole answer was read: the connection can carry the next request
@@ -671,7 +669,7 @@ class RemoteStore(GraphWrites):
         return wrapper
 
     def _send(self, wrapper: SPARQLWrapper, timeout: float, *, stream: bool = False,
-              watchdog: _Watchdog | None = None) -> tuple[int, str, Any]:
+              watchdog: Watchdog | None = None) -> tuple[int, str, Any]:
         # SPARQLWrapper builds the protocol request (URL, parameters, headers, body); it is sent on
         # this thread's kept-alive connection instead of a fresh urllib connection per request.
         request = wrapper._createRequest()
@@ -796,101 +794,3 @@ def guarded_replace(graph_ns: str, graph: str, triples: list[ox.Triple], unless:
 
 class _Deadlock(StoreError):
     """The engine rolled a write back to break a deadlock with another one: it may be sent again."""
-
-
-# -- helpers -------------------------------------------------------------------------------------
-class _Watchdog:
-    """Shuts a connection's socket when a query's time is up (from the alarm thread): a blocked read
-    then fails at once, however the endpoint spaces its bytes. Once ``cancel`` returns it never fires."""
-
-    def __init__(self, timeout: float):
-        self.fired = False
-        self.cancelled = False
-        self._conn: http.client.HTTPConnection | None = None
-        self._lock = threading.Lock()
-        _ALARMS.add(time.monotonic() + max(0.0, timeout), self)
-
-    def watch(self, conn: http.client.HTTPConnection) -> None:
-        with self._lock:
-            self._conn = conn
-            fired = self.fired
-        if fired:
-            self._shut(conn)
-
-    def fire(self) -> None:
-        with self._lock:
-            if self.cancelled:
-                return
-            self.fired = True
-            conn = self._conn
-        if conn is not None:
-            self._shut(conn)
-
-    @staticmethod
-    def _shut(conn: http.client.HTTPConnection) -> None:
-        sock = conn.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        with self._lock:
-            self.cancelled = True
-        _ALARMS.dropped()
-
-
-class _Alarms:
-    """One thread that fires every watchdog of the process at its time. A timer thread per query cost
-    more than the query at small sizes: starting a thread waits for it to run (0.6 ms a query in a
-    profile of the mix over a remote Oxigraph, two per request with the version read)."""
-
-    #: Cancelled watchdogs left in the heap before it is swept of them (most are cancelled long before
-    #: their time: a query's limit is seconds, its answer milliseconds).
-    SWEEP = 1024
-
-    def __init__(self) -> None:
-        self._fresh()
-        # A forked child (gunicorn's workers) has no alarm thread, and may hold a copy of the lock
-        # taken at the moment of the fork: it starts afresh.
-        os.register_at_fork(after_in_child=self._fresh)
-
-    def _fresh(self) -> None:
-        self._heap: list[tuple[float, int, _Watchdog]] = []
-        self._cond = threading.Condition()
-        self._order = itertools.count()
-        self._cancelled = 0
-        self._thread: threading.Thread | None = None
-
-    def add(self, when: float, dog: _Watchdog) -> None:
-        with self._cond:
-            heapq.heappush(self._heap, (when, next(self._order), dog))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True, name="kg-remote-watchdog")
-                self._thread.start()
-            elif self._heap[0][2] is dog:
-                self._cond.notify()  # sooner than what the thread is waiting for
-
-    def dropped(self) -> None:
-        with self._cond:
-            self._cancelled += 1
-            if self._cancelled > self.SWEEP and self._cancelled * 2 > len(self._heap):
-                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
-                heapq.heapify(self._heap)
-                self._cancelled = 0
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    while self._heap and self._heap[0][2].cancelled:
-                        heapq.heappop(self._heap)
-                        self._cancelled = max(0, self._cancelled - 1)
-                    now = time.monotonic()
-                    if self._heap and self._heap[0][0] <= now:
-                        dog = heapq.heappop(self._heap)[2]
-                        break
-                    self._cond.wait(self._heap[0][0] - now if self._heap else None)
-            dog.fire()
-
-
-_ALARMS = _Alarms()

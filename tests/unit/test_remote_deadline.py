@@ -2,7 +2,7 @@
 
 A socket timeout bounds each read, not the query: an endpoint that sends a byte every 0.1 s would keep
 a reader forever. The store's watchdogs shut the socket at each query's own deadline, all from one
-alarm thread (``kg/store/remote.py``). The endpoint here is a real HTTP server on loopback that answers
+alarm thread (``kg/store/remote_watchdog.py``). The endpoint here is a real HTTP server on loopback that answers
 ``ASK {}`` (the store's probe at start) at once and trickles every other answer without end.
 """
 
@@ -145,9 +145,9 @@ def test_each_query_is_cut_at_its_own_limit_whatever_order_they_start_in(store):
 def test_a_query_answered_in_time_is_never_cut_afterwards(store, trickle):
     # Thousands of watchdogs cancelled long before their time, then a query that must be cut: the
     # cancelled ones neither fire nor delay it.
-    from kg.store.remote import _Watchdog
+    from kg.store.remote_watchdog import Watchdog
 
-    dogs = [_Watchdog(0.3) for _ in range(3000)]
+    dogs = [Watchdog(0.3) for _ in range(3000)]
     for dog in dogs:
         dog.cancel()
     out: dict = {}
