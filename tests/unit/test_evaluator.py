@@ -374,35 +374,34 @@ def test_a_write_the_copy_cannot_take_is_answered_from_disk_until_a_new_copy_hol
     assert pool.answered["memory"] == before + 1
 
 
-def test_a_copy_whose_load_fails_once_is_loaded_again_without_waiting_for_a_write(store, tmp_path):
-    # The directory is out of place while the first copy loads (as when its files are being replaced):
-    # that load fails. Once it is back, the copy is loaded again by itself, no write needed.
+@pytest.fixture
+def pool_while_away(store: EmbeddedStore, tmp_path: Path) -> Iterator[tuple[QueryPool, Path]]:
+    """A pool started while the store's directory is out of place (as when its files are being replaced),
+    so its first load of the copy fails; with where the directory is meanwhile."""
     away = tmp_path / "away"
     store.path.rename(away)
     pool = QueryPool(store.path, PREFIXES, graph_ns=store.config.graph_ns, engine="memory",
                      engine_threads=2, workers=2, version=store.version())
-    try:
-        _wait_for(lambda: "error" in pool.status())
+    yield pool, away
+    pool.close()
+    if away.exists():
         away.rename(store.path)
-        _wait_for(lambda: _engine(pool).get("state") == "ready")
-        status = pool.status()
-        assert status["loads"] == 2 and _engine(pool)["version"] == store.version(), status
-        assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N
-        assert pool.answered == {"memory": 1, "disk": 0}
-    finally:
-        pool.close()
 
 
-def test_a_copy_that_never_loads_is_tried_a_bounded_number_of_times(store, tmp_path):
-    away = tmp_path / "away"
-    store.path.rename(away)
-    pool = QueryPool(store.path, PREFIXES, graph_ns=store.config.graph_ns, engine="memory",
-                     engine_threads=2, workers=2, version=store.version())
-    try:
-        _wait_for(lambda: "error" in pool.status() and not pool.status()["loading"])
-        assert pool.status()["loads"] == LOAD_ATTEMPTS
-        time.sleep(MIN_SPACING * 2 ** LOAD_ATTEMPTS)
-        assert pool.status()["loads"] == LOAD_ATTEMPTS and pool.status()["engine"] is None
-    finally:
-        pool.close()
-        away.rename(store.path)
+def test_a_copy_whose_load_fails_once_is_loaded_again_without_waiting_for_a_write(store, pool_while_away):
+    pool, away = pool_while_away
+    _wait_for(lambda: "error" in pool.status())
+    away.rename(store.path)  # back: the next try loads, no write needed
+    _wait_for(lambda: _engine(pool).get("state") == "ready")
+    status = pool.status()
+    assert status["loads"] == 2 and _engine(pool)["version"] == store.version(), status
+    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N
+    assert pool.answered == {"memory": 1, "disk": 0}
+
+
+def test_a_copy_that_never_loads_is_tried_a_bounded_number_of_times(pool_while_away):
+    pool, _ = pool_while_away
+    _wait_for(lambda: "error" in pool.status() and not pool.status()["loading"])
+    assert pool.status()["loads"] == LOAD_ATTEMPTS
+    time.sleep(MIN_SPACING * 2 ** LOAD_ATTEMPTS)
+    assert pool.status()["loads"] == LOAD_ATTEMPTS and pool.status()["engine"] is None

@@ -93,11 +93,14 @@ def trickle() -> Iterator[Trickle]:
     server.close()
 
 
+def _config(url: str) -> Config:
+    return Config.from_env({"store": "remote", "sparql_endpoint": url, "sparql_transport": "form",
+                            "validate_on_load": False, "version_ttl": 3600}, environ={})
+
+
 @pytest.fixture
 def store(trickle: Trickle) -> Iterator[RemoteStore]:
-    config = Config.from_env({"store": "remote", "sparql_endpoint": trickle.url, "sparql_transport": "form",
-                              "validate_on_load": False, "version_ttl": 3600}, environ={})
-    remote = RemoteStore(config)
+    remote = RemoteStore(_config(trickle.url))
     yield remote
     remote.close()
 
@@ -162,10 +165,8 @@ def test_a_query_answered_in_time_is_never_cut_afterwards(store, trickle):
 
 
 def _in_child(url: str, results) -> None:
-    config = Config.from_env({"store": "remote", "sparql_endpoint": url, "sparql_transport": "form",
-                              "validate_on_load": False, "version_ttl": 3600}, environ={})
     out: dict = {}
-    _timed(RemoteStore(config), 0.6, out, "q")
+    _timed(RemoteStore(_config(url)), 0.6, out, "q")
     results.put(out["q"])
 
 
