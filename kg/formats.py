@@ -189,6 +189,64 @@ def serialize_triples(
 _PREFIXED = {ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.RDF_XML, ox.RdfFormat.N3}
 
 
+class _Full(Exception):
+    """The answer has passed a cap: the engine's writer is stopped."""
+
+
+class _Lines:
+    """Where the engine writes a line-based answer: it keeps what was written and stops the writer,
+    by raising ``_Full``, once it holds more lines or bytes than the caps let through."""
+
+    def __init__(self, max_lines: int, max_bytes: int):
+        self.buffer = bytearray()
+        self.lines = 0
+        self.max_lines = max_lines
+        self.max_bytes = max_bytes
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        self.lines += data.count(b"\n")
+        if self.lines > self.max_lines or len(self.buffer) > self.max_bytes:
+            raise _Full
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def write_lines(answer: ox.QuerySolutions | ox.QueryTriples | Iterable[ox.Triple],
+                fmt: ox.QueryResultsFormat | ox.RdfFormat, *, max_lines: int, max_bytes: int) -> tuple[bytes, bool]:
+    """``answer`` written by the engine in a line-based format (TSV: a header line, then a row a line;
+    N-Triples: a triple a line; a line break inside a value is escaped in both), cut at whole lines:
+    at most ``max_lines`` lines and ``max_bytes`` bytes. True when something was left out.
+
+    The engine's writers take no cap, so the writer is stopped as soon as it passes one: a long answer
+    is never held whole, and a lazily read one (a remote endpoint's) is read no further.
+
+    >>> store = ox.Store()
+    >>> store.add(ox.Quad(ox.NamedNode("http://e/a"), ox.NamedNode("http://e/p"), ox.Literal("one\\ntwo")))
+    >>> write_lines(store.query("SELECT ?o { ?s ?p ?o }"), ox.QueryResultsFormat.TSV, max_lines=2, max_bytes=99)
+    (b'?o\\n"one\\\\ntwo"\\n', False)
+    >>> write_lines(store.query("SELECT ?o { ?s ?p ?o }"), ox.QueryResultsFormat.TSV, max_lines=1, max_bytes=99)
+    (b'?o\\n', True)
+    """
+    sink = _Lines(max_lines, max_bytes)
+    try:
+        if isinstance(answer, (ox.QuerySolutions, ox.QueryTriples)):
+            answer.serialize(sink, format=fmt)
+        else:
+            ox.serialize(answer, sink, format=fmt)
+    except _Full:
+        pass
+    end = 0
+    for _ in range(max_lines):
+        newline = sink.buffer.find(b"\n", end)
+        if newline < 0 or newline + 1 > max_bytes:
+            break
+        end = newline + 1
+    return bytes(sink.buffer[:end]), end < len(sink.buffer)
+
+
 def rdf_format_for_path(path: str) -> Format | None:
     """The RDF format of a file by its name (``.gz`` is looked through)."""
     name = path.lower()

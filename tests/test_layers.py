@@ -4,7 +4,7 @@ function-level ones included, so a late import cannot slip past):
 - the CLI (``cli/``) and ``service/`` are the outermost layer, side by side; ``service/`` never uses the CLI;
 - the core (``kg/``) never imports ``service``, the CLI or the web framework;
 - the stores (``kg/store/``) import nothing of the core but the settings, the prefixes, term conversion, the
-  request deadline and the pre-check's text helpers;
+  media-type table and its writers, the request deadline and the pre-check's text helpers;
 - domain logic, linked data and extension reach the engine only through ``kg.graph`` and ``kg.query.trusted``,
   never the evaluator processes.
 """
@@ -29,7 +29,8 @@ CONTRACTS = {
     "kg/extension": EVALUATORS,
 }
 #: The only modules of the core a store may import.
-STORE_MAY_USE = ("kg.config", "kg.store", "kg.namespaces", "kg.terms", "kg.query.deadline", "kg.query.precheck")
+STORE_MAY_USE = ("kg.config", "kg.store", "kg.namespaces", "kg.terms", "kg.formats", "kg.query.deadline",
+                 "kg.query.precheck")
 
 
 def imports(path: Path) -> list[str]:

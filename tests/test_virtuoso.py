@@ -18,7 +18,6 @@ from kg.config import Config
 from kg.graph import KnowledgeGraph
 from kg.store import StoreError, StoreTimeout, meta
 from kg.store import remote as remote_module
-from kg.store.base import CappedSolutions
 from kg.store.remote import PROBE_TIMEOUT, RemoteStore
 from tests.support.remote import stores_under_test
 from tests.support.virtuoso import VirtuosoServer
@@ -285,7 +284,7 @@ def test_virtuosos_row_limit_is_an_error_never_a_short_answer(remote):
         with pytest.raises(StoreError, match="ResultSetMaxRows"):
             store.graph_triples("urn:kg-test:many")
         capped = store.query("SELECT ?s WHERE { GRAPH <urn:kg-test:many> { ?s ?p ?o } }", max_rows=3)
-        assert isinstance(capped, CappedSolutions) and len(list(capped)) == 4  # our cap, and its signal
+        assert isinstance(capped, ox.QuerySolutions) and len(list(capped)) == 4  # our cap, and its signal
         with pytest.raises(StoreError, match="ResultSetMaxRows"):
             store.query("SELECT ?s WHERE { GRAPH <urn:kg-test:many> { ?s ?p ?o } }", max_rows=100)
         store.close()

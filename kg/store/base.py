@@ -15,23 +15,7 @@ import pyoxigraph as ox
 
 from kg.store import meta
 
-
-class CappedSolutions:
-    """SELECT rows a backend read only up to a cap: ``variables`` and iteration, like ``QuerySolutions``.
-
-    A remote answer is parsed as it streams in and reading stops at the cap; wrapping the rows read
-    avoids encoding them again just to make a ``QuerySolutions`` of them.
-    """
-
-    def __init__(self, variables: list[ox.Variable], rows: list[ox.QuerySolution]):
-        self.variables = variables
-        self._rows = rows
-
-    def __iter__(self) -> Iterator[ox.QuerySolution]:
-        return iter(self._rows)
-
-
-QueryResult = ox.QuerySolutions | CappedSolutions | ox.QueryBoolean | ox.QueryTriples | Iterator[ox.Triple]
+QueryResult = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | Iterator[ox.Triple]
 
 
 class StoreError(Exception):

@@ -49,6 +49,7 @@ import contextvars
 import http.client
 import random
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -61,11 +62,11 @@ import pyoxigraph as ox
 from SPARQLWrapper import GET, POST, POSTDIRECTLY, URLENCODED, SPARQLWrapper
 
 from kg.config import Config
+from kg.formats import write_lines
 from kg.query import deadline
 from kg.query.precheck import without_trailing_semicolon
 from kg.store import meta
 from kg.store.base import (
-    CappedSolutions,
     GraphMoved,
     GraphWrites,
     QueryResult,
@@ -602,24 +603,20 @@ class RemoteStore(GraphWrites):
                 return parse_answer(content_type, plain_terms(body))
             stream = PlainTerms(response)
             if content_type in GRAPH_TYPES:
-                triples = self._read_capped(
-                    (q.triple for q in ox.parse(stream, format=GRAPH_TYPES[content_type])), max_rows, timeout)
-                complete = len(triples) <= max_rows
-                return iter(triples)
-            fmt = RESULT_TYPES[content_type]
-            result = ox.parse_query_results(stream, fmt)
+                answer = (q.triple for q in ox.parse(stream, format=GRAPH_TYPES[content_type]))
+                lines, complete = self._read_capped(answer, ox.RdfFormat.N_TRIPLES, max_rows, timeout)
+                return iter([q.triple for q in ox.parse(lines, format=ox.RdfFormat.N_TRIPLES)])
+            result = ox.parse_query_results(stream, RESULT_TYPES[content_type])
             if isinstance(result, ox.QueryBoolean):
                 complete = True
                 return result
-            variables = list(result.variables)
-            rows = self._read_capped(result, max_rows, timeout)
-            complete = len(rows) <= max_rows
+            lines, complete = self._read_capped(result, ox.QueryResultsFormat.TSV, max_rows, timeout)
             limit = engine_limit(headers)
-            if limit is not None and limit <= max_rows and len(rows) >= limit:
+            if limit is not None and limit <= max_rows and lines.count(b"\n") - 1 >= limit:
                 raise engine_cut(limit)
         finally:
             self._release(response, complete)
-        return CappedSolutions(variables, rows)
+        return ox.parse_query_results(lines, ox.QueryResultsFormat.TSV)
 
     def _release(self, response, complete: bool) -> None:
         """Keep the connection for the next query when its answer was read to the end; a partly
@@ -635,19 +632,17 @@ class RemoteStore(GraphWrites):
         self.close()
 
     @staticmethod
-    def _read_capped(items, max_rows: int, timeout: float) -> list:
-        """At most ``max_rows + 1`` items of a lazily parsed answer (one more tells it was cut)."""
-        out = []
+    def _read_capped(answer, fmt, max_rows: int, timeout: float) -> tuple[bytes, bool]:
+        """At most ``max_rows + 1`` rows or triples of a lazily parsed answer (one more tells it was
+        cut), written again by the engine as lines; True when the answer was read to its end."""
+        header = 1 if fmt == ox.QueryResultsFormat.TSV else 0
         try:
-            for item in items:
-                out.append(item)
-                if len(out) > max_rows:
-                    break
+            lines, cut = write_lines(answer, fmt, max_lines=max_rows + 1 + header, max_bytes=sys.maxsize)
         except SyntaxError as exc:
             raise StoreTimeout(f"the SPARQL endpoint's answer does not parse (cut short?): {exc}") from exc
         except (TimeoutError, OSError) as exc:
             raise StoreTimeout(f"the SPARQL endpoint did not answer within {timeout:g} s") from exc
-        return out
+        return lines, not cut
 
     def _wrapper(self, url: str, text: str, *, kind: str, transport: str | None = None,
                  form: str | None = None) -> SPARQLWrapper:
