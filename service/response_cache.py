@@ -98,16 +98,9 @@ class _Replay:
         kg = self.app.extensions.get("kg")
         if kg is None:
             return self.wrapped(environ, start_response)
-        # One version for the whole request (a remote store reads it here, once).
-        try:
-            scope = kg.store.request_scope()
-            scope.__enter__()
-        except Exception:  # noqa: BLE001 - the store cannot say: Flask answers (and reports)
-            return self.wrapped(environ, start_response)
-        try:
+        # One version for the whole request (a remote store reads it once, when first asked).
+        with kg.store.request_scope():
             return self._answer(kg, environ, start_response)
-        finally:
-            scope.__exit__(None, None, None)
 
     def _answer(self, kg, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if kg.cache.enabled:
@@ -116,8 +109,8 @@ class _Replay:
             if key is not None:
                 try:
                     hit = kg.cache.get(kg.store.version(), key)
-                except Exception:  # noqa: BLE001 - the store cannot say: Flask answers (and reports)
-                    hit = None
+                except Exception:  # noqa: BLE001 - the store cannot say: Flask answers uncached (and reports)
+                    hit = environ["kg.cache_key"] = None
                 if hit is not None:
                     status, headers, body = hit
                     start_response(status, [*headers, ("Content-Length", str(len(body))),

@@ -294,6 +294,37 @@ def test_service_over_an_unreachable_store_reports_503(tmp_path, http):
         store_server.stop()
 
 
+@pytest.mark.parametrize("union", [True, False], ids=["native-union", "protocol-union"])
+def test_an_uncached_query_costs_the_endpoint_one_request_and_sees_every_write(tmp_path, http, union):
+    """A replica reads the graph's version only when a request needs it: an uncached SPARQL query over
+    an engine with its own union default graph is one request to the endpoint; without that union (the
+    graphs are named on every query, listed per version) the version is read first. Either way, a write
+    made through another client is in the very next answer."""
+    store_server = OxigraphServer(union_default_graph=union).start()
+    token = "count-7f2a"
+    gateway = AuthGateway(store_server.url, token=token)
+    env = {"KG_STORE": "remote", "KG_VALIDATE": "0", "KG_CACHE": "off", "KG_SPARQL_TOKEN": token,
+           "KG_SPARQL_ENDPOINT": gateway.url + "/query", "KG_SPARQL_UPDATE_ENDPOINT": gateway.url + "/update"}
+    service = ServerProcess(data_dir=tmp_path / "data", env=env).start()
+    writer = RemoteStore(_config(store_server))
+    ask = "ASK { <urn:kg-test:counted> ?p ?o }"
+    try:
+        for n in range(3):
+            before = len(gateway.seen)
+            r = http.get(service.url + "/sparql", params={"query": ask},
+                         headers={"Accept": "application/sparql-results+json"})
+            assert r.status_code == 200 and r.json()["boolean"] is (n > 0)
+            sent = [path.split("?")[0] for path, _ in gateway.seen[before:]]
+            # Without the union: the version, then (after a write) the graph list, then the query.
+            assert sent == ["/query"] if union else len(sent) >= 2
+            writer.update("INSERT DATA { GRAPH <urn:kg-test:counts> { <urn:kg-test:counted> <urn:kg-test:p> 1 } }")
+    finally:
+        writer.close()
+        service.stop()
+        gateway.stop()
+        store_server.stop()
+
+
 def test_embedded_and_remote_agree_on_graph_sizes(remote_kg, kg):
     embedded = {g: n for g, n in kg.store.graphs().items() if not g.endswith(("meta", "test-remote-write"))}
     remote = {g: n for g, n in remote_kg.store.graphs().items() if not g.endswith("meta")}

@@ -23,6 +23,7 @@ and bytes while reading; a request's store calls (the graph listing included) sh
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -256,12 +257,11 @@ def run_query(
         max_rows=cap,
         max_bytes=int(kg.config.max_result_bytes),
     )
-    version = kg.store.version()
     # One deadline for the whole request: what the graph listing took is not given again.
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise TimedOut(f"the query did not finish within its time limit of {limit:g} s", timeout=limit)
-    outcome = _evaluate(kg, job, version, remaining)
+    outcome = _evaluate(kg, job, remaining)
     if outcome.status == "syntax":
         raise Malformed(outcome.message)
     if outcome.status == "unacceptable":
@@ -276,16 +276,19 @@ def run_query(
     return answer
 
 
-def _evaluate(kg: Any, job: Job, version: str, limit: float) -> Outcome:
+def _evaluate(kg: Any, job: Job, limit: float) -> Outcome:
     pool = kg.evaluators()
     if pool is not None:
-        job = Job(**{**job.__dict__, "version": version})
+        job = dataclasses.replace(job, version=kg.store.version())
         try:
             return pool.run(job, limit)
         except WorkerTimeout as exc:
             raise TimedOut(str(exc), timeout=limit) from exc
         except WorkerCrashed as exc:
             raise Stopped(str(exc)) from exc
+    # A remote store's one query answers from one state of the store by itself; the version is read
+    # only where a write may show in part (``torn_reads``), to be checked again after.
+    version = kg.store.version() if kg.store.torn_reads else None
     try:
         outcome = execute(kg.store, job, kg.prefixes, embedded=False, timeout=limit)
     except StoreTimeout as exc:
@@ -295,7 +298,7 @@ def _evaluate(kg: Any, job: Job, version: str, limit: float) -> Outcome:
         raise Unavailable(f"the store cannot be reached: {exc}") from exc
     except StoreError as exc:
         raise Malformed(str(exc)) from exc
-    if kg.store.torn_reads:
+    if version is not None:
         # The one query may have met a write committing (Virtuoso): a GET is then run again.
         kg.store.ensure_unmoved(version)
     return outcome

@@ -140,6 +140,7 @@ HIDES_GRAPH = "https://w3id.org/outsourcing-kg/ontology#hidesGraph"
 
 #: The version a request reads once (``RemoteStore.request_scope``): (store, version, modified).
 _PINNED: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("kg_pinned_version", default=None)
+_UNREAD = object()  #: a request's version not read yet
 
 
 class RemoteStore(GraphWrites):
@@ -292,27 +293,41 @@ class RemoteStore(GraphWrites):
         return {r["g"].value: int(r["n"].value) for r in rows if r["g"].value not in hidden}
 
     def version(self) -> str:
-        pinned = _PINNED.get()
-        if pinned is not None and pinned[0] is self:
+        pinned = self._pinned()
+        if pinned is not None:
             return pinned[1] or ""
         self._refresh_version()
         return self._version or ""
 
     def modified(self) -> str:
-        pinned = _PINNED.get()
-        if pinned is not None and pinned[0] is self:
+        pinned = self._pinned()
+        if pinned is not None:
             return pinned[2] or ""
         self._refresh_version()
         return self._modified or ""
+
+    def _pinned(self) -> tuple | None:
+        """The request's (store, version, modified), read at its first use within ``request_scope``."""
+        pinned = _PINNED.get()
+        if pinned is None or pinned[0] is not self:
+            return None
+        if pinned[1] is _UNREAD:
+            self._refresh_version(ttl=self.config.version_ttl)
+            with self._lock:
+                pinned = (self, self._version, self._modified)
+            _PINNED.set(pinned)
+        return pinned
 
     @contextlib.contextmanager
     def request_scope(self):
         """Read the graph's version once for a request and answer every later ``version()`` of the
         request with it: the request's cache lookups, ETags and queries agree, and a write through
         another replica is seen by the next request (``KG_VERSION_TTL`` 0, the default) or within that
-        many seconds. A write through this request moves the pinned version with it."""
-        self._refresh_version(ttl=self.config.version_ttl)
-        token = _PINNED.set((self, self._version, self._modified))
+        many seconds. A write through this request moves the pinned version with it.
+
+        It is read when the request first needs it, not before: a query answered uncached over an
+        engine that needs no graph list per version (``_graphs_seen``) makes one round trip, not two."""
+        token = _PINNED.set((self, _UNREAD, _UNREAD))
         try:
             yield
         finally:
@@ -486,7 +501,12 @@ class RemoteStore(GraphWrites):
 
     def _graphs_seen(self) -> tuple[list[str] | None, frozenset[str]]:
         """(the graphs each query names, None when the endpoint's default graph is exactly their union;
-        the graphs hidden from the store), read once per version: they change only with a write."""
+        the graphs hidden from the store), read once per version: they change only with a write.
+
+        Over an engine whose default graph is the union of all and that holds no graphs of its own
+        (all but Virtuoso, ``_initialise``), that is nothing and nothing, whatever the version."""
+        if self.native_union and not self.virtuoso:
+            return None, frozenset()
         version = self.version()
         cached = self._graph_list
         if cached is not None and cached[0] == version:
