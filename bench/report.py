@@ -178,17 +178,19 @@ def _limit_kind(kind: str) -> str:
 
 
 LIMITS = {
-    "cache off": "at 10k and 100k, the fixed cost per request, not the engine: sent one at a time at 100k, "
-    "the heavy queries take as long as in Oxigraph, and every request costs about 1.5 ms more (gunicorn, "
-    "Flask and the protocol in one Python process, the hop to the in-memory engine process that makes "
-    "queries killable, the engine's Python around Oxigraph); on two cores that is ~1.6 ms of CPU per "
-    "request against Oxigraph's ~2.5 ms in all (notes). Reads are evaluated by Oxigraph's in-memory "
-    "engine, as in the reference (before it: the on-disk engine, 0.26x at 100k and 0.23x at 1M).",
-    "remote": "each request makes two round trips to the endpoint (the graph's version, which the graph "
-    "lists and caches are kept by, then the query) and pays the service's own request handling, on the "
-    "same two cores as the endpoint and the load generator; at 10k the endpoint answers faster than a "
-    "bare Flask app does. Profiled at 10k, one query at a time: 2.5-5 ms a query, of which the version "
-    "read is about 40% (notes).",
+    "cache off": "at 10k, the fixed cost per request in the one HTTP process (gunicorn, Flask, the protocol, "
+    "the hop to the in-memory engine process that makes queries killable): ~0.8 ms of its CPU per request, "
+    "where Oxigraph answers a whole request in ~0.3 ms. At 100k, the engine: during the mix the evaluator "
+    "uses 1.4 of the two cores and the HTTP worker 0.5, each query costs the evaluator what it costs "
+    "pyoxigraph alone, and the GROUP BY query (17 of every ~24 ms) gains nothing from a second thread in "
+    "one memory store (1.0-1.3x; two processes 1.84x). The HTTP worker's half core is what the service "
+    "loses against Oxigraph, which runs alone (notes). Reads are evaluated by Oxigraph's in-memory engine, "
+    "as in the reference (before it: the on-disk engine, 0.26x at 100k and 0.23x at 1M).",
+    "remote": "over Oxigraph an uncached query is one round trip to the endpoint; over Virtuoso three (the "
+    "graph's version before and after the query, since one query there can see part of a committing write, "
+    "and the query names the visible graphs, which costs Virtuoso itself more). The rest is the service's "
+    "own request handling in one Python process, on the same two cores as the endpoint and the load "
+    "generator; at 10k the endpoint answers faster than a bare Flask app does (notes).",
     "ASK {}": "cache on, a hit is replayed before Flask and costs about what a bare Flask app costs; "
     "cache off, every request is routed, negotiated and sent to the in-memory engine and back.",
     "/doc/kpo.ttl": "cache off, the description is rebuilt per request: two queries in the in-memory engine "
