@@ -5,6 +5,8 @@ turns the copy off."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
@@ -143,6 +145,35 @@ def test_a_runaway_query_stops_the_copy_but_not_the_queries_beside_it(memory_ser
     body = wait_for_copy(memory_server)
     assert body["query_engine"]["stopped_at_deadline"] == stopped_before + 1
     assert count(memory_server, "SELECT (COUNT(*) AS ?n) WHERE { ?t a out:OutsourcingType }") == expected
+
+
+def test_the_copy_outlives_a_sigterm_and_ends_with_its_server(tmp_path):
+    """SIGTERM to the server's process group (systemd) asks it to finish what it is answering: the
+    copy answering must not die first and be loaded again. It ends with its server all the same."""
+    proc = ServerProcess(data_dir=tmp_path / "data", env={"KG_CACHE": "off", "KG_VALIDATE": "0"}).start()
+    try:
+        engine = wait_for_copy(proc)["query_engine"]
+        pid = engine["engine"]["pid"]
+        os.kill(pid, signal.SIGTERM)
+        time.sleep(0.5)
+        assert count(proc, "SELECT (COUNT(*) AS ?n) WHERE { ?t a out:OutsourcingType }") > 0
+        after = health(proc)["query_engine"]
+        assert after["engine"]["pid"] == pid and after["loads"] == engine["loads"]
+        assert after["answered"]["disk"] == engine["answered"]["disk"], "answered by the copy, not the disk"
+    finally:
+        proc.stop(signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    assert not _alive(pid), "the copy's process outlived its server"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_disk_mode_has_no_copy(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -199,7 +200,15 @@ def _serve(source: _Copy | _Directory, prefixes: dict[str, str], jobs: Connectio
             return
 
 
+def outlive_sigterm() -> None:
+    """A SIGTERM to the server's whole process group (systemd, a container runtime) asks the server to
+    finish what it is answering: the evaluators answering it must not be the first to go. They end
+    with their server instead: killed by it, or on their own once it is gone (``watch_parent``)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def evaluator_main(argv: list[str]) -> None:
+    outlive_sigterm()
     init_conn = Connection(int(argv[0]), writable=False)
     status = Connection(int(argv[1]), readable=False)
     slots = [tuple(int(fd) for fd in pair.split(",")) for pair in argv[2:]]
@@ -250,6 +259,7 @@ def evaluator_main(argv: list[str]) -> None:
 
 def dump_main(path: str) -> None:
     """Write the whole store at ``path`` to standard output as N-Quads (the copy's loader)."""
+    outlive_sigterm()  # it ends when its evaluator stops reading
     store = ox.Store.read_only(path)
     try:
         store.dump(sys.stdout.buffer, format=ox.RdfFormat.N_QUADS)
