@@ -164,12 +164,13 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
         _virtuoso_rows(size, label, data, work, args, rows, sparql_mix)
 
     fast: dict[str, dict[str, tuple[Result, dict]]] = {}
+    served: dict[bool, Result] = {}
     for cache in (False, True):
         svc = procs.service(data_dir, cache=cache).start()
         try:
             procs.wait_for_query_engine(svc)
             bad_svc = load.check(svc.url, sparql_mix)
-            result = load.run(svc.url, sparql_mix, seconds=args.duration)
+            result = served[cache] = load.run(svc.url, sparql_mix, seconds=args.duration)
             print(
                 f"  service cache {'on' if cache else 'off'}: {result.rps:.0f} req/s {bad_svc or ''}",
                 flush=True,
@@ -231,8 +232,47 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
             svc.stop()
     if fast:
         _fast_rows(fast, args, rows, label)
+    if size == SERVER_TRIAL_SIZE and args.servers:
+        _server_rows(label, data_dir, args, rows, sparql_mix, served)
     if size >= SCALE_MIN_SIZE and args.links:
         _scale_rows(label, data_dir, work, args, rows)
+
+
+#: The size at which the HTTP servers are compared (issue 15's cache-on target is at 100k).
+SERVER_TRIAL_SIZE = 100_000
+
+
+def _server_rows(label: str, data_dir: Path, args, rows: list[Row], sparql_mix: list[mix.Request],
+                 served: dict[bool, Result]) -> None:
+    """The HTTP server chosen by measurement (issue 15): a bare Flask app under gunicorn and under
+    granian, then the service's own app under granian (``bench/granian_app.py``, a trial) against
+    ``kg serve`` (gunicorn) on the same data, cache off and on."""
+    hello_request = [mix.Request("hello", "/", "text/plain")]
+    hello: dict[str, Result] = {}
+    candidates = (("gunicorn", procs.hello_app(workers=1, threads=8)), ("granian", procs.granian("bench.hello:app")))
+    for name, proc in candidates:
+        proc.start()
+        try:
+            hello[name] = load.run(proc.url, hello_request, seconds=args.duration)
+        finally:
+            proc.stop()
+    rows.append(Row(label, "server", "Flask hello: granian vs gunicorn (one process, 8 threads each)",
+                    hello["granian"], hello["gunicorn"]))
+    line = f"  HTTP servers: hello gunicorn {hello['gunicorn'].rps:.0f}, granian {hello['granian'].rps:.0f}"
+    for cache in (False, True):
+        env = {"KG_DATA_DIR": str(data_dir), "KG_CACHE": "on" if cache else "off", "KG_STORE": "embedded"}
+        svc = procs.granian("bench.granian_app:app", env=env, ready_path="/healthz").start()
+        try:
+            procs.wait_for_query_engine(svc)
+            bad = load.check(svc.url, sparql_mix)
+            result = load.run(svc.url, sparql_mix, seconds=args.duration)
+        finally:
+            svc.stop()
+        state = "on" if cache else "off"
+        line += f"; service under granian, cache {state}: {result.rps:.0f} req/s"
+        rows.append(Row(label, "server", f"query mix, cache {state}: the service under granian (trial) vs kg serve",
+                        result, served[cache], bad=bad))
+    print(line, flush=True)
 
 
 #: Virtuoso is measured up to this size: issue 15's target for it is at 100k, and loading 1M triples
@@ -390,6 +430,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-links", dest="links", action="store_false",
         help=f"leave out the scale case at 1M ({SCALE_LINKS:,} links to one resource, a dry run)"
+    )
+    parser.add_argument(
+        "--no-servers", dest="servers", action="store_false",
+        help="leave out the comparison of HTTP servers (gunicorn, granian) at 100k"
     )
     parser.add_argument(
         "--output",

@@ -166,3 +166,12 @@ def hello_app(workers: int, threads: int) -> Proc:
             "bench.hello:app",
         ]
     )
+
+
+def granian(target: str, *, threads: int = 8, env: dict[str, str] | None = None,
+            ready_path: str = "/") -> Proc:
+    """``target`` (``module:app``) under granian: one worker process, ``threads`` threads for the app."""
+    binary = str(Path(sys.executable).parent / "granian")
+    return Proc([binary, "--interface", "wsgi", "--workers", "1", "--blocking-threads", str(threads),
+                 "--host", "127.0.0.1", "--port", "{port}", "--no-ws", target], env=env, ready_path=ready_path)
+

@@ -199,7 +199,8 @@ LIMITS = {
     "cache on": "cache hits still pay gunicorn per request (0.2-0.45 ms of CPU), which caps one worker "
     "process near what a bare Flask app serves (2,400-4,300 req/s here), while the reference varies "
     "between runs (Oxigraph at 100k: 158 to 862 req/s in three runs on this shared machine); 5x holds "
-    "while the reference stays under ~500-800 req/s. More HTTP processes would lift the cap (notes).",
+    "while the reference stays under ~500-800 req/s. The cap is gunicorn's: the same app under granian "
+    "served the cache-on mix at 7x the rate in the comparison rows (a trial, notes).",
     "links": "the first request after a write makes the resource's pages of incoming links (all of its "
     "linking IRIs fetched and sorted once per graph version, docs/linked-data.md); every later page "
     "is one page of them and the parts every page holds.",
