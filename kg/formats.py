@@ -215,10 +215,13 @@ class _Lines:
 
 
 def write_lines(answer: ox.QuerySolutions | ox.QueryTriples | Iterable[ox.Triple],
-                fmt: ox.QueryResultsFormat | ox.RdfFormat, *, max_lines: int, max_bytes: int) -> tuple[bytes, bool]:
+                fmt: ox.QueryResultsFormat | ox.RdfFormat, *, max_lines: int, max_bytes: int,
+                header: int = 0) -> tuple[bytes, bool]:
     """``answer`` written by the engine in a line-based format (TSV: a header line, then a row a line;
     N-Triples: a triple a line; a line break inside a value is escaped in both), cut at whole lines:
-    at most ``max_lines`` lines and ``max_bytes`` bytes. True when something was left out.
+    at most ``max_lines`` lines and ``max_bytes`` bytes, except that the first ``header`` lines are
+    kept whatever their size (an answer without its variables would not parse). True when something
+    was left out.
 
     The engine's writers take no cap, so the writer is stopped as soon as it passes one: a long answer
     is never held whole, and a lazily read one (a remote endpoint's) is read no further.
@@ -239,9 +242,9 @@ def write_lines(answer: ox.QuerySolutions | ox.QueryTriples | Iterable[ox.Triple
     except _Full:
         pass
     end = 0
-    for _ in range(max_lines):
+    for found in range(max_lines):
         newline = sink.buffer.find(b"\n", end)
-        if newline < 0 or newline + 1 > max_bytes:
+        if newline < 0 or (found >= header and newline + 1 > max_bytes):
             break
         end = newline + 1
     return bytes(sink.buffer[:end]), end < len(sink.buffer)

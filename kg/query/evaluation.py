@@ -177,12 +177,15 @@ def _serialise(result: Any, job: Job, prefixes: dict[str, str] | None) -> Outcom
             return serialize_triples((q.triple for q in ox.parse(nt, format=ox.RdfFormat.N_TRIPLES)), fmt, prefixes)
     kind = "results" if header else "graph"
     if fmt.key in ("tsv", "ntriples"):
-        body, cut = write_lines(result, lines, max_lines=job.max_rows + header, max_bytes=job.max_bytes)
-        return Outcome("ok", kind=kind, format=fmt.key, truncated=cut, count=body.count(b"\n") - header, body=body)
+        body, cut = write_lines(result, lines, max_lines=job.max_rows + header, max_bytes=job.max_bytes,
+                                header=header)
+        return Outcome("ok", kind=kind, format=fmt.key, truncated=cut, count=max(0, body.count(b"\n") - header),
+                       body=body)
     # Another format: the capped lines are parsed and written again in it, by the engine too (the line
     # formats hold every term whole, so nothing changes on the way). Its size differs from theirs
     # (CSV is shorter, JSON and XML longer), so up to twice the cap is read and then fitted.
-    written, cut = write_lines(result, lines, max_lines=job.max_rows + header, max_bytes=2 * job.max_bytes)
+    written, cut = write_lines(result, lines, max_lines=job.max_rows + header, max_bytes=2 * job.max_bytes,
+                               header=header)
     items = written.split(b"\n")[:-1]
     head, items = b"".join(line + b"\n" for line in items[:header]), items[header:]
     body, kept = _fit(items, job.max_bytes, lambda part: convert(head + b"".join(line + b"\n" for line in part)))

@@ -176,10 +176,27 @@ def test_an_answer_past_the_byte_cap_is_cut_to_whole_rows_and_still_parses(texts
     assert len(longer.body) > cap
 
 
-def test_a_single_row_larger_than_the_byte_cap_gives_an_empty_answer_that_says_so(texts):
-    outcome = execute(texts, Job(SELECT_TEXTS, max_bytes=200), None)
-    assert (outcome.truncated, outcome.count) == (True, 0)
-    assert json.loads(outcome.body) == {"head": {"vars": ["s", "text"]}, "results": {"bindings": []}}
+def _variables(fmt: str, body: bytes) -> list[str]:
+    text = body.decode("utf-8")
+    if fmt == "json":
+        return json.loads(text)["head"]["vars"]
+    if fmt == "xml":
+        ns = "{http://www.w3.org/2005/sparql-results#}"
+        return [v.get("name") for v in ET.fromstring(body).iter(f"{ns}variable")]
+    if fmt == "csv":
+        return next(csv.reader(io.StringIO(text, newline="")))
+    return [name[1:] for name in text.split("\n")[0].split("\t")]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml", "csv", "tsv"])
+@pytest.mark.parametrize("cap", [1, 5, 40])
+def test_a_byte_cap_below_the_first_row_gives_an_empty_answer_that_still_names_its_variables(texts, fmt, cap):
+    """Even a cap smaller than the header: the answer is the empty one, flagged, never unparseable."""
+    outcome = execute(texts, Job(SELECT_TEXTS, results_format=fmt, max_bytes=cap), None)
+    assert (outcome.status, outcome.truncated, outcome.count) == ("ok", True, 0)
+    assert _variables(fmt, outcome.body) == ["s", "text"] and _rows(fmt, outcome.body) == []
+    native = execute(texts, Job(SELECT_TEXTS, native=True, max_bytes=cap), None)
+    assert (native.truncated, native.count, native.body) == (True, 0, b"?s\t?text\n")
 
 
 @pytest.mark.parametrize("fmt", ["ntriples", "turtle"])
