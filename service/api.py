@@ -302,19 +302,29 @@ def _run_named(name: str) -> Response:
         values.update({k: v for k, v in _posted_form(kg).items() if k != "format"})
     fmt = choose(RESULT_FORMATS, request.args.get("format"))
     try:
-        terms = queries.bind(kg, query, values)
-    except queries.BadParameter as exc:
-        raise Problem(400, "Bad Request", str(exc), kind="bad-parameter", parameter=exc.param.name,
-                      expected=exc.expected) from None
+        terms, memberships = queries.prepare(kg, query, values)
     except ValueError as exc:
-        raise Problem(400, "Bad Request", str(exc), kind="bad-parameter") from None
-    # The same path as /sparql (kg.query.sparql.run_query): evaluated in a killable worker under the time
-    # limit, read up to the row cap, cached per graph version.
-    answer = sparql.run_query(kg, query.text, fmt=fmt, substitutions=terms)
+        raise _bad_parameter(exc) from None
+    # The same path as /sparql (kg.query.sparql.run_query): evaluated in a killable worker under the
+    # time limit, read up to the row cap, cached per graph version. The parameters' class checks
+    # travel with it, so the query and its checks see one version of the graph.
+    answer = sparql.run_query(kg, query.text, fmt=fmt, substitutions=terms, checks=[m.query() for m in memberships])
+    try:
+        queries.check(kg, memberships, answer.checks)
+    except queries.BadParameter as exc:
+        raise _bad_parameter(exc) from None
     response = Response(answer.body, content_type=answer.format.content_type)
     response.headers["X-KG-Truncated"] = "true" if answer.truncated else "false"
     response.headers["X-KG-Row-Cap"] = str(answer.max_rows)
     return response
+
+
+def _bad_parameter(exc: ValueError) -> Problem:
+    """400 for a value a named query cannot take (``BadParameter`` names the parameter)."""
+    if isinstance(exc, queries.BadParameter):
+        return Problem(400, "Bad Request", str(exc), kind="bad-parameter", parameter=exc.param.name,
+                       expected=exc.expected)
+    return Problem(400, "Bad Request", str(exc), kind="bad-parameter")
 
 
 def _query_operations(q: queries.NamedQuery) -> list[Operation]:

@@ -114,3 +114,20 @@ def test_kg_query_file_binds_parameters(tmp_path):
     out = subprocess.run(cmd[:-4] + ["-p", "type=nope"], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode != 0 and "parameter 'type'" in out.stderr
+
+
+@pytest.mark.parametrize("server", ["embedded"], indirect=True)
+def test_a_query_and_its_parameters_class_checks_are_one_trip_to_the_evaluator(server, http):
+    """The class checks of a query's parameters travel in the query's batch: one round trip, one version
+    of the graph; a value of the wrong class is still refused, naming the parameter."""
+    url = server.url + "/api/queries/requires-but-not"
+    answered = lambda: http.get(server.url + "/healthz").json()["query_engine"]["answered"]  # noqa: E731
+    # Spellings of the same two types no earlier request used, so the answer cache cannot reply.
+    for params in ({"type": "outd:kpo", "other": "outd:bpo"},
+                   {"type": "<https://w3id.org/outsourcing-kg/id/kpo>", "other": " bpo "}):
+        before = answered()
+        rows = _rows(http.get(url, params=params))
+        after = answered()
+        assert rows and after["memory"] + after["disk"] == before["memory"] + before["disk"] + 1
+    r = http.get(url, params={"type": "kpo", "other": "skill-english"})
+    assert r.status_code == 400 and r.json()["parameter"] == "other" and "known: " in r.json()["detail"]

@@ -35,6 +35,7 @@ import pyoxigraph as ox
 import yaml
 
 from kg.graph import KnowledgeGraph
+from kg.query.trusted import Query
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 TYPES = ("iri", "string", "language", "integer", "decimal")
@@ -233,20 +234,71 @@ class BadParameter(ValueError):
         super().__init__(message + (f" ({why})" if why else ""))
 
 
+@dataclass(frozen=True)
+class Membership:
+    """An IRI value that must be an instance of its parameter's class: a question for the graph, asked
+    in the same batch as the query the value is bound into (one round trip, one version)."""
+
+    param: QueryParam
+    raw: str
+    node: ox.NamedNode
+    cls: ox.NamedNode
+
+    def query(self) -> Query:
+        return Query(_INSTANCE, {"value": self.node, "class": self.cls})
+
+
 def bind(kg: KnowledgeGraph, query: NamedQuery, values: dict[str, str]) -> dict[str, ox.NamedNode | ox.Literal]:
     """Typed RDF terms for every parameter of ``query``; BadParameter on a bad or missing value.
 
     Unknown names are refused too, so a misspelt parameter is not silently ignored.
     """
+    terms, memberships = prepare(kg, query, values)
+    check(kg, memberships)
+    return terms
+
+
+def prepare(kg: KnowledgeGraph, query: NamedQuery,
+            values: dict[str, str]) -> tuple[dict[str, ox.NamedNode | ox.Literal], list[Membership]]:
+    """``bind`` without reading the graph: the terms, and the class memberships still to ``check``."""
     unknown = sorted(set(values) - {p.name for p in query.parameters})
     if unknown:
         known = ", ".join(p.name for p in query.parameters) or "none"
         raise ValueError(f"unknown parameter '{unknown[0]}' for query {query.name} (parameters: {known})")
-    return {p.name: to_term(kg, p, values.get(p.name)) for p in query.parameters}
+    terms: dict[str, ox.NamedNode | ox.Literal] = {}
+    memberships: list[Membership] = []
+    for p in query.parameters:
+        raw = values.get(p.name)
+        terms[p.name] = term = _parse(kg, p, raw)
+        if p.cls and isinstance(term, ox.NamedNode):
+            memberships.append(Membership(p, raw or p.default or "", term, ox.NamedNode(_expand(kg, p.cls))))
+    return terms, memberships
+
+
+def check(kg: KnowledgeGraph, memberships: list[Membership], answers: list | None = None) -> None:
+    """BadParameter for the first value that is no instance of its class. ``answers``: what
+    ``Membership.query`` gave, when the caller asked it in its own batch; otherwise asked here."""
+    if answers is None:
+        answers = kg.query_all([m.query() for m in memberships], timeout=kg.config.query_timeout)
+    for membership, rows in zip(memberships, answers, strict=True):
+        if not list(rows):
+            known = [kg.slug(r["value"].value) or r["value"].value for r in
+                     kg.query(_INSTANCES, prefixes=kg.prefixes, substitutions={"class": membership.cls},
+                              timeout=kg.config.query_timeout)]
+            raise BadParameter(membership.param, membership.raw,
+                               "known: " + ", ".join(known) if known else "none known")
 
 
 def to_term(kg: KnowledgeGraph, p: QueryParam, raw: str | None) -> ox.NamedNode | ox.Literal:
-    """One value as an RDF term of the parameter's type (the default when ``raw`` is None)."""
+    """One value as an RDF term of the parameter's type (the default when ``raw`` is None), an IRI
+    of a declared class checked against the graph."""
+    term = _parse(kg, p, raw)
+    if p.cls and isinstance(term, ox.NamedNode):
+        check(kg, [Membership(p, raw or p.default or "", term, ox.NamedNode(_expand(kg, p.cls)))])
+    return term
+
+
+def _parse(kg: KnowledgeGraph, p: QueryParam, raw: str | None) -> ox.NamedNode | ox.Literal:
     if raw is None or raw == "":
         if p.default is None:
             raise BadParameter(p, None)
@@ -309,20 +361,9 @@ def _iri(kg: KnowledgeGraph, p: QueryParam, raw: str) -> ox.NamedNode:
     else:
         raise BadParameter(p, raw)
     try:
-        node = ox.NamedNode(iri)
+        return ox.NamedNode(iri)
     except ValueError:
         raise BadParameter(p, raw, "not a valid IRI") from None
-    if p.cls:
-        cls = ox.NamedNode(_expand(kg, p.cls))
-        found = list(kg.query(_INSTANCE, prefixes=kg.prefixes,
-                                    substitutions={"value": node, "class": cls},
-                                    timeout=kg.config.query_timeout))
-        if not found:
-            known = [kg.slug(r["value"].value) or r["value"].value for r in
-                     kg.query(_INSTANCES, prefixes=kg.prefixes, substitutions={"class": cls},
-                                    timeout=kg.config.query_timeout)]
-            raise BadParameter(p, raw, "known: " + ", ".join(known) if known else "none known")
-    return node
 
 
 def _expand(kg: KnowledgeGraph, name: str) -> str:

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyoxigraph as ox
@@ -33,6 +34,7 @@ import pyoxigraph as ox
 from kg.formats import BY_KEY, Format, NotAcceptable, formats_for
 from kg.query import precheck
 from kg.query.evaluation import (
+    Batch,
     Job,
     Outcome,
     WorkerBusy,
@@ -41,6 +43,7 @@ from kg.query.evaluation import (
     execute,
 )
 from kg.query.precheck import Analysis, Bounds, tokens
+from kg.query.trusted import Query, result_of
 from kg.store import StoreError, StoreTimeout, StoreUnavailable
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -218,6 +221,7 @@ class Answer:
     max_rows: int = 0
     elapsed: float = 0.0
     time_limit: float = 0.0
+    checks: list = field(default_factory=list)  #: the answers of ``run_query``'s ``checks``, in order
 
 
 def run_query(
@@ -231,12 +235,15 @@ def run_query(
     timeout: str | float | None = None,
     max_rows: int | None = None,
     substitutions: dict[str, ox.NamedNode | ox.Literal | ox.BlankNode] | None = None,
+    checks: Sequence[Query] = (),
 ) -> Answer:
     """Check, evaluate under the limits and serialise one query in ``fmt``.
 
     Raises SparqlError subclasses (Malformed, Refused, UnknownGraph, TimedOut, Unavailable, Stopped)
     and kg.formats.NotAcceptable (the answer's kind cannot be written in ``fmt``). ``analysis``: this
-    text's pre-check when the caller ran it already (``check``).
+    text's pre-check when the caller ran it already (``check``). ``checks``: trusted queries the caller
+    needs answered with this one (a named query's parameter checks): they travel in its batch, see its
+    version of the graph, and their answers are in ``Answer.checks``.
     """
     analysis = analysis or check(kg, text)
     limit = effective_timeout(kg, timeout)
@@ -261,7 +268,7 @@ def run_query(
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise TimedOut(f"the query did not finish within its time limit of {limit:g} s", timeout=limit)
-    outcome = _evaluate(kg, job, remaining)
+    outcome, answers = _evaluate(kg, job, remaining, list(checks))
     if outcome.status == "syntax":
         raise Malformed(outcome.message)
     if outcome.status == "unacceptable":
@@ -271,21 +278,28 @@ def run_query(
         raise Unavailable(f"the query failed in the store: {outcome.message}")
     form = analysis.form or ("CONSTRUCT" if outcome.kind == "graph" else
                              "ASK" if outcome.kind == "boolean" else "SELECT")
-    answer = Answer(outcome.body, BY_KEY[outcome.format or fmt.key], form, outcome.truncated,
-                    outcome.count, cap, elapsed=outcome.elapsed, time_limit=limit)
-    return answer
+    return Answer(outcome.body, BY_KEY[outcome.format or fmt.key], form, outcome.truncated,
+                  outcome.count, cap, elapsed=outcome.elapsed, time_limit=limit, checks=answers)
 
 
-def _evaluate(kg: Any, job: Job, limit: float) -> Outcome:
+def _evaluate(kg: Any, job: Job, limit: float, checks: list[Query]) -> tuple[Outcome, list]:
     pool = kg.evaluators()
     if pool is not None:
-        job = dataclasses.replace(job, version=kg.store.version())
+        version = kg.store.version()
+        job = dataclasses.replace(job, version=version)
         try:
-            return pool.run(job, limit)
+            if not checks:
+                return pool.run(job, limit), []
+            jobs = (*(q.job(kg, version) for q in checks), job)
+            outcomes = pool.run(Batch(jobs, version), limit).extra["outcomes"]
         except WorkerTimeout as exc:
             raise TimedOut(str(exc), timeout=limit) from exc
         except WorkerCrashed as exc:
             raise Stopped(str(exc)) from exc
+        return outcomes[-1], [result_of(outcome) for outcome in outcomes[:-1]]
+    # Over a remote store each check is a request of its own, as the query is.
+    answers = [list(kg.query(q.sparql, timeout=limit, prefixes=kg.prefixes, substitutions=q.substitutions))
+               for q in checks]
     # A remote store's one query answers from one state of the store by itself; the version is read
     # only where a write may show in part (``torn_reads``), to be checked again after.
     version = kg.store.version() if kg.store.torn_reads else None
@@ -301,7 +315,7 @@ def _evaluate(kg: Any, job: Job, limit: float) -> Outcome:
     if version is not None:
         # The one query may have met a write committing (Virtuoso): a GET is then run again.
         kg.store.ensure_unmoved(version)
-    return outcome
+    return outcome, answers
 
 
 def run_update(kg: Any, text: str) -> None:

@@ -89,10 +89,11 @@ def bounded_batch(kg: Any, queries: list[Query], *, timeout: float,
         raise StoreTimeout(f"the query did not finish within its time limit of {limit:g} s") from exc
     except WorkerCrashed as exc:
         raise StoreError(f"the query was stopped: {exc}") from exc
-    return [_result(outcome) for outcome in outcomes]
+    return [result_of(outcome) for outcome in outcomes]
 
 
-def _result(outcome: Outcome) -> QueryResult:
+def result_of(outcome: Outcome) -> QueryResult:
+    """A trusted job's outcome as the store would have answered it (``SyntaxError``, ``StoreError``)."""
     if outcome.status == "syntax":
         raise SyntaxError(outcome.message)
     if outcome.status != "ok":
