@@ -21,6 +21,9 @@ Optional keys of a parameter: ``default`` (without one the parameter is required
 ``minimum``/``maximum`` (numbers), ``class`` (IRIs: the value must be an instance of it). The
 query refers to each parameter as the variable of the same name and, for a SELECT, projects it:
 Oxigraph binds a substituted variable only when the projection names it.
+
+Why one module of this size: the header's format, the typed values it declares and the checks of
+those values against the graph are one contract with the ``.rq`` files, read top to bottom here.
 """
 
 from __future__ import annotations
