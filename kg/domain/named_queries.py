@@ -281,6 +281,8 @@ def prepare(kg: KnowledgeGraph, query: NamedQuery,
 def check(kg: KnowledgeGraph, memberships: list[Membership], answers: list | None = None) -> None:
     """BadParameter for the first value that is no instance of its class. ``answers``: what
     ``Membership.query`` gave, when the caller asked it in its own batch; otherwise asked here."""
+    if not memberships:
+        return
     if answers is None:
         answers = kg.query_all([m.query() for m in memberships], timeout=kg.config.query_timeout)
     for membership, rows in zip(memberships, answers, strict=True):
