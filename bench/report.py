@@ -188,7 +188,7 @@ LIMITS = {
     "as in the reference (before it: the on-disk engine, 0.26x at 100k and 0.23x at 1M).",
     "remote": "over Oxigraph an uncached query is one round trip to the endpoint; over Virtuoso three (the "
     "graph's version before and after the query, since one query there can see part of a committing write, "
-    "and the query names the visible graphs, which costs Virtuoso itself more). The rest is the service's "
+    "and the query lists the visible named graphs). The rest is the service's "
     "own request handling in one Python process, on the same two cores as the endpoint and the load "
     "generator; at 10k the endpoint answers faster than a bare Flask app does (notes).",
     "ASK {}": "cache on, a hit is replayed before Flask and costs about what a bare Flask app costs; "
