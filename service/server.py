@@ -90,26 +90,25 @@ class AccessLogger(Logger):
             self._write_batch()
 
     def _write_batch(self) -> None:
-        with _WRITE_LOCK:  # the thread and the exit handler: each line written once
-            self._write_batch_locked()
-
-    def _write_batch_locked(self) -> None:
         held = getattr(self, "_kg_lines", None)
-        if held is None or held[0] != os.getpid() or not held[1]:
+        if held is None or held[0] != os.getpid():
             return
-        lines = held[1]
-        # Request threads only append, so the first ``count`` lines are this batch whatever they add
-        # meanwhile (each list operation is atomic under the GIL).
-        count = len(lines)
-        taken = lines[:count]
-        del lines[:count]
-        dropped, self._kg_dropped = getattr(self, "_kg_dropped", 0), 0
-        if dropped:
-            taken.append(f"({dropped} access lines left out: the log's stream did not keep up)")
-        try:
-            self.access_log.info("%s", "\n".join(taken))
-        except Exception:  # noqa: BLE001 - a closed stream at exit must not raise from a thread
-            pass
+        with _WRITE_LOCK:  # the thread and the exit handler: each line written once
+            lines = held[1]
+            # Request threads only append, so the first ``count`` lines are this batch whatever they add
+            # meanwhile (each list operation is atomic under the GIL).
+            count = len(lines)
+            if not count:
+                return
+            taken = lines[:count]
+            del lines[:count]
+            dropped, self._kg_dropped = getattr(self, "_kg_dropped", 0), 0
+            if dropped:
+                taken.append(f"({dropped} access lines left out: the log's stream did not keep up)")
+            try:
+                self.access_log.info("%s", "\n".join(taken))
+            except Exception:  # noqa: BLE001 - a closed stream at exit must not raise from a thread
+                pass
 
 
 _BATCH_LOCK = threading.Lock()

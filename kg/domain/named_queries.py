@@ -273,9 +273,18 @@ def prepare(kg: KnowledgeGraph, query: NamedQuery,
     for p in query.parameters:
         raw = values.get(p.name)
         terms[p.name] = term = _parse(kg, p, raw)
-        if p.cls and isinstance(term, ox.NamedNode):
-            memberships.append(Membership(p, raw or p.default or "", term, ox.NamedNode(_expand(kg, p.cls))))
+        membership = _membership(kg, p, raw, term)
+        if membership is not None:
+            memberships.append(membership)
     return terms, memberships
+
+
+def _membership(kg: KnowledgeGraph, p: QueryParam, raw: str | None,
+                term: ox.NamedNode | ox.Literal) -> Membership | None:
+    """The class ``term`` must belong to, when ``p`` declares one."""
+    if not p.cls or not isinstance(term, ox.NamedNode):
+        return None
+    return Membership(p, raw or p.default or "", term, ox.NamedNode(_expand(kg, p.cls)))
 
 
 def check(kg: KnowledgeGraph, memberships: list[Membership], answers: list | None = None) -> None:
@@ -298,8 +307,8 @@ def to_term(kg: KnowledgeGraph, p: QueryParam, raw: str | None) -> ox.NamedNode 
     """One value as an RDF term of the parameter's type (the default when ``raw`` is None), an IRI
     of a declared class checked against the graph."""
     term = _parse(kg, p, raw)
-    if p.cls and isinstance(term, ox.NamedNode):
-        check(kg, [Membership(p, raw or p.default or "", term, ox.NamedNode(_expand(kg, p.cls)))])
+    membership = _membership(kg, p, raw, term)
+    check(kg, [membership] if membership is not None else [])
     return term
 
 

@@ -169,8 +169,8 @@ class RemoteStore(GraphWrites):
         self._version: str | None = None
         self._modified: str | None = None
         self._version_read = 0.0
-        #: (version, graphs a query names or None for the endpoint's own union, hidden graphs)
-        self._graph_list: tuple[str, list[str] | None, frozenset[str]] | None = None
+        #: (version, the graphs a query names), when the endpoint's own default graph will not do
+        self._graph_list: tuple[str, list[str]] | None = None
         self._exclusions = ""  #: Virtuoso's pragmas for a query over the store's own dataset (below)
         self._meta = ox.NamedNode(meta.meta_graph(config.graph_ns))
         self._hidden_graph = ox.NamedNode(config.graph_ns + HIDDEN_GRAPHS)
@@ -194,14 +194,15 @@ class RemoteStore(GraphWrites):
         # Oxigraph lists a graph with ``GRAPH ?g {}``; Virtuoso answers that with nothing at all.
         listed = self._query("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }", timeout=CONTROL_TIMEOUT)
         self._graph_pattern = "{ }" if any(r["g"] == self._meta for r in listed) else "{ ?s ?p ?o }"
-        # Virtuoso: the pragmas that keep the graphs it holds for itself out of a query over the store's
-        # own dataset (see ``query``). Those graphs are recorded once, by ``_initialise``: read once here.
+        # The graphs hidden from the store are recorded once, by the first write into the endpoint
+        # (``_initialise``): they are read once, here. On Virtuoso, pragmas keep them out of a query's
+        # default graph (see ``query``).
+        h = self._hidden_graph
+        rows = self._query(f"SELECT ?g WHERE {{ GRAPH {h} {{ {h} <{HIDES_GRAPH}> ?g }} }}", timeout=CONTROL_TIMEOUT)
+        self._hidden = frozenset(r["g"].value for r in rows)
         if self.virtuoso:
-            h = self._hidden_graph
-            rows = self._query(f"SELECT ?g WHERE {{ GRAPH {h} {{ {h} <{HIDES_GRAPH}> ?g }} }}",
-                               timeout=CONTROL_TIMEOUT)
-            self._exclusions = "".join(f"DEFINE input:default-graph-exclude {g}\n"
-                                       for g in sorted(str(r["g"]) for r in rows))
+            self._exclusions = "".join(f"DEFINE input:default-graph-exclude {ox.NamedNode(g)}\n"
+                                       for g in sorted(self._hidden))
 
     # -- reading -------------------------------------------------------------------------------
     def query(
@@ -521,26 +522,20 @@ class RemoteStore(GraphWrites):
 
     def _graphs_seen(self) -> tuple[list[str] | None, frozenset[str]]:
         """(the graphs each query names, None when the endpoint's default graph is exactly their union;
-        the graphs hidden from the store), read once per version: they change only with a write.
-
-        Over an engine whose default graph is the union of all and that holds no graphs of its own
-        (all but Virtuoso, ``_initialise``), that is nothing and nothing, whatever the version."""
-        if self.native_union and not self.virtuoso:
-            return None, frozenset()
+        the graphs hidden from the store). The list is read once per version, since it changes only
+        with a write; over an engine whose default graph is the union of all and that hides nothing
+        (all but Virtuoso, ``_initialise``), there is none to read, whatever the version."""
+        hidden = self._hidden
+        if self.native_union and not hidden:
+            return None, hidden
         version = self.version()
         cached = self._graph_list
         if cached is not None and cached[0] == version:
-            return cached[1], cached[2]
-        h = self._hidden_graph
-        rows = self._query(f"SELECT ?g WHERE {{ GRAPH {h} {{ {h} <{HIDES_GRAPH}> ?g }} }}", timeout=CONTROL_TIMEOUT)
-        hidden = frozenset(r["g"].value for r in rows)
-        visible: list[str] | None = None
-        if hidden or not self.native_union:
-            # GROUP BY, not DISTINCT: Virtuoso takes seconds over DISTINCT ?g where GROUP BY is instant.
-            rows = self._query(f"SELECT ?g WHERE {{ GRAPH ?g {self._graph_pattern} }} GROUP BY ?g",
-                               timeout=CONTROL_TIMEOUT)
-            visible = sorted(g for g in (r["g"].value for r in rows) if g not in hidden)
-        self._graph_list = (version, visible, hidden)
+            return cached[1], hidden
+        # GROUP BY, not DISTINCT: Virtuoso takes seconds over DISTINCT ?g where GROUP BY is instant.
+        rows = self._query(f"SELECT ?g WHERE {{ GRAPH ?g {self._graph_pattern} }} GROUP BY ?g", timeout=CONTROL_TIMEOUT)
+        visible = sorted(g for g in (r["g"].value for r in rows) if g not in hidden)
+        self._graph_list = (version, visible)
         return visible, hidden
 
     def _write(self, update: str, timeout: float = WRITE_TIMEOUT) -> None:
