@@ -165,6 +165,7 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
 
     fast: dict[str, dict[str, tuple[Result, dict]]] = {}
     served: dict[bool, Result] = {}
+    svc_rss = 0.0
     for cache in (False, True):
         svc = procs.service(data_dir, cache=cache).start()
         try:
@@ -233,6 +234,7 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
     if fast:
         _fast_rows(fast, args, rows, label)
     if size == SERVER_TRIAL_SIZE and args.servers:
+        _process_rows(label, data_dir, args, rows, sparql_mix, served, ox_result, svc_rss)
         _server_rows(label, data_dir, args, rows, sparql_mix, served)
     if size >= SCALE_MIN_SIZE and args.links:
         _scale_rows(label, data_dir, work, args, rows)
@@ -240,6 +242,38 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
 
 #: The size at which the HTTP servers are compared (issue 15's cache-on target is at 100k).
 SERVER_TRIAL_SIZE = 100_000
+
+
+#: HTTP processes of ``kg serve`` in the trial of more than one (``service/front.py``).
+TRIAL_WORKERS = 2
+
+
+def _process_rows(label: str, data_dir: Path, args, rows: list[Row], sparql_mix: list[mix.Request],
+                  served: dict[bool, Result], ox_result: Result, one_rss: float) -> None:
+    """``kg serve`` with ``TRIAL_WORKERS`` HTTP processes (one holds the store, the others answer from
+    their caches or hand requests to it) against the default single process, cache off and on, and the
+    cached mix against Oxigraph (issue 15's target), with the memory of every process counted."""
+    line = f"  {TRIAL_WORKERS} HTTP processes:"
+    for cache in (False, True):
+        svc = procs.service(data_dir, cache=cache, extra_env={"KG_WORKERS": str(TRIAL_WORKERS)}).start()
+        try:
+            procs.wait_for_query_engine(svc)
+            bad = load.check(svc.url, sparql_mix)
+            result = load.run(svc.url, sparql_mix, seconds=args.duration)
+            rss = svc.peak_rss_mb()
+        finally:
+            svc.stop()
+        state = "on" if cache else "off"
+        line += f" cache {state} {result.rps:.0f} req/s ({rss:.0f} MB);"
+        rows.append(Row(label, "processes", f"query mix, cache {state}: kg serve with {TRIAL_WORKERS} HTTP processes "
+                        "vs one", result, served[cache], bad=bad))
+        if cache:
+            rows.append(Row(label, "processes", f"query mix, cache on, {TRIAL_WORKERS} HTTP processes vs Oxigraph",
+                            result, ox_result, target=5.0, bad=bad))
+        else:
+            rows.append(Row(label, "processes", f"peak RSS, MB, {TRIAL_WORKERS} HTTP processes vs one (cache off)",
+                            rss, one_rss, lower_is_better=True))
+    print(line, flush=True)
 
 
 def _server_rows(label: str, data_dir: Path, args, rows: list[Row], sparql_mix: list[mix.Request],

@@ -196,11 +196,11 @@ LIMITS = {
     "/doc/kpo.ttl": "cache off, the description is rebuilt per request: two queries in the in-memory engine "
     "(~1.5 ms, off the server's core), then ~360 triples handled in Python (public IRIs, sorting, labels) "
     "and serialised, 5-7 ms of the server's CPU; cache on, it is replayed from memory.",
-    "cache on": "cache hits still pay gunicorn per request (0.2-0.45 ms of CPU), which caps one worker "
-    "process near what a bare Flask app serves (2,400-4,300 req/s here), while the reference varies "
-    "between runs (Oxigraph at 100k: 158 to 862 req/s in three runs on this shared machine); 5x holds "
-    "while the reference stays under ~500-800 req/s. The cap is gunicorn's: the same app under granian "
-    "served the cache-on mix at 7x the rate in the comparison rows (a trial, notes).",
+    "cache on": "with one HTTP process (the default), cache hits still pay gunicorn per request (0.2-0.45 ms "
+    "of CPU), which caps it near what a bare Flask app serves (2,400-4,300 req/s here), while the reference "
+    "varies between runs (Oxigraph at 100k: 158 to 862 req/s in three runs on this shared machine). With "
+    "KG_WORKERS=2 (rows 'HTTP processes') the fronts answer hits without Flask on both cores: about 3x, "
+    "at the price of uncached requests crossing a second process (docs/deployment.md).",
     "links": "the first request after a write makes the resource's pages of incoming links (all of its "
     "linking IRIs fetched and sorted once per graph version, docs/linked-data.md); every later page "
     "is one page of them and the parts every page holds.",

@@ -10,7 +10,7 @@ from cli.common import config_options
 @click.command()
 @click.option("--host", help="Address to listen on [KG_HOST, 127.0.0.1].")
 @click.option("--port", type=int, help="Port [KG_PORT, 8000].")
-@click.option("--workers", type=int, help="gunicorn worker processes [KG_WORKERS] (1 with the embedded store).")
+@click.option("--workers", type=int, help="gunicorn worker processes [KG_WORKERS].")
 @click.option("--threads", type=int, help="Threads per worker [KG_THREADS].")
 @click.option("--no-cache", is_flag=True, default=None, help="Turn the result cache off [KG_CACHE=off].")
 @click.option("--query-timeout", type=float, help="Query time limit in seconds [KG_QUERY_TIMEOUT].")

@@ -205,7 +205,10 @@ class Config:
     port: int = field(default=8000, metadata={"setting": Setting("KG_PORT", "Port to listen on.")})
     workers: int = field(
         default=1,
-        metadata={"setting": Setting("KG_WORKERS", "gunicorn worker processes (1 with the embedded store).")},
+        metadata={"setting": Setting("KG_WORKERS",
+                                     "gunicorn worker processes. Over the embedded store one holds the store "
+                                     "and the others answer from their cache or hand requests to it "
+                                     "(service/front.py).")},
     )
     threads: int = field(
         default=8, metadata={"setting": Setting("KG_THREADS", "Threads per gunicorn worker.")}

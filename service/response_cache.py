@@ -36,7 +36,7 @@ CACHED_PATHS = ("/",)
 #: POST bodies larger than this are not part of any key (the request goes to Flask uncached).
 MAX_KEYED_BODY = 64 * 1024
 #: Headers recomputed per response (by Flask or other hooks) rather than replayed.
-_SKIP_HEADERS = {"content-length", "date", "x-kg-cache"}
+SKIP_HEADERS = {"content-length", "date", "x-kg-cache"}
 _BODY_TYPES = ("application/sparql-query", "application/x-www-form-urlencoded")
 
 
@@ -45,7 +45,7 @@ def cacheable() -> None:
     g.kg_cacheable = True
 
 
-def _lookup_key(environ: dict) -> tuple | None:
+def lookup_key(environ: dict) -> tuple | None:
     """The request's key, or None when it must not be answered from memory."""
     method = environ.get("REQUEST_METHOD")
     if "HTTP_AUTHORIZATION" in environ or "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ:
@@ -104,7 +104,7 @@ class _Replay:
 
     def _answer(self, kg, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if kg.cache.enabled:
-            key = _lookup_key(environ)
+            key = lookup_key(environ)
             environ["kg.cache_key"] = key
             if key is not None:
                 try:
@@ -139,7 +139,7 @@ def register(app: Flask) -> None:
         if not (g.get("kg_cacheable") or _stored_by_path(request.environ)):
             return response
         body = response.get_data()
-        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _SKIP_HEADERS]
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in SKIP_HEADERS]
         kg.cache.put(version, key, ("200 OK", headers, body), size=len(body))
         response.headers["X-KG-Cache"] = "miss"
         return response

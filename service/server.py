@@ -1,9 +1,10 @@
 """Runs the app behind gunicorn, the production WSGI server.
 
-The app is built inside the worker (no preload): the embedded store's directory may be opened
-read-write by one process only, so with the embedded store there is exactly one worker, serving
-requests on threads (Oxigraph releases the GIL while it evaluates). Over a remote store the
-workers are stateless and their number is free.
+The app is built inside the worker (no preload), serving requests on threads (Oxigraph releases the
+GIL while it evaluates). Over a remote store the workers are stateless and their number is free. The
+embedded store's directory may be opened read-write by one process only: with one worker (the
+default) that worker holds it; with more, one of them holds it and the others stand in front of it
+(``service/front.py``).
 """
 
 from __future__ import annotations
@@ -119,6 +120,13 @@ class _Gunicorn(BaseApplication):
     def __init__(self, config: Config, options: dict):
         self.kg_config = config
         self.options = options
+        # Made here, in the master, so that every worker forked from it shares them.
+        self.shared = None
+        if config.store == "embedded" and options["workers"] > 1:
+            from service.front import Shared
+
+            self.shared = Shared()
+            atexit.register(self.shared.remove)
         super().__init__()
 
     def load_config(self) -> None:
@@ -131,9 +139,22 @@ class _Gunicorn(BaseApplication):
 
         # The outbound guard goes in before anything can parse or fetch (see kg/safety/guard.py).
         guard.install(self.kg_config)
-        if self.kg_config.store == "embedded":
-            confine_writer(self.kg_config)
-        return create_app(self.kg_config)
+        if self.kg_config.store != "embedded":
+            return create_app(self.kg_config)
+        confine_writer(self.kg_config)
+        if self.shared is None:
+            return create_app(self.kg_config)
+        from service import front
+
+        self._owner_lock = front.take_ownership(self.kg_config)
+        if self._owner_lock is None:
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            log.info("HTTP worker %d stands in front of the process holding the store", os.getpid())
+            return front.Front(self.kg_config, self.shared)
+        app = create_app(self.kg_config)
+        front.serve_owner(app, app.extensions["kg"], self.shared)
+        log.info("HTTP worker %d holds the store and answers the other workers", os.getpid())
+        return app
 
 
 def confine_writer(config: Config) -> None:
@@ -154,11 +175,7 @@ def confine_writer(config: Config) -> None:
 
 
 def gunicorn_options(config: Config) -> dict:
-    workers = config.workers
-    if config.store == "embedded" and workers != 1:
-        log.warning("the embedded store allows one worker process; using 1 worker with %d threads",
-                    config.threads)
-        workers = 1
+    workers = max(1, config.workers)
     return {
         "bind": f"{config.host}:{config.port}",
         "workers": workers,
