@@ -10,7 +10,12 @@ workers therefore take one of two roles when they start:
   private Unix socket (``serve_owner``) the requests the others hand it.
 - each **front** process (``Front``) holds no store: it answers a request from its own copy of the
   answers cache when it holds that request's answer under the graph's current version, and hands
-  everything else to the owner over the Unix socket, unchanged, streaming the answer back.
+  everything else to the owner over the Unix socket, streaming the answer back.
+
+What crosses the socket is the request as gunicorn parsed it (its WSGI environment's plain values and
+its body) and the answer as the owner's app made it (status, headers, then the body in pieces), each a
+length-prefixed ``marshal`` message: HTTP again on that hop (a client and a server in Python) cost
+the two processes more than the request itself on the uncached mix.
 
 The graph's version is published by the owner in a few bytes of memory shared by all the workers
 (``SharedVersion``, made by gunicorn's master before it starts them), written when a write commits and
@@ -25,15 +30,19 @@ another front.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
-import http.client
+import io
 import json
 import logging
+import marshal
 import mmap
 import os
 import shutil
 import socket
+import socketserver
 import struct
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -49,16 +58,9 @@ log = logging.getLogger(__name__)
 #: Headers of one connection, not of the message: never passed on (RFC 9110, section 7.6.1).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
                         "upgrade", "proxy-authenticate", "proxy-authorization"})
-#: How a front process tells the owner what only it knows of the client's connection.
-SCHEME_HEADER, ADDRESS_HEADER = "X-KG-Front-Scheme", "X-KG-Front-Address"
-#: What a front adds to the requests it hands on and to the answers it hands back (RFC 9110, section
-#: 7.6.3): which process answered is visible to operators and tests.
+#: What a front adds to the answers it hands back (RFC 9110, section 7.6.3, a gateway's Via): which
+#: process answered is visible to operators and tests.
 VIA = ("Via", "1.1 kg-front")
-#: Request headers a front process never hands on: its own (a client may not speak for it) and the length,
-#: which it sets itself.
-_NOT_HANDED = HOP_BY_HOP | {SCHEME_HEADER.lower(), ADDRESS_HEADER.lower(), "content-length"}
-#: Bytes of an answer read from the owner at a time while it is streamed to the client.
-CHUNK = 64 * 1024
 
 
 class SharedVersion:
@@ -136,9 +138,7 @@ def take_ownership(config: Config) -> IO | None:
 
 def serve_owner(app: Callable, kg, shared: Shared) -> None:
     """Publish the graph's version (now, and with every write) and answer the front processes on the
-    private socket, from a thread of this process."""
-    from werkzeug.serving import make_server
-
+    private socket, from threads of this process."""
     shared.version.publish(kg.store.version())
     listeners = getattr(kg.store, "listeners", None)
     if listeners is not None:
@@ -146,41 +146,100 @@ def serve_owner(app: Callable, kg, shared: Shared) -> None:
         listeners.append(lambda version, _update=None, _previous="": shared.version.publish(version))
     if os.path.exists(shared.socket_path):
         os.unlink(shared.socket_path)  # left by an owner that died
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # each request is logged by the front process
-    server = make_server("unix://" + shared.socket_path, 0, _as_handed(app), threaded=True)
+    server = _OwnerServer(shared.socket_path, _Handed)
+    server.app = app
     threading.Thread(target=server.serve_forever, daemon=True, name="kg-owner-socket").start()
 
 
-def _as_handed(app: Callable) -> Callable:
-    """The app as the owner runs it for a front process: the client's scheme and address as the front
-    saw them (the private socket is reachable by this service's processes only)."""
-
-    def handed(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        scheme = environ.pop("HTTP_" + SCHEME_HEADER.upper().replace("-", "_"), None)
-        address = environ.pop("HTTP_" + ADDRESS_HEADER.upper().replace("-", "_"), None)
-        if scheme in ("http", "https"):
-            environ["wsgi.url_scheme"] = scheme
-        if address:
-            environ["REMOTE_ADDR"] = address
-        return app(environ, start_response)
-
-    return handed
+def _send(sock: socket.socket, data: bytes) -> None:
+    sock.sendall(struct.pack("!Q", len(data)))
+    sock.sendall(data)
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float):
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
+def _receive(stream: IO[bytes]) -> bytes:
+    header = stream.read(8)
+    if len(header) < 8:
+        raise EOFError("the other process closed the connection")
+    length = struct.unpack("!Q", header)[0]
+    data = stream.read(length)
+    if len(data) < length:
+        raise EOFError("the other process closed the connection")
+    return data
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
+
+class _OwnerServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    app: Callable
+
+
+class _Handed(socketserver.StreamRequestHandler):
+    """One front's connection to the owner: requests, one after the other, each answered in order."""
+
+    server: _OwnerServer
+
+    def handle(self) -> None:
+        while True:
+            try:
+                fields, body = marshal.loads(_receive(self.rfile))
+            except (EOFError, OSError, ValueError):
+                return
+            if not self._answer(fields, body):
+                return
+
+    def _answer(self, fields: dict, body: bytes | None) -> bool:
+        """Run the app on one request and send its answer; False when the front went away (its client's
+        answer is lost with it)."""
+        environ = {**fields, "wsgi.input": io.BytesIO(body or b""), "wsgi.errors": sys.stderr,
+                   "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": True,
+                   "wsgi.run_once": False, "wsgi.input_terminated": True}
+        started: list = []
+
+        def start_response(status: str, headers: list, exc_info=None) -> Callable:
+            started[:] = [status, [tuple(h) for h in headers]]
+            return self._unsupported_write
+
+        result = self.server.app(environ, start_response)
         try:
-            sock.connect(self._path)
+            head = False
+            for chunk in result:
+                if not head:
+                    _send(self.connection, marshal.dumps(tuple(started)))
+                    head = True
+                if chunk:
+                    _send(self.connection, bytes(chunk))
+            if not head:
+                _send(self.connection, marshal.dumps(tuple(started)))
+            _send(self.connection, b"")  # the end of this answer
+            return True
         except OSError:
-            sock.close()
+            return False
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+
+    @staticmethod
+    def _unsupported_write(_data: bytes) -> None:
+        raise NotImplementedError("the app writes its body through the iterable it returns")
+
+
+class _Channel:
+    """A front thread's connection to the owner."""
+
+    def __init__(self, path: str, timeout: float):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
             raise
-        self.sock = sock
+        self.stream = self.sock.makefile("rb")
+
+    def close(self) -> None:
+        for part in (self.stream, self.sock):
+            with contextlib.suppress(OSError):
+                part.close()
 
 
 class Front:
@@ -209,38 +268,44 @@ class Front:
     def _hand_over(self, environ: dict, start_response: Callable, key, version: str) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
         body = self._body(environ)
+        # Plain values only: what gunicorn parsed, the client's address and scheme included.
+        fields = {k: v for k, v in environ.items() if isinstance(v, str) and (k.isupper() or k == "wsgi.url_scheme")}
+        request = marshal.dumps((fields, body))
         # A read may be sent again on a new connection when a kept one turns out closed; anything else
         # goes on a connection of its own, so that it is never sent twice.
         reuse = method in ("GET", "HEAD") and body is None
         for attempt in (0, 1):
-            conn = self._connection() if reuse else _UnixConnection(self.shared.socket_path, self._timeout)
             try:
-                self._send(conn, environ, body)
-                response = conn.getresponse()
-                break
-            except (ConnectionRefusedError, FileNotFoundError):
-                self._drop(conn)
+                channel = self._channel() if reuse else _Channel(self.shared.socket_path, self._timeout)
+            except OSError:
                 return self._owner_away(start_response)
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self._drop(conn)
+            try:
+                _send(channel.sock, request)
+                status, headers = marshal.loads(_receive(channel.stream))
+                break
+            except (EOFError, BrokenPipeError, ConnectionResetError):
+                self._drop(channel)
                 if attempt or not reuse:
                     return self._owner_away(start_response)
-            except (OSError, http.client.HTTPException):
-                self._drop(conn)
+            except (OSError, ValueError):
+                self._drop(channel)
                 return self._owner_away(start_response)
-        headers = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
-        marked = response.getheader("X-KG-Cache") in ("hit", "miss")
-        if key is not None and response.status == 200 and marked:
-            data = response.read()
-            self._release(conn, response, reuse)
+        headers = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
+        marked = any(k.lower() == "x-kg-cache" and v in ("hit", "miss") for k, v in headers)
+        if key is not None and status.startswith("200") and marked:
+            try:
+                data = b"".join(self._pieces(channel))
+            except (EOFError, OSError):
+                self._drop(channel)
+                return self._owner_away(start_response)
+            self._release(channel, reuse)
             # Kept with the Via header: what a front answers from its cache, it once had from the owner.
             stored = [*((k, v) for k, v in headers if k.lower() not in SKIP_HEADERS), VIA]
-            self.cache.put(version, key, (f"{response.status} {response.reason}", stored, data), size=len(data))
-            start_response(f"{response.status} {response.reason}",
-                           [*stored, ("Content-Length", str(len(data))), ("X-KG-Cache", "miss")])
+            self.cache.put(version, key, (status, stored, data), size=len(data))
+            start_response(status, [*stored, ("Content-Length", str(len(data))), ("X-KG-Cache", "miss")])
             return [] if method == "HEAD" else [data]
-        start_response(f"{response.status} {response.reason}", [*headers, VIA])
-        return self._stream(conn, response, reuse)
+        start_response(status, [*headers, VIA])
+        return self._stream(channel, reuse)
 
     def _body(self, environ: dict) -> bytes | None:
         """The request's body, read whole up to one byte past ``KG_MAX_BODY`` (the owner answers 413 for
@@ -254,55 +319,43 @@ class Front:
         except ValueError:
             declared = None
         limit = self.config.max_body + 1
-        return environ["wsgi.input"].read(limit if declared is None else min(declared, limit))
+        data = environ["wsgi.input"].read(limit if declared is None else min(declared, limit))
+        # Handed over whole: its length is known now, whatever framing the client used.
+        environ["CONTENT_LENGTH"] = str(len(data))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return data
 
-    def _send(self, conn: _UnixConnection, environ: dict, body: bytes | None) -> None:
-        path = environ.get("RAW_URI") or (environ.get("PATH_INFO", "/") + (
-            "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""))
-        conn.putrequest(environ["REQUEST_METHOD"], path, skip_host=True, skip_accept_encoding=True)
-        for name, value in environ.items():
-            if name.startswith("HTTP_"):
-                header = name[5:].replace("_", "-").title()
-                if header.lower() not in _NOT_HANDED:
-                    conn.putheader(header, value)
-        if "HTTP_HOST" not in environ:  # an HTTP/1.0 client: the address it reached, as the front saw it
-            conn.putheader("Host", f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}")
-        if environ.get("CONTENT_TYPE"):
-            conn.putheader("Content-Type", environ["CONTENT_TYPE"])
-        conn.putheader(*VIA)
-        conn.putheader(SCHEME_HEADER, environ.get("wsgi.url_scheme", "http"))
-        conn.putheader(ADDRESS_HEADER, environ.get("REMOTE_ADDR", ""))
-        if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
+    @staticmethod
+    def _pieces(channel: _Channel) -> Iterator[bytes]:
+        while piece := _receive(channel.stream):
+            yield piece
 
-    def _stream(self, conn: _UnixConnection, response: http.client.HTTPResponse, reuse: bool) -> Iterator[bytes]:
+    def _stream(self, channel: _Channel, reuse: bool) -> Iterator[bytes]:
         done = False
         try:
-            while chunk := response.read(CHUNK):
-                yield chunk
+            yield from self._pieces(channel)
             done = True
         finally:
             if done:
-                self._release(conn, response, reuse)
-            else:  # the client went away mid-answer: the connection holds the rest of it
-                self._drop(conn)
+                self._release(channel, reuse)
+            else:  # the client or the owner went away mid-answer: the connection is out of step
+                self._drop(channel)
 
     # -- connections -------------------------------------------------------------------------------
-    def _connection(self) -> _UnixConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = _UnixConnection(self.shared.socket_path, self._timeout)
-        return conn
+    def _channel(self) -> _Channel:
+        channel = getattr(self._local, "channel", None)
+        if channel is None:
+            channel = self._local.channel = _Channel(self.shared.socket_path, self._timeout)
+        return channel
 
-    def _release(self, conn: _UnixConnection, response: http.client.HTTPResponse, reuse: bool) -> None:
-        if not reuse or response.will_close:
-            self._drop(conn)
+    def _release(self, channel: _Channel, reuse: bool) -> None:
+        if not reuse:
+            channel.close()
 
-    def _drop(self, conn: _UnixConnection) -> None:
-        conn.close()
-        if getattr(self._local, "conn", None) is conn:
-            self._local.conn = None
+    def _drop(self, channel: _Channel) -> None:
+        channel.close()
+        if getattr(self._local, "channel", None) is channel:
+            self._local.channel = None
 
     @staticmethod
     def _owner_away(start_response: Callable) -> list[bytes]:
