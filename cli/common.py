@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kg.config import Config
-from kg.graph import KnowledgeGraph
-from kg.ontology.loader import LoadError
-from kg.store import StoreError
+
+if TYPE_CHECKING:
+    from kg.graph import KnowledgeGraph
 
 _OPTIONS = [
     click.option("--data-dir", type=click.Path(path_type=Path), help="Store directory [KG_DATA_DIR]."),
@@ -52,6 +53,11 @@ def open_graph(config: Config, *, read_only: bool = False) -> KnowledgeGraph:
     queries go to the disk workers.
     """
     import dataclasses
+
+    # Here, not at the top: ``kg serve`` shares this module and must not hold the graph's code.
+    from kg.graph import KnowledgeGraph
+    from kg.ontology.loader import LoadError
+    from kg.store import StoreError
 
     config = dataclasses.replace(config, query_engine="disk")
     try:

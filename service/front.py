@@ -51,7 +51,7 @@ from typing import IO
 
 from kg.config import Config
 from kg.query.cache import ResultCache
-from service.response_cache import SKIP_HEADERS, lookup_key
+from service.cache_key import SKIP_HEADERS, lookup_key
 
 log = logging.getLogger(__name__)
 

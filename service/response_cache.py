@@ -19,65 +19,23 @@ here (at most ``MAX_KEYED_BODY`` bytes) and handed on to Flask unchanged. What i
 request with credentials or a conditional request (the view answers 304 from the version without
 building a body).
 
-The key holds everything that selects the body: the method class (GET/HEAD share), the path and query
-string, the body and its type, the negotiated headers (Accept, Accept-Language) and the address the
-client used (documents rewrite IRIs to it).
+The key (``service/cache_key.py``) holds everything that selects the body: the method class, the path
+and query string, the body and its type, the negotiated headers and the address the client used.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterable
 
 from flask import Flask, Response, g, request
 
+from service.cache_key import SKIP_HEADERS, lookup_key
+
 CACHED_PREFIXES = ("/doc/", "/ontology", "/api/", "/.well-known/void", "/context.jsonld", "/openapi.json")
 CACHED_PATHS = ("/",)
-#: POST bodies larger than this are not part of any key (the request goes to Flask uncached).
-MAX_KEYED_BODY = 64 * 1024
-#: Headers recomputed per response (by Flask or other hooks) rather than replayed.
-SKIP_HEADERS = {"content-length", "date", "x-kg-cache"}
-_BODY_TYPES = ("application/sparql-query", "application/x-www-form-urlencoded")
-
-
 def cacheable() -> None:
     """Called by a view whose answer depends only on the graph and the request's key."""
     g.kg_cacheable = True
-
-
-def lookup_key(environ: dict) -> tuple | None:
-    """The request's key, or None when it must not be answered from memory."""
-    method = environ.get("REQUEST_METHOD")
-    if "HTTP_AUTHORIZATION" in environ or "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ:
-        return None
-    body = b""
-    if method == "POST":
-        body = _keyed_body(environ)
-        if body is None:
-            return None
-    elif method not in ("GET", "HEAD"):
-        return None
-    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
-    return ("response", method == "POST", environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO") or "/",
-            environ.get("QUERY_STRING", ""), environ.get("CONTENT_TYPE", ""), body,
-            environ.get("HTTP_ACCEPT", ""), environ.get("HTTP_ACCEPT_LANGUAGE", ""), host,
-            environ.get("wsgi.url_scheme", "http"))
-
-
-def _keyed_body(environ: dict) -> bytes | None:
-    """A small query body, read once and put back for Flask; None for anything else."""
-    if environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower() not in _BODY_TYPES:
-        return None
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        return None  # chunked or unknown: Flask reads it under its own limit
-    if not 0 <= length <= MAX_KEYED_BODY:
-        return None
-    body = environ["wsgi.input"].read(length)
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    return body
 
 
 def _stored_by_path(environ: dict) -> bool:

@@ -135,23 +135,27 @@ class _Gunicorn(BaseApplication):
 
     def load(self):
         from kg.safety import guard
-        from service.app import create_app
 
-        # The outbound guard goes in before anything can parse or fetch (see kg/safety/guard.py).
-        guard.install(self.kg_config)
-        if self.kg_config.store != "embedded":
-            return create_app(self.kg_config)
-        confine_writer(self.kg_config)
-        if self.shared is None:
-            return create_app(self.kg_config)
-        from service import front
+        owner = True
+        if self.shared is not None:
+            from service import front
 
-        self._owner_lock = front.take_ownership(self.kg_config)
-        if self._owner_lock is None:
+            self._owner_lock = front.take_ownership(self.kg_config)
+            owner = self._owner_lock is not None
+        # The outbound guard goes in before anything can parse or fetch (see kg/safety/guard.py). A front
+        # process never parses RDF: it is spared rdflib, and the app (each front would hold them for nothing).
+        guard.install(self.kg_config, rdflib=owner)
+        if self.kg_config.store == "embedded":
+            confine_writer(self.kg_config)
+        if not owner:
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
             log.info("HTTP worker %d stands in front of the process holding the store", os.getpid())
             return front.Front(self.kg_config, self.shared)
+        from service.app import create_app
+
         app = create_app(self.kg_config)
+        if self.shared is None:
+            return app
         front.serve_owner(app, app.extensions["kg"], self.shared)
         log.info("HTTP worker %d holds the store and answers the other workers", os.getpid())
         return app

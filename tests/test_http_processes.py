@@ -92,6 +92,9 @@ def test_the_graph_is_held_once_and_both_processes_answer(two):
                      if "kg.query.evaluator_process" in _cmdline(c) and "--dump" not in _cmdline(c)]
     assert len(memory_copies) == 1
     assert _children(front) == []  # no store, no evaluator of its own
+    # Nor the engine's code, nor the app's: each front would hold them for nothing.
+    mapped = Path(f"/proc/{front}/maps").read_text()
+    assert "pyoxigraph" not in mapped and "pyoxigraph" in Path(f"/proc/{owner}/maps").read_text()
     answers = _from_both(two.url + "/api/types", at_least=60)
     assert len({r.content for r in answers}) == 1  # the same answer whichever process took the connection
     assert {r.headers.get("Via") for r in answers} == {None, "1.1 kg-front"}

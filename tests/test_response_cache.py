@@ -132,7 +132,7 @@ def test_a_repeated_update_is_applied_every_time(server, http, admin_token):
 
 
 def test_bodies_past_the_key_limit_or_without_a_length_are_answered_uncached(server, http):
-    from service.response_cache import MAX_KEYED_BODY
+    from service.cache_key import MAX_KEYED_BODY
 
     padding = "#" + "x" * MAX_KEYED_BODY + "\n"
     query = padding + "ASK { ?s ?p ?o }"
