@@ -21,7 +21,7 @@ The graph's version is published by the owner in a few bytes of memory shared by
 (``SharedVersion``, made by gunicorn's master before it starts them), written when a write commits and
 before it is acknowledged: a front process never answers from an older version once a write has been
 acknowledged to anyone. A front's cached answer is one the owner marked cacheable (``X-KG-Cache``), so
-the two caches hold the same kind of answers under the same keys (``service/response_cache.py``).
+the two caches hold the same kind of answers under the same keys (``service/cache_key.py``).
 
 When the owner dies, gunicorn starts another worker, which takes the lock and becomes the owner (the
 front processes answer 503 with ``Retry-After`` meanwhile); a front process that dies is replaced by
