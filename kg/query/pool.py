@@ -150,10 +150,16 @@ class QueryPool:
             return None
         with self._lock:
             engine = self._engine
-            if engine is not None and engine.state == "ready" and engine.version == version:
-                return engine
+            if engine is not None and engine.state == "ready":
+                if engine.version == version:
+                    return engine
+                if engine.version == self._wanted:
+                    # The copy holds the newest write this pool was told of: the job pinned the version
+                    # before it, or one whose write is committing and is about to be applied. The disk
+                    # answers it; reloading the copy for it would only fall behind the next write.
+                    return None
             if self._loading is None and version != self._failed_version and not self._closed:
-                # A write this process did not see (another tool) or a copy that was stopped.
+                # A copy that was stopped, or one behind a write it could not take.
                 self._wanted = version or self._wanted
                 self._start_engine_locked()
             return None

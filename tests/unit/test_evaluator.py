@@ -422,3 +422,37 @@ def test_a_copy_that_never_loads_is_tried_a_bounded_number_of_times(pool_while_a
     assert pool.status()["loads"] == LOAD_ATTEMPTS
     time.sleep(MIN_SPACING * 2 ** LOAD_ATTEMPTS)
     assert pool.status()["loads"] == LOAD_ATTEMPTS and pool.status()["engine"] is None
+
+
+def test_reads_racing_writes_never_make_the_copy_reload(pool_of, store):
+    """Readers pin the version a request began with: some ask for the one a write has just replaced,
+    some for the one it is committing. Each is answered (the disk takes those the copy does not hold),
+    and every write is applied to the copy, which is never reloaded for them."""
+    pool = pool_of()
+    pid, loads = _engine(pool)["pid"], pool.status()["loads"]
+    stop, answers, failures = threading.Event(), [], []
+
+    def read() -> None:
+        while not stop.is_set():
+            version = store.version()
+            try:
+                answers.append(_count(pool.run(Job(COUNT, version=version), 30)))
+            except Exception as exc:  # noqa: BLE001 - collected and shown below
+                failures.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    try:
+        for i in range(20):
+            store.update(f"INSERT DATA {{ GRAPH <urn:x:g> {{ {_numbers(1, start=N + i)} }} }}")
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert not failures, failures[:3]
+    assert answers and all(N <= n <= N + 20 for n in answers)
+    status = pool.status()
+    assert (status["writes_applied"], status["loads"], status["engine"]["pid"]) == (20, loads, pid)
+    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N + 20
