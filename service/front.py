@@ -169,6 +169,9 @@ def _receive(stream: IO[bytes]) -> bytes:
 
 class _OwnerServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    # Connections waiting to be accepted: past it a Unix socket refuses at once (socketserver's default
+    # is 5, and every front thread handing over a write opens a connection of its own).
+    request_queue_size = 1024
     app: Callable
 
 

@@ -176,3 +176,22 @@ def test_a_front_that_leaves_is_replaced_and_the_store_stays_reachable(two):
         assert len(answers) < 400, "the new front took no connection in 400"
         answers.append(_fresh("GET", two.url + f"/api/search?q=outsourcing{len(answers)}"))
     assert {r.status_code for r in answers} == {200}, [r.text for r in answers if r.status_code != 200][:1]
+
+
+def test_many_requests_handed_over_at_once_are_all_answered(two):
+    """Every front thread may hand a request over at the same moment, each POST on a connection of its
+    own: none is turned away (a Unix socket refuses past its queue of waiting connections)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+
+    def ask(i: int) -> tuple[int, str | None]:
+        # Each query new (a comment tells them apart): no front answers one from its cache.
+        r = _fresh("POST", two.url + "/sparql", data={"query": f"{query} # {i}"},
+                   headers={"Accept": "application/sparql-results+json"})
+        return r.status_code, r.headers.get("Via")
+
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(ask, range(400)))
+    assert {status for status, _ in answers} == {200}, [a for a in answers if a[0] != 200][:3]
+    assert any(via for _, via in answers)
