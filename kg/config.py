@@ -18,6 +18,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: building a huge intermediate result is stopped in its evaluator instead of pushing the machine into swap.
 DEFAULT_WORKER_MEMORY = 2 * 1024**3
 
+#: The service's log lines (both kinds of HTTP process use it: ``service/app.py``, ``service/server.py``).
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
 #: The canonical namespace. Stored triples always use it; a deployment reached at another address
 #: rewrites it in linked-data documents (see ``public_base``).
 DEFAULT_NAMESPACE = "https://w3id.org/outsourcing-kg/"

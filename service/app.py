@@ -11,7 +11,7 @@ import logging
 
 from flask import Flask, g, request
 
-from kg.config import Config
+from kg.config import LOG_FORMAT, Config
 from kg.graph import KnowledgeGraph
 from kg.query import deadline
 from service import api, api_extend, docs, errors, headers, health, linked_data, pages, response_cache, sparql
@@ -26,7 +26,7 @@ def create_app(config: Config | None = None, kg: KnowledgeGraph | None = None) -
     app.config["KG_CONFIG"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body
     app.json.sort_keys = False
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     app.extensions["kg"] = kg or KnowledgeGraph.open(config)
     errors.register(app)
     _one_deadline_per_request(app, config)

@@ -34,7 +34,6 @@ import contextlib
 import fcntl
 import io
 import json
-import logging
 import marshal
 import mmap
 import os
@@ -46,14 +45,11 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import IO
 
 from kg.config import Config
 from kg.query.cache import ResultCache
 from service.cache_key import SKIP_HEADERS, lookup_key
-
-log = logging.getLogger(__name__)
 
 #: Headers of one connection, not of the message: never passed on (RFC 9110, section 7.6.1).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
@@ -119,15 +115,11 @@ class Shared:
             shutil.rmtree(self._directory, ignore_errors=True)
 
 
-def owner_lock_path(config: Config) -> Path:
-    return config.data_dir / "http-owner.lock"
-
-
 def take_ownership(config: Config) -> IO | None:
     """The lock that makes this process the owner, or None when another process holds it (this one is
     then a front). Held until the process ends: the kernel releases it with the process."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(owner_lock_path(config), "a+b")  # noqa: SIM115 - held for the process's life
+    handle = open(config.data_dir / "http-owner.lock", "a+b")  # noqa: SIM115 - held for the process's life
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -19,7 +19,7 @@ import time
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from kg.config import Config
+from kg.config import LOG_FORMAT, Config
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class _Gunicorn(BaseApplication):
         if self.kg_config.store == "embedded":
             confine_writer(self.kg_config)
         if not owner:
-            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
             log.info("HTTP worker %d stands in front of the process holding the store", os.getpid())
             return front.Front(self.kg_config, self.shared)
         from service.app import create_app
