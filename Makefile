@@ -49,9 +49,14 @@ virtuoso:
 	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq virtuoso-opensource >/dev/null; \
 	    else echo "virtuoso-t missing: the remote-store tests skip Virtuoso (install the Debian package virtuoso-opensource)"; fi; }
 
+# The suite runs in one pytest worker per core, up to four (pytest-xdist; a worker that runs out of
+# tests takes some from the other). Most of a test's time is spent waiting on a server, so on two
+# cores two workers take about 200 s where one took 350. TEST_JOBS=0 runs it in a single process.
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
+
 test: install browser virtuoso
 	$(VENV)/bin/ruff check kg cli service tests bench
-	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:cacheprovider -n $(TEST_JOBS) --dist worksteal $(PYTEST_ARGS)
 
 # The fast tier: lint, then the tests that start no server (tests/unit, the doctests among them).
 test-fast: $(STAMP)
