@@ -31,13 +31,12 @@ STORES = stores_under_test()
 #: (protocol, formats, clients, linked data, extensions over HTTP, faults). The rest exercise the
 #: service above the store, which is the same code whichever endpoint answers. Time no longer decides
 #: it (with every module over Virtuoso, ``make test`` took 225 s on two cores instead of 205 s);
-#: what does: over Virtuoso 7.2, 6 tests of the other modules fail, each a quirk not handled yet:
+#: what does: over Virtuoso 7.2, 5 tests of the other modules fail, each a quirk not handled yet:
 #: two named queries (``requires-but-not``: "SQ200: Stack Overflow" in its SQL compiler;
 #: ``types-requiring-skill``: ``skos:broader*`` to a bound skill finds nothing), a cross product
-#: that is not streamed to the row cap but runs into the time limit, an update whose WHERE is
-#: ``BIND(BNODE() AS ?b)`` refused; and in that run ``test_virtuoso``'s "anytime" answer came back
-#: as a 500 (it passes in the default selection; not yet explained). ``KG_TEST_VIRTUOSO_MODULES=all``
-#: runs them.
+#: that is not streamed to the row cap but runs into the time limit; and in that run
+#: ``test_virtuoso``'s "anytime" answer came back as a 500 (it passes in the default selection; not
+#: yet explained). ``KG_TEST_VIRTUOSO_MODULES=all`` runs them.
 VIRTUOSO_MODULES = frozenset({
     "test_sparql_protocol", "test_sparql_clients", "test_sparql_formats", "test_sparql_update",
     "test_sparql_safety", "test_outbound_guard", "test_hostile_input",
