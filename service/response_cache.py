@@ -33,6 +33,8 @@ from service.cache_key import SKIP_HEADERS, lookup_key
 
 CACHED_PREFIXES = ("/doc/", "/ontology", "/api/", "/.well-known/void", "/context.jsonld", "/openapi.json")
 CACHED_PATHS = ("/",)
+
+
 def cacheable() -> None:
     """Called by a view whose answer depends only on the graph and the request's key."""
     g.kg_cacheable = True
