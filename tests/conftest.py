@@ -4,13 +4,11 @@
 parametrised by store kind (``KG_TEST_STORES``, comma-separated: ``embedded``, ``remote`` for the
 remote store over Oxigraph server, ``virtuoso`` for the remote store over Virtuoso; by default all
 three, Virtuoso when it is installed), so every test that uses it runs once per store the suite is
-asked to cover. Over Virtuoso only the modules of ``VIRTUOSO_MODULES`` run (see there why), or all
-of them with ``KG_TEST_VIRTUOSO_MODULES=all``.
+asked to cover.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,22 +25,6 @@ from tests.support.server import ADMIN_TOKEN, ROOT, ServerProcess
 from tests.support.virtuoso import virtuoso_server, virtuoso_store_env  # noqa: F401
 
 STORES = stores_under_test()
-#: The server-parametrised modules that also run over Virtuoso: the remote store's own behaviour
-#: (protocol, formats, clients, linked data, extensions over HTTP, faults). The rest exercise the
-#: service above the store, which is the same code whichever endpoint answers. Time no longer decides
-#: it (with every module over Virtuoso, ``make test`` took 225 s on two cores instead of 205 s);
-#: what does: over Virtuoso 7.2, 5 tests of the other modules fail, each a quirk not handled yet:
-#: two named queries (``requires-but-not``: "SQ200: Stack Overflow" in its SQL compiler;
-#: ``types-requiring-skill``: ``skos:broader*`` to a bound skill finds nothing), a cross product
-#: that is not streamed to the row cap but runs into the time limit; and in that run
-#: ``test_virtuoso``'s "anytime" answer came back as a 500 (it passes in the default selection; not
-#: yet explained). ``KG_TEST_VIRTUOSO_MODULES=all`` runs them.
-VIRTUOSO_MODULES = frozenset({
-    "test_sparql_protocol", "test_sparql_clients", "test_sparql_formats", "test_sparql_update",
-    "test_sparql_safety", "test_outbound_guard", "test_hostile_input",
-    "test_linked_data", "test_extend_http", "test_api_lookup", "test_compare", "test_service_basics",
-    "test_soak",
-})
 #: The server-parametrised modules that run over the embedded store only (while it is among the stores
 #: under test): the crawl follows the links the service writes into its pages, the same code whichever
 #: store answers. Every resource's page and documents over the remote stores are opened by
@@ -55,9 +37,8 @@ def pytest_configure(config) -> None:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Mark what runs over Virtuoso, and leave out the server tests not chosen for it (or for any
-    store but the embedded one)."""
-    every_module = os.environ.get("KG_TEST_VIRTUOSO_MODULES") == "all"
+    """Mark what runs over a remote store and over Virtuoso, and leave out the server tests that run
+    over the embedded store only."""
     keep, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -70,10 +51,6 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.remote)
         if over_virtuoso:
             item.add_marker(pytest.mark.virtuoso)
-            if callspec.params.get("server") == "virtuoso" and not every_module and \
-                    item.module.__name__.rsplit(".", 1)[-1] not in VIRTUOSO_MODULES:
-                dropped.append(item)
-                continue
         keep.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)

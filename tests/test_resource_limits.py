@@ -135,7 +135,10 @@ def _group_rss_kib(leader: int) -> int:
     return total
 
 
-def test_memory_stays_bounded_when_queries_ask_for_huge_results(server, http, select):
+def test_memory_stays_bounded_when_queries_ask_for_huge_results(server, http, select, request):
+    # Virtuoso builds a CONSTRUCT's whole graph before it sends a byte (its ``maxrows`` does not
+    # apply there): the answer cannot be cut at the cap, and the time limit ends it instead.
+    whole_constructs = request.node.callspec.params["server"] == "virtuoso"
     triples = int(select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")[0]["n"])
     huge = [
         # triples³ rows / triples² triples if evaluated whole: far beyond memory; streamed to the cap instead.
@@ -150,6 +153,13 @@ def test_memory_stays_bounded_when_queries_ask_for_huge_results(server, http, se
     for round_ in range(2):
         for query, accept in huge:
             # A distinct comment per round: each request is evaluated afresh, not served from the cache.
+            if whole_constructs and query.startswith("CONSTRUCT"):
+                if round_ == 0:
+                    r = http.get(server.url + "/sparql", params={"query": query}, headers={"Accept": accept},
+                                 timeout=60)
+                    assert r.status_code == 503, r.text[:300]
+                    assert r.json()["type"].endswith("/time-limit")
+                continue
             r = http.get(server.url + "/sparql", params={"query": f"# round {round_}\n{query}"},
                          headers={"Accept": accept}, timeout=60)
             assert r.status_code == 200, r.text[:300]

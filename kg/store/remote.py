@@ -26,8 +26,7 @@ server and Virtuoso 7.2 by ``make test``):
   and ``named-graph-uri`` for every named graph on each query (standard SPARQL 1.1 Protocol). The
   graphs a Virtuoso held outside our namespace before the service first wrote to it (its system
   graphs) are recorded as hidden (in a graph that hides itself); from then on a query's default graph
-  leaves them out by Virtuoso's ``input:default-graph-exclude`` pragmas, and its named graphs are the
-  visible ones, listed.
+  and its named graphs are the visible ones, listed.
 - *Answers*: the Accept header follows the query's form (Virtuoso answers a CONSTRUCT in SPARQL JSON,
   or a SELECT in Turtle, when both kinds are offered); blank-node labels an RDF parser rejects
   (``nodeID://b1``) are made plain; an answer the engine cut (its row limit, its "anytime" partial
@@ -171,7 +170,6 @@ class RemoteStore(GraphWrites):
         self._version_read = 0.0
         #: (version, the graphs a query names), when the endpoint's own default graph will not do
         self._graph_list: tuple[str, list[str]] | None = None
-        self._exclusions = ""  #: Virtuoso's pragmas for a query over the store's own dataset (below)
         self._meta = ox.NamedNode(meta.meta_graph(config.graph_ns))
         self._hidden_graph = ox.NamedNode(config.graph_ns + HIDDEN_GRAPHS)
         #: The ``Server`` header of the endpoint's first answer: which engine's quirks apply.
@@ -195,14 +193,10 @@ class RemoteStore(GraphWrites):
         listed = self._query("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }", timeout=CONTROL_TIMEOUT)
         self._graph_pattern = "{ }" if any(r["g"] == self._meta for r in listed) else "{ ?s ?p ?o }"
         # The graphs hidden from the store are recorded once, by the first write into the endpoint
-        # (``_initialise``): they are read once, here. On Virtuoso, pragmas keep them out of a query's
-        # default graph (see ``query``).
+        # (``_initialise``): they are read once, here.
         h = self._hidden_graph
         rows = self._query(f"SELECT ?g WHERE {{ GRAPH {h} {{ {h} <{HIDES_GRAPH}> ?g }} }}", timeout=CONTROL_TIMEOUT)
         self._hidden = frozenset(r["g"].value for r in rows)
-        if self.virtuoso:
-            self._exclusions = "".join(f"DEFINE input:default-graph-exclude {ox.NamedNode(g)}\n"
-                                       for g in sorted(self._hidden))
 
     # -- reading -------------------------------------------------------------------------------
     def query(
@@ -249,17 +243,12 @@ class RemoteStore(GraphWrites):
             # the Concise Bounded Description, which is what Oxigraph (and so the embedded store) gives.
             sparql = 'DEFINE sql:describe-mode "CBD"\n' + sparql
             shift += 1
-        own_default = default_graphs is None
+        # Virtuoso's default graph is the union of every graph, its own system graphs among them: the
+        # visible graphs are listed as the default graph. Its ``input:default-graph-exclude`` pragmas
+        # would be planned better (the mix's 3-way join: 4.8 ms against 11.0 ms) but give wrong
+        # answers: beside an OPTIONAL and an ORDER BY, ``?r skos:broader* <x>`` loses rows and a
+        # FILTER NOT EXISTS ends in "SQ200: Stack Overflow" (docs/remote-stores.md).
         default_graphs, named_graphs, ours = self._dataset_for(union_default, default_graphs, named_graphs)
-        if self._exclusions and own_default:
-            # Virtuoso's default graph is the union of every graph, its own among them. Listing every
-            # graph of ours as the default graph keeps its own out, but Virtuoso plans some queries much
-            # worse with such a list (the benchmark's 3-way join: 11.0 ms, against 4.8 ms with its
-            # exclusion pragmas). The named graphs stay listed: with a named graph left out, Virtuoso
-            # would take GRAPH <g> of a graph that does not exist for an empty match (``name_graph_constants``).
-            sparql = self._exclusions + sparql
-            shift += self._exclusions.count("\n")
-            default_graphs = None
         if self.virtuoso and named_graphs is not None:
             sparql, named_graphs = name_graph_constants(sparql, named_graphs, ours=ours)
         # Within what is left of the asking request's deadline (kg.query.deadline), if any.

@@ -321,6 +321,13 @@ def bind_values(sparql: str, substitutions: dict) -> str:
 
     >>> bind_values("SELECT ?l WHERE { ?t <http://x/p> ?l }", {"t": ox.NamedNode("http://x/a")})
     'SELECT ?l WHERE { VALUES (?t) { (<http://x/a>) } <http://x/a> <http://x/p> ?l }'
+
+    A decimal is bound by computing it: Virtuoso 7.2 fails a sorted query that projects a decimal
+    constant with a fraction ("SR128: Numeric value out of range for <temporary space column>").
+
+    >>> half = ox.Literal("0.5", datatype=XSD_DECIMAL)
+    >>> bind_values("SELECT ?m WHERE { ?s ?p ?m }", {"m": half}).replace(str(XSD_DECIMAL), "xsd:decimal")
+    'SELECT ?m WHERE { BIND(STRDT("0.5", xsd:decimal) AS ?m) ?s ?p "0.5"^^xsd:decimal }'
     """
     names, terms = [], []
     for name, term in substitutions.items():
@@ -334,7 +341,6 @@ def bind_values(sparql: str, substitutions: dict) -> str:
             raise ValueError("a blank node cannot be sent to a remote store")
         names.append(f"?{name}")
         terms.append(str(term))
-    block = f"VALUES ({' '.join(names)}) {{ ({' '.join(terms)}) }}"
     groups = list(_top_level_groups(sparql))
     where = None
     if groups:
@@ -346,11 +352,24 @@ def bind_values(sparql: str, substitutions: dict) -> str:
             where = groups[1]  # CONSTRUCT { template } WHERE { pattern }
     if where is None:
         # DESCRIBE <x> or CONSTRUCT WHERE { ... }: a trailing VALUES clause joins the whole pattern.
-        return sparql.rstrip() + "\n" + block
-    # The VALUES block binds the variables for the projection; inside the pattern each use is also
+        return sparql.rstrip() + "\n" + f"VALUES ({' '.join(names)}) {{ ({' '.join(terms)}) }}"
+    listed = [(n, t) for n, t, term in zip(names, terms, substitutions.values(), strict=True)
+              if not _is_decimal(term)]
+    computed = [f"BIND(STRDT({ox.Literal(term.value)}, {XSD_DECIMAL}) AS {n})"
+                for n, term in zip(names, substitutions.values(), strict=True) if _is_decimal(term)]
+    block = " ".join(([f"VALUES ({' '.join(n for n, _ in listed)}) {{ ({' '.join(t for _, t in listed)}) }}"]
+                      if listed else []) + computed)
+    # The block binds the variables for the projection; inside the pattern each use is also
     # replaced by the term, so that filters in nested OPTIONALs see it as Oxigraph's substitution does.
     body = _replace_uses(sparql[where[0] + 1 : where[1] - 1], dict(zip(names, terms, strict=True)))
     return sparql[: where[0] + 1] + " " + block + body + sparql[where[1] - 1 :]
+
+
+XSD_DECIMAL = ox.NamedNode("http://www.w3.org/2001/XMLSchema#decimal")
+
+
+def _is_decimal(term: ox.NamedNode | ox.Literal) -> bool:
+    return isinstance(term, ox.Literal) and term.datatype == XSD_DECIMAL
 
 
 def _replace_uses(body: str, terms: dict[str, str]) -> str:
