@@ -187,8 +187,10 @@ LIMITS = {
     "loses against Oxigraph, which runs alone (notes). Reads are evaluated by Oxigraph's in-memory engine, "
     "as in the reference (before it: the on-disk engine, 0.26x at 100k and 0.23x at 1M).",
     "remote": "over Oxigraph an uncached query is one round trip to the endpoint; over Virtuoso three (the "
-    "graph's version before and after the query, since one query there can see part of a committing write, "
-    "and the query lists the visible named graphs). The rest is the service's "
+    "graph's version before and after the query, since one query there can see part of a committing write), "
+    "and each query lists the visible graphs as its dataset, which Virtuoso plans worse (the mix's 3-way "
+    "join: 11.0 ms against 4.2 ms; its exclusion pragmas, planned better, gave wrong answers: "
+    "docs/remote-stores.md). The rest is the service's "
     "own request handling in one Python process, on the same two cores as the endpoint and the load "
     "generator; at 10k the endpoint answers faster than a bare Flask app does (notes).",
     "ASK {}": "cache on, a hit is replayed before Flask and costs about what a bare Flask app costs; "
