@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+from kg.config import DEFAULT_THREADS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -168,7 +170,7 @@ def hello_app(workers: int, threads: int) -> Proc:
     )
 
 
-def granian(target: str, *, threads: int = 8, env: dict[str, str] | None = None,
+def granian(target: str, *, threads: int = DEFAULT_THREADS, env: dict[str, str] | None = None,
             ready_path: str = "/") -> Proc:
     """``target`` (``module:app``) under granian: one worker process, ``threads`` threads for the app."""
     binary = str(Path(sys.executable).parent / "granian")

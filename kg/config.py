@@ -18,6 +18,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: building a huge intermediate result is stopped in its evaluator instead of pushing the machine into swap.
 DEFAULT_WORKER_MEMORY = 2 * 1024**3
 
+#: Request threads per HTTP process. Each runs Python under one GIL; a request waiting for the engine or
+#: the network gives it up, but threads working at once take it from each other on every call that lets
+#: it go (pyoxigraph parsing, pipes), each handing over costing a context switch. At 8 threads the
+#: service's own routes spent a third of the process's CPU in the kernel handing it over; 4 served them
+#: 20-60% faster and the 10k mix 10-50% (docs/benchmarks.md, "Four request threads, not eight").
+DEFAULT_THREADS = 4
+
 #: The service's log lines (both kinds of HTTP process use it: ``service/app.py``, ``service/server.py``).
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -214,7 +221,7 @@ class Config:
                                      "(service/front.py).")},
     )
     threads: int = field(
-        default=8, metadata={"setting": Setting("KG_THREADS", "Threads per gunicorn worker.")}
+        default=DEFAULT_THREADS, metadata={"setting": Setting("KG_THREADS", "Threads per gunicorn worker.")}
     )
     validate_on_load: bool = field(
         default=True,
