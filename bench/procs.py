@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from kg.config import DEFAULT_THREADS
+from kg.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -152,6 +152,12 @@ def oxigraph_server(location: Path | None = None) -> Proc:
     return Proc(args, ready_path="/query?query=ASK%7B%7D")
 
 
+def service_threads() -> int:
+    """The request threads ``kg serve`` runs with here (``KG_THREADS``, else its default): the bare
+    Flask app and the granian trial are given as many."""
+    return Config.from_env().threads
+
+
 def hello_app(workers: int, threads: int) -> Proc:
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     return Proc(
@@ -170,10 +176,12 @@ def hello_app(workers: int, threads: int) -> Proc:
     )
 
 
-def granian(target: str, *, threads: int = DEFAULT_THREADS, env: dict[str, str] | None = None,
+def granian(target: str, *, threads: int | None = None, env: dict[str, str] | None = None,
             ready_path: str = "/") -> Proc:
-    """``target`` (``module:app``) under granian: one worker process, ``threads`` threads for the app."""
+    """``target`` (``module:app``) under granian: one worker process, ``threads`` threads for the app
+    (default: as many as ``kg serve``)."""
     binary = str(Path(sys.executable).parent / "granian")
+    threads = threads or service_threads()
     return Proc([binary, "--interface", "wsgi", "--workers", "1", "--blocking-threads", str(threads),
                  "--host", "127.0.0.1", "--port", "{port}", "--no-ws", target], env=env, ready_path=ready_path)
 

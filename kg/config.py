@@ -18,12 +18,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: building a huge intermediate result is stopped in its evaluator instead of pushing the machine into swap.
 DEFAULT_WORKER_MEMORY = 2 * 1024**3
 
-#: Request threads per HTTP process. Each runs Python under one GIL; a request waiting for the engine or
-#: the network gives it up, but threads working at once take it from each other on every call that lets
-#: it go (pyoxigraph parsing, pipes), each handing over costing a context switch. At 8 threads the
-#: service's own routes spent a third of the process's CPU in the kernel handing it over; 4 served them
-#: 20-60% faster and the 10k mix 10-50% (docs/benchmarks.md, "Four request threads, not eight").
-DEFAULT_THREADS = 4
+#: Request threads per HTTP process beyond the evaluator's threads (``KG_THREADS`` defaults to
+#: ``KG_QUERY_THREADS`` + this). Each request thread runs Python under one GIL; threads working at once
+#: take it from each other at every call that lets it go (pyoxigraph parsing, pipes), each hand-over a
+#: context switch: at 8 threads the service's own routes spent a third of the process's CPU in the kernel
+#: handing it over, and 4 threads served them 20-60% faster. But with no thread beyond the evaluator's,
+#: as many slow queries as it has threads hold every request thread, and even a cached page waits for the
+#: time limit: the two spare threads answer cache hits and cheap routes meanwhile
+#: (docs/benchmarks.md, "Fewer request threads: the evaluator's plus two").
+SPARE_THREADS = 2
 
 #: The service's log lines (both kinds of HTTP process use it: ``service/app.py``, ``service/server.py``).
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -221,7 +224,9 @@ class Config:
                                      "(service/front.py).")},
     )
     threads: int = field(
-        default=DEFAULT_THREADS, metadata={"setting": Setting("KG_THREADS", "Threads per gunicorn worker.")}
+        default=0,
+        metadata={"setting": Setting("KG_THREADS", "Threads per gunicorn worker (0: KG_QUERY_THREADS + 2, "
+                                     "so that cache hits are answered while every evaluator thread is busy).")},
     )
     validate_on_load: bool = field(
         default=True,
@@ -270,6 +275,8 @@ class Config:
                              f"not {self.incoming_page_size!r}")
         if self.min_timeout > self.query_timeout:
             self.min_timeout = self.query_timeout
+        if self.threads <= 0:
+            self.threads = self.query_threads + SPARE_THREADS
         if self.store == "remote" and not self.sparql_endpoint:
             raise ValueError("the remote store needs KG_SPARQL_ENDPOINT (--endpoint)")
         self._check_remote_credentials()

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from kg.config import Config
 from tests.support.server import ROOT, ServerProcess
 
 JSON = "application/sparql-results+json"
@@ -38,6 +39,8 @@ SELECT ?type (COUNT(*) AS ?n) WHERE {
 }
 GROUP BY ?type
 """
+
+RUNAWAY_SPARQL = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 
 # A cross product that streams: millions of rows if nothing stopped reading.
 EVERYTHING = """#+ name: everything
@@ -88,6 +91,38 @@ def test_named_query_is_stopped_at_the_time_limit_while_others_are_served(limite
     assert TIME_LIMIT <= outcome["elapsed"] < TIME_LIMIT + 2.5
     # The server lives on and the next named query is answered.
     assert requests.get(limited.url + "/api/queries/skills-of-type", timeout=30).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def defaults(tmp_path_factory) -> ServerProcess:
+    """A server with the default threads, evaluator and cache, and a short time limit."""
+    proc = ServerProcess(data_dir=tmp_path_factory.mktemp("limits-defaults") / "data", env={
+        "KG_QUERY_TIMEOUT": "5", "KG_VALIDATE": "0"}).start()
+    yield proc
+    proc.stop()
+
+
+def test_cached_pages_are_answered_while_every_evaluator_thread_runs_out_its_limit(defaults):
+    # As many runaway queries as the evaluator has threads (by default) hold them all for the time
+    # limit; the request threads beyond them still answer what needs no evaluation.
+    busy = Config.from_env(environ={}).query_threads
+    page = defaults.url + "/doc/kpo.ttl"
+    requests.get(page, timeout=30)
+    assert requests.get(page, timeout=30).headers.get("X-KG-Cache") == "hit"
+    answers: list = []
+    runaways = [threading.Thread(target=lambda i=i: answers.append(requests.get(
+        defaults.url + "/sparql", params={"query": f"# {i}\n" + RUNAWAY_SPARQL}, timeout=60)))
+        for i in range(busy)]
+    for t in runaways:
+        t.start()
+    time.sleep(1.0)  # every runaway holds an evaluator thread now
+    r = requests.get(page, timeout=30)
+    assert r.status_code == 200 and r.headers.get("X-KG-Cache") == "hit"
+    assert requests.get(defaults.url + "/healthz", timeout=30).status_code == 200
+    assert all(t.is_alive() for t in runaways), "the page waited for the runaway queries"
+    for t in runaways:
+        t.join()
+    assert [a.status_code for a in answers] == [503] * busy
 
 
 @pytest.mark.parametrize("accept, count", [
