@@ -330,6 +330,7 @@ def bind_values(sparql: str, substitutions: dict) -> str:
     'SELECT ?m WHERE { BIND(STRDT("0.5", xsd:decimal) AS ?m) ?s ?p "0.5"^^xsd:decimal }'
     """
     names, terms = [], []
+    listed, computed = [], []  # the block: bound by VALUES, or (decimals) computed by a BIND
     for name, term in substitutions.items():
         if isinstance(name, ox.Variable):
             name = name.value
@@ -341,6 +342,10 @@ def bind_values(sparql: str, substitutions: dict) -> str:
             raise ValueError("a blank node cannot be sent to a remote store")
         names.append(f"?{name}")
         terms.append(str(term))
+        if isinstance(term, ox.Literal) and term.datatype == XSD_DECIMAL:
+            computed.append(f"BIND(STRDT({ox.Literal(term.value)}, {XSD_DECIMAL}) AS ?{name})")
+        else:
+            listed.append((f"?{name}", str(term)))
     groups = list(_top_level_groups(sparql))
     where = None
     if groups:
@@ -353,12 +358,8 @@ def bind_values(sparql: str, substitutions: dict) -> str:
     if where is None:
         # DESCRIBE <x> or CONSTRUCT WHERE { ... }: a trailing VALUES clause joins the whole pattern.
         return sparql.rstrip() + "\n" + f"VALUES ({' '.join(names)}) {{ ({' '.join(terms)}) }}"
-    listed = [(n, t) for n, t, term in zip(names, terms, substitutions.values(), strict=True)
-              if not _is_decimal(term)]
-    computed = [f"BIND(STRDT({ox.Literal(term.value)}, {XSD_DECIMAL}) AS {n})"
-                for n, term in zip(names, substitutions.values(), strict=True) if _is_decimal(term)]
-    block = " ".join(([f"VALUES ({' '.join(n for n, _ in listed)}) {{ ({' '.join(t for _, t in listed)}) }}"]
-                      if listed else []) + computed)
+    values = [f"VALUES ({' '.join(n for n, _ in listed)}) {{ ({' '.join(t for _, t in listed)}) }}"] if listed else []
+    block = " ".join(values + computed)
     # The block binds the variables for the projection; inside the pattern each use is also
     # replaced by the term, so that filters in nested OPTIONALs see it as Oxigraph's substitution does.
     body = _replace_uses(sparql[where[0] + 1 : where[1] - 1], dict(zip(names, terms, strict=True)))
@@ -366,10 +367,6 @@ def bind_values(sparql: str, substitutions: dict) -> str:
 
 
 XSD_DECIMAL = ox.NamedNode("http://www.w3.org/2001/XMLSchema#decimal")
-
-
-def _is_decimal(term: ox.NamedNode | ox.Literal) -> bool:
-    return isinstance(term, ox.Literal) and term.datatype == XSD_DECIMAL
 
 
 def _replace_uses(body: str, terms: dict[str, str]) -> str:
