@@ -69,10 +69,10 @@ def _evaluate(kg, text: str, path: Path | None, params: tuple[str, ...]):
             raise click.ClickException(str(exc)) from exc
     if params:
         raise click.UsageError("--param applies to a named query given with --file")
-    from kg.query.sparql import SparqlError, analyse, bounds_for
+    from kg.query.sparql import SparqlError, check
 
     try:  # the same refusals as the endpoint: SERVICE, LOAD, unknown graphs
-        analyse(text, kg.prefixes, bounds=bounds_for(kg))
+        check(kg, text)
     except SparqlError as exc:
         raise click.ClickException(str(exc)) from exc
     return kg.store.query(text, prefixes=kg.prefixes)

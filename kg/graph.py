@@ -23,7 +23,7 @@ from kg.ontology.loader import Ontology, load
 from kg.query import deadline
 from kg.query.cache import ResultCache
 from kg.query.pool import QueryPool
-from kg.query.trusted import Query, bounded_batch, bounded_query
+from kg.query.trusted import Query, bounded_batch
 from kg.store import GraphMoved, Store, meta, open_store
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,10 @@ class KnowledgeGraph:
         limit (loading, validation, writes) call ``store.query`` directly. The store never calls back
         up here: the decision is taken on the way down.
         """
-        result = bounded_query(self, sparql, timeout=timeout, **kwargs)
-        if result is not None:
-            return result
+        fields = {k: v for k, v in kwargs.items() if k != "prefixes"}  # the evaluators hold the prefixes
+        results = bounded_batch(self, [Query(sparql, **fields)], timeout=timeout)
+        if results is not None:
+            return results[0]
         return self.store.query(sparql, timeout=timeout, **kwargs)
 
     def query_all(self, queries: list[Query], *, timeout: float) -> list:

@@ -24,6 +24,7 @@ from kg.query.evaluation import Job
 from kg.query.evaluator import Evaluator
 from kg.query.pool import QueryPool
 from kg.safety import confine
+from tests.support.evaluators import run_one
 from tests.support.server import ROOT, ServerProcess
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="seccomp is a Linux facility")
@@ -64,7 +65,7 @@ def test_a_disk_evaluator_cannot_connect(listener, store_dir):
     init = {"path": str(store_dir), "prefixes": {}, "allow": [], "memory": 0, "graph_ns": Config().graph_ns}
     disk = Evaluator(init, 2, source="disk")
     try:
-        outcome = disk.run(Job(SERVICE.format(url=listener.url)), time.monotonic() + 30)
+        outcome = run_one(disk, Job(SERVICE.format(url=listener.url)), time.monotonic() + 30)
         assert outcome.status == "error", outcome
         assert "denied" in outcome.message.lower() or "permission" in outcome.message.lower(), outcome.message
         assert disk.confinement == {"confined": True, "method": "seccomp"}
@@ -81,7 +82,7 @@ def test_the_in_memory_engine_cannot_connect(listener, store_dir):
             time.sleep(0.1)
         engine = pool.status()["engine"]
         assert engine["confinement"] == {"confined": True, "method": "seccomp"}, engine
-        outcome = pool.run(Job(SERVICE.format(url=listener.url), version=engine["version"]), timeout=30)
+        outcome = run_one(pool, Job(SERVICE.format(url=listener.url)), 30, version=engine["version"])
         assert outcome.status == "error", outcome
         assert pool.answered["memory"] == 1  # the engine answered, not a disk worker
     finally:

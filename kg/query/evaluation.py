@@ -13,28 +13,25 @@ an answer is never held whole; then, for another format, those lines are parsed 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyoxigraph as ox
 
 from kg.formats import BY_KEY, serialize_triples, write_lines
+from kg.store.base import StoreError, StoreTimeout
 
 
-class WorkerError(Exception):
-    """Base of the pool's failures."""
-
-
-class WorkerTimeout(WorkerError):
-    """The query did not finish within its time limit; its worker was killed."""
+class WorkerTimeout(StoreTimeout):
+    """The query did not finish within its time limit; its evaluator was killed."""
 
 
 class WorkerBusy(WorkerTimeout):
-    """No worker became free within the time limit."""
+    """No evaluating thread became free within the time limit."""
 
 
-class WorkerCrashed(WorkerError):
-    """The worker died while evaluating (out of memory, a crash in the engine)."""
+class WorkerCrashed(StoreError):
+    """The evaluator died while evaluating (out of memory, a crash in the engine)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,6 @@ class Job:
     """One query to evaluate: small, picklable, no live objects."""
 
     query: str
-    version: str = ""
     union_default: bool = True
     default_graphs: tuple[str, ...] | None = None
     named_graphs: tuple[str, ...] | None = None
@@ -60,11 +56,10 @@ class Job:
 class Batch:
     """The queries of one request, evaluated one after another on one version of the graph in one
     round trip: what a page or a lookup shows is never half from before a write and half from after
-    it, and a request pays the trip to the evaluator once. The outcome is ``ok`` with the jobs'
-    outcomes, in order, in ``extra["outcomes"]``."""
+    it, and a request pays the trip to the evaluator once. Its answer is the jobs' outcomes, in order."""
 
+    version: str
     jobs: tuple[Job, ...]
-    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,17 +74,16 @@ class Write:
 
 @dataclass
 class Outcome:
-    """What a job produced. ``status`` is ok | syntax | unacceptable | error."""
+    """What a job (or a write) produced. ``status`` is ok | syntax | unacceptable | error."""
 
     status: str
     kind: str = ""  #: results | boolean | graph
     format: str | None = None
     truncated: bool = False
-    count: int = 0
+    count: int = 0  #: rows or triples written (a write: the triples the copy holds after it)
     message: str = ""
     body: bytes = b""
     elapsed: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 # -- evaluation, cap and serialisation (shared by workers and the in-process remote path) ---------
@@ -111,23 +105,15 @@ def execute(store: Any, job: Job, prefixes: dict[str, str] | None, *, embedded: 
 
 
 def execute_reported(store: Any, job: Job, prefixes: dict[str, str] | None) -> Outcome:
-    """``execute`` in a worker process: a failure becomes an Outcome the server answers with
-    (OSError, the store's own, is left to the caller)."""
+    """``execute`` in an evaluator process: every failure becomes an Outcome the server answers with."""
     try:
         return execute(store, job, prefixes)
     except MemoryError:
-        return Outcome("error", message="the query needed more memory than a worker may use")
-    except OSError:
-        raise
+        return Outcome("error", message="the query needed more memory than an evaluator may use")
+    except OSError as exc:
+        return Outcome("error", message=f"the store could not be read: {exc}")
     except Exception as exc:  # noqa: BLE001 - reported to the server, which answers with it
         return Outcome("error", message=f"{type(exc).__name__}: {exc}")
-
-
-def execute_batch(store: Any, batch: Batch, prefixes: dict[str, str] | None) -> Outcome:
-    """Every job of ``batch`` on ``store`` (which the caller holds at one version)."""
-    started = time.perf_counter()
-    outcomes = [execute_reported(store, job, prefixes) for job in batch.jobs]
-    return Outcome("ok", elapsed=time.perf_counter() - started, extra={"outcomes": outcomes})
 
 
 def _query(store: Any, job: Job, prefixes: dict[str, str] | None, *, embedded: bool, timeout: float | None):

@@ -12,7 +12,7 @@ the same update text) or a **read-only open** of the store directory (``source="
 answers while a copy loads, reopened when the version moves on). Everything else is the same: a
 fresh interpreter (fork+exec, never a bare fork of the threaded server) that confines itself before
 it opens anything (``kg.safety.confine``), K threads on large stacks (pyoxigraph releases the GIL while it
-evaluates), one pair of pipes per thread, a memory limit, and death when its server dies.
+evaluates), one connection per thread, a memory limit, and death when its server dies.
 
 Why threads, not one process each: forked copies do not stay shared (at 1M triples each of two
 forked children held 268 of its 342 MB privately after three passes of the mix), so K processes
@@ -27,22 +27,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import signal
 import subprocess
 import threading
 import time
+from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import Any
 
-from kg.query.evaluation import (
-    Job,
-    Outcome,
-    WorkerBusy,
-    WorkerTimeout,
-    Write,
-)
+from kg.query.evaluation import Batch, Outcome, WorkerBusy, WorkerTimeout, Write
 from kg.query.evaluator_process import start_module
 
 log = logging.getLogger(__name__)
@@ -53,23 +47,12 @@ class EngineLost(Exception):
     caller evaluates it elsewhere."""
 
 
-class _Slot:
-    """One evaluating thread of the engine, reached through its own pair of pipes."""
-
-    def __init__(self, jobs: Connection, results: Connection):
-        self.jobs = jobs
-        self.results = results
-
-    def close(self) -> None:
-        for conn in (self.jobs, self.results):
-            with contextlib.suppress(OSError):
-                conn.close()
-
-
 class Evaluator:
     """Server-side handle of one evaluator process: starts it, waits until it is ready (its copy
-    loaded, or the directory opened), hands it jobs, kills it.
+    loaded, or the directory opened), hands it batches and writes, kills it.
 
+    It is reached through one duplex connection (a Unix socket pair) per evaluating thread, and one
+    more for its start: the settings go down it, and "ready" or "failed" comes back.
     ``on_loaded`` is called (from a background thread) once it is ready or has failed.
     """
 
@@ -89,33 +72,23 @@ class Evaluator:
         self.changes_at_start = 0  #: the pool's write count when this copy started loading
         self._busy = 0
         self._lock = threading.Lock()
-        self._idle: queue.Queue[_Slot | None] = queue.Queue()
+        self._idle: queue.Queue[Connection | None] = queue.Queue()
         self._on_loaded = on_loaded
-        fds_for_child: list[int] = []
-        ours: list[tuple[int, int]] = []  # (job write end, result read end) per slot
-        init_r, init_w = os.pipe()
-        status_r, status_w = os.pipe()
-        args = [str(init_r), str(status_w)]
-        fds_for_child += [init_r, status_w]
-        for _ in range(self.threads):
-            job_r, job_w = os.pipe()
-            res_r, res_w = os.pipe()
-            fds_for_child += [job_r, res_w]
-            ours.append((job_w, res_r))
-            args.append(f"{job_r},{res_w}")
+        self._control, control = Pipe()
+        pairs = [Pipe() for _ in range(self.threads)]
+        self._slots = [ours for ours, _ in pairs]
+        theirs = [control, *(end for _, end in pairs)]
         try:
-            self.proc = start_module("kg.query.evaluator_process", args, tuple(fds_for_child))
+            self.proc = start_module("kg.query.evaluator_process", [str(c.fileno()) for c in theirs],
+                                     tuple(c.fileno() for c in theirs))
         except OSError:
-            for fd in [init_w, status_r, *(fd for pair in ours for fd in pair)]:
-                os.close(fd)
+            for conn in (self._control, *self._slots):
+                conn.close()
             raise
         finally:
-            for fd in fds_for_child:
-                os.close(fd)
-        self._slots = [_Slot(Connection(w, readable=False), Connection(r, writable=False)) for w, r in ours]
-        self._status = Connection(status_r, writable=False)
-        with Connection(init_w, readable=False) as init_conn:
-            init_conn.send({**init, "source": source})
+            for conn in theirs:
+                conn.close()
+        self._control.send({**init, "source": source})
         threading.Thread(target=self._await_loaded, daemon=True, name=f"kg-evaluator-{source}-load").start()
 
     @property
@@ -134,7 +107,7 @@ class Evaluator:
 
     def _await_loaded(self) -> None:
         try:
-            message = self._status.recv()
+            message = self._control.recv()
         except (EOFError, OSError):
             try:
                 code = self.proc.wait(timeout=2)
@@ -144,8 +117,7 @@ class Evaluator:
             message = ("failed", f"the evaluator stopped while starting{reason}")
         finally:
             # Closed here, by the only thread that reads it (see kill()).
-            with contextlib.suppress(OSError):
-                self._status.close()
+            self._control.close()
         with self._lock:
             if message[0] == "ready" and self.state == "loading":
                 _, self.version, self.triples, self.load_seconds, self.confinement = message
@@ -160,16 +132,17 @@ class Evaluator:
         if self._on_loaded is not None:
             self._on_loaded(self)
 
-    def run(self, job: Job, deadline: float) -> Outcome:
-        """Evaluate ``job`` before ``deadline`` (``time.monotonic``).
+    def run(self, request: Batch | Write, deadline: float) -> Any:
+        """Send ``request`` and return the reply (a batch's outcomes; a write's outcome) before
+        ``deadline`` (``time.monotonic``).
 
         Raises WorkerTimeout (the engine was killed at the deadline), WorkerBusy (no thread became
         free in time) or EngineLost (evaluate elsewhere).
 
         A slot taken from the idle queue belongs to this call until it is put back or closed here:
-        its pipes are never closed by another thread, because a descriptor closed under a waiting
-        ``poll`` can be reused by the next pipe this process opens (a new engine's), and the wait
-        would then watch the wrong pipe until its deadline.
+        it is never closed by another thread, because a descriptor closed under a waiting ``poll``
+        can be reused by the next socket this process opens (a new engine's), and the wait would
+        then watch the wrong one until its deadline.
         """
         try:
             slot = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -183,12 +156,12 @@ class Evaluator:
         try:
             if self.state != "ready":
                 raise EngineLost("the evaluator stopped")
-            slot.jobs.send(job)
+            slot.send(request)
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not slot.results.poll(remaining):
+            if remaining <= 0 or not slot.poll(remaining):
                 self.kill(reason="deadline")
                 raise WorkerTimeout("the query did not finish within its time limit and was stopped")
-            outcome: Outcome = slot.results.recv()
+            reply = slot.recv()
         except (EOFError, OSError) as exc:
             slot.close()
             reason = self.stop_reason or self._death()
@@ -206,11 +179,11 @@ class Evaluator:
                 slot = None
         if slot is not None:
             slot.close()
-        if outcome.status == "stale":
-            raise EngineLost("the in-memory copy holds another version of the graph")
         if self.retired:
             self._stop_if_idle()
-        return outcome
+        if reply is None:
+            raise EngineLost("the evaluator holds another version of the graph")
+        return reply
 
     def apply(self, write: Write, deadline: float) -> bool:
         """Apply a committed write to the copy; True when it now holds ``write.version``.
@@ -219,7 +192,7 @@ class Evaluator:
         the engine could not take it before ``deadline``; a write never waits on a runaway query
         longer than that, and an engine that misses it is reloaded, as before."""
         try:
-            outcome = self.run(write, deadline)  # type: ignore[arg-type]
+            outcome: Outcome = self.run(write, deadline)
         except (EngineLost, WorkerTimeout):
             return False
         if outcome.status != "ok":
@@ -227,7 +200,7 @@ class Evaluator:
             return False
         with self._lock:
             self.version = write.version
-            self.triples = int(outcome.extra.get("triples", self.triples))
+            self.triples = outcome.count
         return True
 
     def _death(self) -> str:
@@ -256,8 +229,8 @@ class Evaluator:
             self.kill(reason="retired")
 
     def kill(self, reason: str = "closed") -> None:
-        """Stop the process. Closes only the pipes no thread is using: idle slots here, slots in use
-        by the thread that holds them (``run``), the status pipe by its reader (``_await_loaded``)."""
+        """Stop the process. Closes only the connections no thread is using: idle slots here, slots in use
+        by the thread that holds them (``run``), the control connection by its reader (``_await_loaded``)."""
         with self._lock:
             if self.state in ("stopped", "failed"):
                 return
@@ -280,8 +253,4 @@ class Evaluator:
             self._idle.put(None)  # wakes every waiter, each puts it back for the next
         for slot in unused:
             slot.close()
-        threading.Thread(target=self._reap, daemon=True).start()
-
-    def _reap(self) -> None:
-        with contextlib.suppress(Exception):
-            self.proc.wait(timeout=30)
+        threading.Thread(target=self.proc.wait, daemon=True).start()  # reaped, not left a zombie

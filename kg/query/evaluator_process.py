@@ -1,9 +1,9 @@
 """Inside an evaluator process: what it runs from start to exit.
 
 ``kg.query.evaluator`` is the server's side (start, send, wait, kill); this is the other end of its
-pipes. In order: confine the process (``kg.safety.confine``), load the copy through a dump helper
-or open the directory read-only, limit memory, start K evaluating threads on large stacks, say ready,
-then answer jobs, batches and writes until the server goes away. Run as
+connections. In order: confine the process (``kg.safety.confine``), load the copy through a dump
+helper or open the directory read-only, limit memory, start K evaluating threads on large stacks, say
+ready, then answer batches and writes until the server goes away. Run as
 ``python -m kg.query.evaluator_process``.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from kg.config import DEFAULT_WORKER_MEMORY, PROJECT_ROOT
-from kg.query.evaluation import Batch, Job, Outcome, Write, execute_batch, execute_reported
+from kg.query.evaluation import Batch, Outcome, Write, execute_reported
 from kg.store import meta
 
 
@@ -117,18 +117,12 @@ class _Copy:
         self._changed = threading.Condition()
         self._readers = 0
 
-    def store_for(self, version: str) -> ox.Store | None:
-        """The copy, when it holds ``version`` (None: stale, evaluate elsewhere). One query sees one
-        version of it whatever is applied meanwhile: the engine reads a snapshot."""
-        return self.store if version == self.version else None
-
     @contextlib.contextmanager
     def holding(self, version: str) -> Iterator[ox.Store | None]:
         """The copy, kept at ``version`` for the block (None: stale, evaluate elsewhere)."""
         with self._changed:
             held = self.store if version == self.version else None
-            if held is not None:
-                self._readers += 1
+            self._readers += held is not None
         try:
             yield held
         finally:
@@ -137,21 +131,21 @@ class _Copy:
                     self._readers -= 1
                     self._changed.notify_all()
 
-    def apply(self, write: Write) -> Outcome:
+    def apply(self, write: Write) -> Outcome | None:
         with self._changed:
             self._changed.wait_for(lambda: self._readers == 0)
             if write.previous != self.version:
-                return Outcome("stale", message=f"the copy holds {self.version}, not {write.previous}")
+                return None
             try:
                 self.store.update(write.update)
             except (SyntaxError, OSError, ValueError) as exc:
                 return Outcome("error", message=f"{type(exc).__name__}: {exc}")
             self.version = write.version
-            return Outcome("ok", extra={"version": write.version, "triples": len(self.store)})
+            return Outcome("ok", count=len(self.store))
 
 
 class _Directory:
-    """A read-only open of the store directory, shared by the threads, reopened when a job asks for
+    """A read-only open of the store directory, shared by the threads, reopened when a batch asks for
     a newer version than the one it opened (a read-only open may not see later writes, so each open
     is one version for as long as a batch holds it)."""
 
@@ -161,42 +155,41 @@ class _Directory:
         self._store: ox.Store | None = None
         self._opened: str | None = None
 
-    def store_for(self, version: str) -> ox.Store:
+    @contextlib.contextmanager
+    def holding(self, version: str) -> Iterator[ox.Store]:
         with self._lock:
             if self._store is None or version != self._opened:
                 self._store = None
                 self._store = ox.Store.read_only(self.path)
                 self._opened = version
-            return self._store
+            store = self._store
+        yield store
 
-    @contextlib.contextmanager
-    def holding(self, version: str) -> Iterator[ox.Store]:
-        yield self.store_for(version)
-
-    def apply(self, write: Write) -> Outcome:
-        return Outcome("stale", message="the directory is read, not written, here")
+    def apply(self, write: Write) -> None:
+        return None  # the directory is read, not written, here
 
 
-def _serve(source: _Copy | _Directory, prefixes: dict[str, str], jobs: Connection, results: Connection) -> None:
+def _serve(source: _Copy | _Directory, prefixes: dict[str, str], conn: Connection) -> None:
+    """Answer one thread's requests: a batch with its outcomes, a write with its outcome; None when
+    the source does not hold the version asked for (the server evaluates elsewhere)."""
     while True:
         try:
-            job: Job | Batch | Write = jobs.recv()
+            request: Batch | Write = conn.recv()
         except (EOFError, OSError):
             return
+        reply: list[Outcome] | Outcome | None
+        if isinstance(request, Write):
+            reply = source.apply(request)
+        else:
+            try:
+                with source.holding(request.version) as store:
+                    reply = None if store is None else [execute_reported(store, job, prefixes)
+                                                         for job in request.jobs]
+            except OSError as exc:  # the directory could not be opened
+                reply = [Outcome("error", message=f"the store could not be read: {exc}")] * len(request.jobs)
         try:
-            if isinstance(job, Write):
-                outcome = source.apply(job)
-            elif isinstance(job, Batch):
-                with source.holding(job.version) as store:
-                    outcome = Outcome("stale") if store is None else execute_batch(store, job, prefixes)
-            else:
-                store = source.store_for(job.version)
-                outcome = Outcome("stale") if store is None else execute_reported(store, job, prefixes)
-        except OSError as exc:
-            outcome = Outcome("error", message=f"the store could not be read: {exc}")
-        try:
-            results.send(outcome)
-        except (BrokenPipeError, OSError):
+            conn.send(reply)
+        except OSError:
             return
 
 
@@ -209,11 +202,8 @@ def outlive_sigterm() -> None:
 
 def evaluator_main(argv: list[str]) -> None:
     outlive_sigterm()
-    init_conn = Connection(int(argv[0]), writable=False)
-    status = Connection(int(argv[1]), readable=False)
-    slots = [tuple(int(fd) for fd in pair.split(",")) for pair in argv[2:]]
-    init = init_conn.recv()
-    init_conn.close()
+    control = Connection(int(argv[0]))
+    init = control.recv()
     # Before anything is opened: the dump helper started below inherits the confinement.
     confinement = confine_evaluator(init)
     started = time.perf_counter()
@@ -226,10 +216,10 @@ def evaluator_main(argv: list[str]) -> None:
             store = load_copy(helper)
             source = _Copy(store, meta.read(store, init["graph_ns"])[0] or "")
         except MemoryError:
-            status.send(("failed", "the graph does not fit in the memory an evaluator may use (KG_WORKER_MEMORY)"))
+            control.send(("failed", "the graph does not fit in the memory an evaluator may use (KG_WORKER_MEMORY)"))
             return
         except Exception as exc:  # noqa: BLE001 - reported to the server, which falls back to disk
-            status.send(("failed", f"{type(exc).__name__}: {exc}"))
+            control.send(("failed", f"{type(exc).__name__}: {exc}"))
             return
         version, quads = source.version, len(store)
     else:
@@ -241,16 +231,13 @@ def evaluator_main(argv: list[str]) -> None:
     guard.install(extra=[tuple(x) for x in init.get("allow", [])], rdflib=False)
     try:
         # Before saying ready: a thread's stack counts against the memory limit too.
-        threads = start_evaluating_threads([
-            (_serve, (source, init["prefixes"], Connection(job_fd, writable=False),
-                      Connection(res_fd, readable=False)))
-            for job_fd, res_fd in slots
-        ])
+        threads = start_evaluating_threads([(_serve, (source, init["prefixes"], Connection(int(fd))))
+                                            for fd in argv[1:]])
     except RuntimeError as exc:
-        status.send(("failed", f"cannot start the query threads within KG_WORKER_MEMORY: {exc}"))
+        control.send(("failed", f"cannot start the query threads within KG_WORKER_MEMORY: {exc}"))
         os._exit(1)
     try:
-        status.send(("ready", version, quads, time.perf_counter() - started, confinement))
+        control.send(("ready", version, quads, time.perf_counter() - started, confinement))
     except OSError:  # the server is gone
         os._exit(0)
     for thread in threads:

@@ -18,11 +18,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from kg.config import DEFAULT_WORKER_MEMORY
-from kg.query.evaluation import Job, Outcome, WorkerBusy, WorkerCrashed, WorkerTimeout, Write
+from kg.query.evaluation import Batch, Outcome, WorkerBusy, WorkerCrashed, WorkerTimeout, Write
 from kg.query.evaluator import EngineLost, Evaluator
 
 log = logging.getLogger(__name__)
@@ -66,9 +67,8 @@ class QueryPool:
         self._last_load_seconds = 0.0
         self.engine_loads = 0
         self.writes_applied = 0  #: writes applied to the copy instead of reloading it
-        self.engine_kills = 0
-        self.disk_kills = 0
-        self.answered = {"memory": 0, "disk": 0}  #: jobs answered by each evaluator
+        self.kills = {"memory": 0, "disk": 0}  #: evaluators stopped at a query's deadline
+        self.answered = {"memory": 0, "disk": 0}  #: batches answered by each evaluator
         if self.mode == "memory":
             with self._lock:
                 self._start_engine_locked()
@@ -76,53 +76,39 @@ class QueryPool:
             self._disk_evaluator()
 
     # -- routing ---------------------------------------------------------------------------------
-    def run(self, job: Job, timeout: float) -> Outcome:
-        """Evaluate ``job`` within ``timeout`` seconds on the fastest evaluator holding its version."""
+    def run(self, batch: Batch, timeout: float) -> list[Outcome]:
+        """The outcomes of ``batch`` within ``timeout`` seconds, from the fastest evaluator holding its
+        version: the copy, else the disk (tried twice: the first may be stopped for another query's
+        deadline). Raises WorkerTimeout (WorkerBusy) at the limit, WorkerCrashed when the query
+        stopped an evaluator by itself."""
         deadline = time.monotonic() + timeout
-        engine = self._engine_for(job.version)
-        if engine is not None:
-            try:
-                outcome = engine.run(job, deadline)
-                self._count("memory")
-                return outcome
-            except WorkerBusy:
-                raise
-            except WorkerTimeout:
-                self.engine_kills += 1
-                self._engine_stopped(engine)
-                raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s "
-                                    "and was stopped") from None
-            except EngineLost as exc:
-                # Stopped for another query's deadline, crashed, or stale: the disk workers answer
-                # within what is left of this query's time.
-                log.info("in-memory engine could not answer (%s); using the disk workers", exc)
-                self._engine_stopped(engine)
-        for attempt in (0, 1):
+        lost_on_disk = 0
+        for evaluator in self._evaluators_for(batch.version):
             if deadline - time.monotonic() <= 0:
                 break
-            disk = self._disk_evaluator()
             try:
-                outcome = disk.run(job, deadline)
+                outcomes = evaluator.run(batch, deadline)
             except WorkerBusy:
                 raise
             except WorkerTimeout:
-                self.disk_kills += 1
-                self._disk_stopped(disk)
+                self._stopped(evaluator)
+                with self._lock:
+                    self.kills[evaluator.source] += 1
                 raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s "
                                     "and was stopped") from None
             except EngineLost as exc:
-                self._disk_stopped(disk)
-                if disk.stop_reason not in ("deadline", "retired", "closed") or attempt:
-                    # It died under this query (out of memory, a crash): not tried again.
-                    raise WorkerCrashed(f"the query stopped the evaluator ({exc})") from None
-                continue  # stopped for another query's deadline: once more on a new one
-            self._count("disk")
-            return outcome
+                self._stopped(evaluator)
+                if evaluator.source == "disk":
+                    lost_on_disk += 1
+                    if lost_on_disk == 2 or evaluator.stop_reason not in ("deadline", "retired", "closed"):
+                        # It died under this query (out of memory, a crash): not tried again.
+                        raise WorkerCrashed(f"the query stopped the evaluator ({exc})") from None
+                log.info("the %s evaluator could not answer (%s); trying the next", evaluator.source, exc)
+                continue
+            with self._lock:
+                self.answered[evaluator.source] += 1
+            return outcomes
         raise WorkerTimeout(f"the query did not finish within its time limit of {timeout:g} s")
-
-    def _count(self, evaluator: str) -> None:
-        with self._lock:
-            self.answered[evaluator] += 1
 
     def version_changed(self, version: str, update: str | None = None, previous: str = "") -> None:
         """A write was committed (``EmbeddedStore.listeners``): apply the same update to the copy, so
@@ -142,8 +128,7 @@ class QueryPool:
             self._wanted = version
             self._changes += 1
             self._failures = 0
-            if self._loading is None and not self._closed:
-                self._start_engine_locked()
+            self._start_engine_locked()
 
     def _engine_for(self, version: str) -> Evaluator | None:
         if self.mode != "memory":
@@ -158,20 +143,21 @@ class QueryPool:
                     # before it, or one whose write is committing and is about to be applied. The disk
                     # answers it; reloading the copy for it would only fall behind the next write.
                     return None
-            if self._loading is None and version != self._failed_version and not self._closed:
+            if self._loading is None and version != self._failed_version:
                 # A copy that was stopped, or one behind a write it could not take.
                 self._wanted = version or self._wanted
                 self._start_engine_locked()
             return None
 
     def _start_engine_locked(self) -> None:
-        """Start loading a copy now, or once the spacing since the last start has passed.
+        """Start loading a copy now, or once the spacing since the last start has passed (unless one
+        is loading or waiting already).
 
         Loads are spaced by twice the last load's time (at least MIN_SPACING): under a stream of
         writes, or of runaway queries that each stop the engine, reloading takes at most about half
         a core, and reads go to the disk workers in between.
         """
-        if self._timer is not None or self._closed:
+        if self._timer is not None or self._loading is not None or self._closed:
             return
         spacing = max(MIN_SPACING, 2 * self._last_load_seconds, MIN_SPACING * 2 ** self._failures)
         wait = self._last_start + spacing - time.monotonic()
@@ -192,8 +178,7 @@ class QueryPool:
     def _start_later(self) -> None:
         with self._lock:
             self._timer = None
-            if self._loading is None and not self._closed:
-                self._start_engine_locked()
+            self._start_engine_locked()
 
     def _loaded(self, engine: Evaluator) -> None:
         with self._lock:
@@ -226,33 +211,34 @@ class QueryPool:
         if old is not None:
             old.retire()
 
-    def _engine_stopped(self, engine: Evaluator) -> None:
-        with self._lock:
-            if self._engine is engine and engine.state != "ready":
-                self._engine = None
-                if self._loading is None and not self._closed:
-                    self._start_engine_locked()
+    def _evaluators_for(self, version: str) -> Iterator[Evaluator]:
+        engine = self._engine_for(version)
+        if engine is not None:
+            yield engine
+        for _ in range(2):
+            yield self._disk_evaluator()
 
     def _disk_evaluator(self) -> Evaluator:
-        disk = self._disk
-        if disk is None or disk.state in ("stopped", "failed"):
-            with self._lock:
-                if self._disk is None or self._disk.state in ("stopped", "failed"):
-                    self._disk = Evaluator(self._init, self._workers, source="disk")
-                disk = self._disk
-        return disk
-
-    def _disk_stopped(self, disk: Evaluator) -> None:
         with self._lock:
-            if self._disk is disk:
+            if self._disk is None or self._disk.state in ("stopped", "failed"):
+                self._disk = Evaluator(self._init, self._workers, source="disk")
+            return self._disk
+
+    def _stopped(self, evaluator: Evaluator) -> None:
+        """Forget an evaluator that stopped; a stopped copy is replaced by a new load at once."""
+        with self._lock:
+            if self._disk is evaluator:
                 self._disk = None
+            elif self._engine is evaluator and evaluator.state != "ready":
+                self._engine = None
+                self._start_engine_locked()
 
     # -- observing and stopping ------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """What evaluates queries now (served on ``/healthz``)."""
         disk = self._disk
         out: dict[str, Any] = {"mode": self.mode, "disk": disk.describe() if disk is not None else None,
-                               "answered": dict(self.answered), "stopped_at_deadline_on_disk": self.disk_kills}
+                               "answered": dict(self.answered), "stopped_at_deadline_on_disk": self.kills["disk"]}
         if self.mode == "memory":
             with self._lock:  # a failed load hands over to its retry under the lock
                 engine, loading = self._engine, self._loading is not None or self._timer is not None
@@ -260,7 +246,7 @@ class QueryPool:
             out["loading"] = loading
             out["loads"] = self.engine_loads
             out["writes_applied"] = self.writes_applied
-            out["stopped_at_deadline"] = self.engine_kills
+            out["stopped_at_deadline"] = self.kills["memory"]
             if self._last_error:
                 out["error"] = self._last_error
         return out

@@ -6,7 +6,7 @@ limit, the row and byte caps and the refusal of operations that reach outside ho
 It knows nothing of HTTP: the service maps its exceptions to statuses, and keeps whole answers in
 the one cache (``kg.query.cache``, filled by ``service/response_cache.py``).
 
-Checks before anything runs (``analyse``, in ``kg.query.precheck``): one linear pass, bounded in length and
+Checks before anything runs (``check``, by ``kg.query.precheck``): one linear pass, bounded in length and
 nesting, that refuses ``SERVICE`` (and ``LOAD`` in updates) glued or spaced, and finds the query form
 and the ``FROM``/``FROM NAMED`` graphs. The evaluators of the embedded store are, besides, unable to
 open an internet socket (``kg.safety.confine``); over a remote store the pre-check is the only guard. The
@@ -17,13 +17,12 @@ Execution: over the embedded store, in killable worker processes (``kg.query.eva
 remote store, in this thread with the store's own timeout, applied to the whole query. Both cap rows
 and bytes while reading; a request's store calls (the graph listing included) share one deadline.
 
->>> analyse("PREFIX ex: <http://ex/> SELECT * FROM ex:g WHERE { ?s ?p '# SERVICE' }", {}).form
+>>> precheck.analyse("PREFIX ex: <http://ex/> SELECT * FROM ex:g WHERE { ?s ?p '# SERVICE' }", {}).form
 'SELECT'
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,16 +32,8 @@ import pyoxigraph as ox
 
 from kg.formats import BY_KEY, Format, NotAcceptable, formats_for
 from kg.query import precheck
-from kg.query.evaluation import (
-    Batch,
-    Job,
-    Outcome,
-    WorkerBusy,
-    WorkerCrashed,
-    WorkerTimeout,
-    execute,
-)
-from kg.query.precheck import Analysis, Bounds, tokens
+from kg.query.evaluation import Batch, Job, Outcome, WorkerCrashed, WorkerTimeout, execute
+from kg.query.precheck import Analysis, Bounds
 from kg.query.trusted import Query, result_of
 from kg.store import StoreError, StoreTimeout, StoreUnavailable
 
@@ -92,24 +83,17 @@ class Stopped(SparqlError):
 
 # -- the pre-check ---------------------------------------------------------------------------------
 
-def bounds_for(kg: Any, *, update: bool = False) -> Bounds:
-    """The pre-check's bounds from the configuration (an update may be as long as a body)."""
-    config = kg.config
-    return Bounds(max_length=config.max_body if update else config.max_query_length,
-                  max_depth=config.max_query_depth)
-
-
-def check(kg: Any, text: str) -> Analysis:
-    """The pre-check of one query as ``run_query`` runs it: empty is Malformed, bounds from the config."""
+def check(kg: Any, text: str, *, update: bool = False) -> Analysis:
+    """The pre-check (``kg.query.precheck``) as ``run_query`` and ``run_update`` run it: empty text is
+    Malformed, the bounds come from the configuration (an update may be as long as a body), and the
+    scan's refusals are this module's errors (Refused, Malformed)."""
     if not text or not text.strip():
-        raise Malformed("the query is empty")
-    return analyse(text, kg.prefixes, bounds=bounds_for(kg))
-
-
-def analyse(text: str, prefixes: dict[str, str], *, update: bool = False, bounds: Bounds | None = None) -> Analysis:
-    """``kg.query.precheck.analyse``, its refusals as this module's errors (Refused, Malformed)."""
+        raise Malformed(f"the {'update' if update else 'query'} is empty")
+    config = kg.config
+    bounds = Bounds(max_length=config.max_body if update else config.max_query_length,
+                    max_depth=config.max_query_depth)
     try:
-        return precheck.analyse(text, prefixes, update=update, bounds=bounds)
+        return precheck.analyse(text, kg.prefixes, update=update, bounds=bounds)
     except precheck.Refused as exc:
         raise Refused(str(exc)) from None
     except precheck.PrecheckError as exc:
@@ -284,27 +268,21 @@ def run_query(
 
 def _evaluate(kg: Any, job: Job, limit: float, checks: list[Query]) -> tuple[Outcome, list]:
     pool = kg.evaluators()
-    if pool is not None:
-        version = kg.store.version()
-        job = dataclasses.replace(job, version=version)
-        try:
-            if not checks:
-                return pool.run(job, limit), []
-            jobs = (*(q.job(kg, version) for q in checks), job)
-            outcomes = pool.run(Batch(jobs, version), limit).extra["outcomes"]
-        except WorkerTimeout as exc:
-            raise TimedOut(str(exc), timeout=limit) from exc
-        except WorkerCrashed as exc:
-            raise Stopped(str(exc)) from exc
-        return outcomes[-1], [result_of(outcome) for outcome in outcomes[:-1]]
-    # Over a remote store each check is a request of its own, as the query is.
-    answers = [list(kg.query(q.sparql, timeout=limit, prefixes=kg.prefixes, substitutions=q.substitutions))
-               for q in checks]
     # A remote store's one query answers from one state of the store by itself; the version is read
     # only where a write may show in part (``torn_reads``), to be checked again after.
-    version = kg.store.version() if kg.store.torn_reads else None
+    version = kg.store.version() if pool is not None or kg.store.torn_reads else None
     try:
-        outcome = execute(kg.store, job, kg.prefixes, embedded=False, timeout=limit)
+        if pool is not None:
+            *checked, outcome = pool.run(Batch(version, (*(q.job(kg) for q in checks), job)), limit)
+        else:
+            # Over a remote store each check is a request of its own, as the query is.
+            answers = [list(kg.query(q.sparql, timeout=limit, prefixes=kg.prefixes,
+                                     substitutions=q.substitutions)) for q in checks]
+            outcome = execute(kg.store, job, kg.prefixes, embedded=False, timeout=limit)
+    except WorkerCrashed as exc:
+        raise Stopped(str(exc)) from exc
+    except WorkerTimeout as exc:
+        raise TimedOut(str(exc), timeout=limit) from exc
     except StoreTimeout as exc:
         raise TimedOut(f"the query did not finish within its time limit of {limit:g} s: {exc}",
                        timeout=limit) from exc
@@ -312,6 +290,8 @@ def _evaluate(kg: Any, job: Job, limit: float, checks: list[Query]) -> tuple[Out
         raise Unavailable(f"the store cannot be reached: {exc}") from exc
     except StoreError as exc:
         raise Malformed(str(exc)) from exc
+    if pool is not None:
+        return outcome, [result_of(answer) for answer in checked]
     if version is not None:
         # The one query may have met a write committing (Virtuoso): a GET is then run again.
         kg.store.ensure_unmoved(version)
@@ -321,9 +301,7 @@ def _evaluate(kg: Any, job: Job, limit: float, checks: list[Query]) -> tuple[Out
 def run_update(kg: Any, text: str) -> None:
     """Apply one SPARQL Update request through the store's single writer (it bumps the version,
     which empties the cache). Raises Malformed, Refused or Unavailable."""
-    if not text or not text.strip():
-        raise Malformed("the update is empty")
-    analyse(text, kg.prefixes, update=True, bounds=bounds_for(kg, update=True))
+    check(kg, text, update=True)
     try:
         kg.store.update(text, prefixes=kg.prefixes)
     except SyntaxError as exc:
@@ -333,9 +311,3 @@ def run_update(kg: Any, text: str) -> None:
     except StoreError as exc:
         raise Malformed(f"the update failed: {exc}") from exc
 
-
-__all__ = [
-    "Analysis", "Answer", "Dataset", "Malformed", "NotAcceptable", "Refused", "SparqlError", "Stopped",
-    "TimedOut", "Unavailable", "UnknownGraph", "WorkerBusy", "analyse", "check", "known_graphs",
-    "offered_formats", "run_query", "run_update", "tokens",
-]

@@ -9,19 +9,20 @@ The bytes are TSV (rows) or N-Triples (triples) written by the engine itself (``
 them in Python (JSON, as a client gets) cost more than many of the queries.
 Queries without a timeout (loading, validation, writes) stay in-process.
 
-A request that needs several independent queries sends them together (``bounded_batch``): one round
-trip, one deadline, one version of the graph for all of them.
+A request's queries travel together (``bounded_batch``): one round trip, one deadline, one version
+of the graph for all of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyoxigraph as ox
 
 from kg.query import deadline
-from kg.query.evaluation import Batch, Job, Outcome, WorkerCrashed, WorkerTimeout
+from kg.query.evaluation import Batch, Job, Outcome
 from kg.store.base import QueryResult, StoreError, StoreTimeout
 
 
@@ -32,14 +33,13 @@ class Query:
     sparql: str
     substitutions: dict[str, Any] | None = None
     union_default: bool = True
-    default_graphs: tuple[str, ...] | None = None
-    named_graphs: tuple[str, ...] | None = None
+    default_graphs: Sequence[str] | None = None
+    named_graphs: Sequence[str] | None = None
     max_rows: int | None = None
 
-    def job(self, kg: Any, version: str) -> Job:
+    def job(self, kg: Any) -> Job:
         return Job(
             query=self.sparql,
-            version=version,
             union_default=self.union_default,
             default_graphs=tuple(self.default_graphs) if self.default_graphs is not None else None,
             named_graphs=tuple(self.named_graphs) if self.named_graphs is not None else None,
@@ -51,44 +51,20 @@ class Query:
         )
 
 
-def bounded_query(kg: Any, sparql: str, *, timeout: float, union_default: bool = True,
-                  default_graphs: list[str] | None = None, named_graphs: list[str] | None = None,
-                  substitutions: dict | None = None, max_rows: int | None = None,
-                  prefixes: dict[str, str] | None = None) -> QueryResult | None:
-    """Evaluate in a killable evaluator; None when this graph has none (evaluate in-process).
+def bounded_batch(kg: Any, queries: list[Query], *, timeout: float) -> list[QueryResult] | None:
+    """Evaluate ``queries`` together in one evaluator, on one version; None without evaluators
+    (evaluate in-process).
 
-    ``prefixes`` is taken for the store's signature: the evaluators hold the project's prefixes already.
-
-    Raises ``StoreTimeout`` at the limit (the evaluator is killed and replaced) and ``SyntaxError`` for
-    malformed text, as the store would.
+    Raises ``StoreTimeout`` at the limit (the evaluator is killed and replaced), ``StoreError`` when a
+    query stopped its evaluator, and ``SyntaxError`` for malformed text, as the store would.
     """
-    query = Query(sparql, substitutions, union_default,
-                  tuple(default_graphs) if default_graphs is not None else None,
-                  tuple(named_graphs) if named_graphs is not None else None, max_rows)
-    results = bounded_batch(kg, [query], timeout=timeout, single=True)
-    return None if results is None else results[0]
-
-
-def bounded_batch(kg: Any, queries: list[Query], *, timeout: float,
-                  single: bool = False) -> list[QueryResult] | None:
-    """Evaluate ``queries`` together in one evaluator, on one version; None without evaluators."""
     pool = kg.evaluators()
     if pool is None:
         return None
     limit = deadline.remaining(min(float(timeout), kg.config.query_timeout))
     if limit <= 0:
         raise StoreTimeout("the request's time limit was reached before this query could start")
-    version = kg.store.version()
-    jobs = tuple(q.job(kg, version) for q in queries)
-    try:
-        if single:
-            outcomes = [pool.run(jobs[0], limit)]
-        else:
-            outcomes = pool.run(Batch(jobs, version), limit).extra["outcomes"]
-    except WorkerTimeout as exc:
-        raise StoreTimeout(f"the query did not finish within its time limit of {limit:g} s") from exc
-    except WorkerCrashed as exc:
-        raise StoreError(f"the query was stopped: {exc}") from exc
+    outcomes = pool.run(Batch(kg.store.version(), tuple(q.job(kg) for q in queries)), limit)
     return [result_of(outcome) for outcome in outcomes]
 
 

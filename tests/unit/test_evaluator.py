@@ -29,6 +29,7 @@ from kg.query.evaluation import Job, WorkerCrashed, WorkerTimeout, execute
 from kg.query.evaluator import EngineLost, Evaluator
 from kg.query.pool import LOAD_ATTEMPTS, MIN_SPACING, QueryPool
 from kg.store.embedded import EmbeddedStore
+from tests.support.evaluators import run_one
 
 N = 200  #: numbered subjects in the store: <urn:x:s{i}> x:n i
 PREFIXES = {"x": "urn:x:"}
@@ -268,14 +269,14 @@ def test_a_syntax_error_is_an_answer_not_a_failure(texts):
 
 def test_the_copy_answers_what_the_store_holds(pool_of, store):
     pool = pool_of()
-    select = pool.run(Job("SELECT ?i WHERE { ?s x:n ?i }", version=store.version()), 30)
+    select = run_one(pool, Job("SELECT ?i WHERE { ?s x:n ?i }"), 30, version=store.version())
     assert sorted(int(b["i"]["value"]) for b in _bindings(select.body)) == list(range(N))
-    construct = pool.run(Job("CONSTRUCT { ?s x:n ?i } WHERE { ?s x:n ?i FILTER(?i < 3) }", version=store.version(),
-                             graph_format="ntriples"), 30)
+    construct = run_one(pool, Job("CONSTRUCT { ?s x:n ?i } WHERE { ?s x:n ?i FILTER(?i < 3) }",
+                             graph_format="ntriples"), 30, version=store.version())
     triples = {str(t) for t in ox.parse(construct.body, format=ox.RdfFormat.N_TRIPLES)}
     assert triples == {f'<urn:x:s{i}> <urn:x:n> "{i}"^^<http://www.w3.org/2001/XMLSchema#integer>'
                        for i in range(3)}
-    ask = pool.run(Job("ASK { <urn:x:s7> x:n 7 }", version=store.version(), results_format="xml"), 30)
+    ask = run_one(pool, Job("ASK { <urn:x:s7> x:n 7 }", results_format="xml"), 30, version=store.version())
     assert b"<boolean>true</boolean>" in ask.body
     assert pool.answered == {"memory": 3, "disk": 0}  # the copy answered; the disk evaluator never started
     assert pool.status()["disk"] is None
@@ -284,9 +285,9 @@ def test_the_copy_answers_what_the_store_holds(pool_of, store):
 def test_a_bad_query_costs_the_evaluator_nothing(pool_of, store):
     pool = pool_of()
     pid = _engine(pool)["pid"]
-    outcome = pool.run(Job("SELECT ?s WHERE { ?s x:n }", version=store.version()), 30)
+    outcome = run_one(pool, Job("SELECT ?s WHERE { ?s x:n }"), 30, version=store.version())
     assert outcome.status == "syntax" and outcome.message
-    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N
+    assert _count(run_one(pool, Job(COUNT), 30, version=store.version())) == N
     assert _engine(pool)["pid"] == pid
 
 
@@ -294,11 +295,11 @@ def test_a_query_past_its_deadline_stops_its_own_evaluator_and_no_other(disk_eva
     runaway, other = disk_evaluators(), disk_evaluators()
     started = time.monotonic()
     with pytest.raises(WorkerTimeout):
-        runaway.run(Job(RUNAWAY), time.monotonic() + 0.5)
+        run_one(runaway, Job(RUNAWAY), time.monotonic() + 0.5)
     assert time.monotonic() - started < 5, "stopped at its deadline, not when it would have finished"
     assert runaway.proc.wait(timeout=10) == -signal.SIGKILL  # the process evaluating it is gone
     assert other.proc.poll() is None
-    assert _count(other.run(Job(COUNT), time.monotonic() + 30)) == N
+    assert _count(run_one(other, Job(COUNT), time.monotonic() + 30)) == N
 
 
 def test_an_evaluator_killed_under_a_query_is_said_to_be_killed_not_out_of_memory(disk_evaluators):
@@ -306,7 +307,7 @@ def test_an_evaluator_killed_under_a_query_is_said_to_be_killed_not_out_of_memor
     aborts the engine instead. The reason given is the one that happened."""
     victim = disk_evaluators()
     lost: list[BaseException] = []
-    runner = threading.Thread(target=lambda: _catch(lost, lambda: victim.run(Job(RUNAWAY), time.monotonic() + 30)))
+    runner = threading.Thread(target=lambda: _catch(lost, lambda: run_one(victim, Job(RUNAWAY), time.monotonic() + 30)))
     runner.start()
     _wait_for(lambda: victim._busy == 1)
     time.sleep(0.2)  # the query is evaluating
@@ -326,8 +327,8 @@ def _catch(into: list, call: Callable[[], object]) -> None:
 def test_after_a_timeout_the_next_query_answers(pool_of, store):
     pool = pool_of()
     with pytest.raises(WorkerTimeout, match="time limit of 0.5 s"):
-        pool.run(Job(RUNAWAY, version=store.version()), 0.5)
-    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N
+        run_one(pool, Job(RUNAWAY), 0.5, version=store.version())
+    assert _count(run_one(pool, Job(COUNT), 30, version=store.version())) == N
     assert pool.status()["stopped_at_deadline"] == 1
 
 
@@ -336,11 +337,11 @@ def test_the_queries_beside_a_runaway_are_answered_anyway(pool_of, store):
     # evaluated again, within its own time left, elsewhere.
     pool = pool_of(threads=2)
     answers: list = []
-    bystander = threading.Thread(target=lambda: answers.append(pool.run(Job(SLOW, version=store.version()), 60)))
+    bystander = threading.Thread(target=lambda: answers.append(run_one(pool, Job(SLOW), 60, version=store.version())))
     bystander.start()
     time.sleep(0.1)
     with pytest.raises(WorkerTimeout):
-        pool.run(Job(RUNAWAY, version=store.version()), 0.5)
+        run_one(pool, Job(RUNAWAY), 0.5, version=store.version())
     bystander.join(60)
     assert len(answers) == 1 and _count(answers[0]) == N**3
     assert pool.answered["disk"] == 1, "the bystander was answered again on disk after the kill"
@@ -350,19 +351,19 @@ def test_an_evaluator_killed_from_outside_costs_no_answer_and_comes_back(pool_of
     pool = pool_of()
     lost = _engine(pool)["pid"]
     os.kill(lost, signal.SIGKILL)
-    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N
+    assert _count(run_one(pool, Job(COUNT), 30, version=store.version())) == N
     # A new copy is loaded and answers again from memory.
     _wait_for(lambda: _engine(pool).get("state") == "ready" and _engine(pool)["pid"] != lost)
     before = pool.answered["memory"]
-    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N
+    assert _count(run_one(pool, Job(COUNT), 30, version=store.version())) == N
     assert pool.answered["memory"] == before + 1
 
 
 def test_a_query_that_crashes_its_evaluator_is_reported_and_the_next_query_answers(pool_of, store):
     pool = pool_of()
     with pytest.raises(WorkerCrashed, match="stopped the evaluator"):
-        pool.run(Job(CRASHER, version=store.version()), 30)
-    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N
+        run_one(pool, Job(CRASHER), 30, version=store.version())
+    assert _count(run_one(pool, Job(COUNT), 30, version=store.version())) == N
 
 
 # -- writes reach the copy -------------------------------------------------------------------------
@@ -371,9 +372,9 @@ def test_a_committed_write_reaches_the_copy_without_reloading_it(pool_of, store)
     pool = pool_of()
     pid, loads = _engine(pool)["pid"], pool.status()["loads"]
     store.update(f"INSERT DATA {{ GRAPH <urn:x:g> {{ {_numbers(5, start=N)} }} }}")
-    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N + 5
+    assert _count(run_one(pool, Job(COUNT), 30, version=store.version())) == N + 5
     store.update("DELETE WHERE { GRAPH <urn:x:g> { <urn:x:s0> ?p ?o } }")
-    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N + 4
+    assert _count(run_one(pool, Job(COUNT), 30, version=store.version())) == N + 4
     status = pool.status()
     assert (status["writes_applied"], status["loads"], status["engine"]["pid"]) == (2, loads, pid)
     assert pool.answered == {"memory": 2, "disk": 0}
@@ -384,10 +385,10 @@ def test_a_write_the_copy_cannot_take_is_answered_from_disk_until_a_new_copy_hol
     more = tmp_path / "more.ttl"
     more.write_text(_numbers(10, start=N) + "\n", encoding="utf-8")
     store.bulk_load(str(more), ox.RdfFormat.TURTLE, graph="urn:x:g")  # no update text to apply
-    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N + 10  # never the stale copy
+    assert _count(run_one(pool, Job(COUNT), 30, version=store.version())) == N + 10  # never the stale copy
     _wait_for(lambda: _engine(pool).get("version") == store.version())
     before = pool.answered["memory"]
-    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N + 10
+    assert _count(run_one(pool, Job(COUNT), 30, version=store.version())) == N + 10
     assert pool.answered["memory"] == before + 1
 
 
@@ -412,7 +413,7 @@ def test_a_copy_whose_load_fails_once_is_loaded_again_without_waiting_for_a_writ
     _wait_for(lambda: _engine(pool).get("state") == "ready")
     status = pool.status()
     assert status["loads"] == 2 and _engine(pool)["version"] == store.version(), status
-    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N
+    assert _count(run_one(pool, Job(COUNT), 30, version=store.version())) == N
     assert pool.answered == {"memory": 1, "disk": 0}
 
 
@@ -436,7 +437,7 @@ def test_reads_racing_writes_never_make_the_copy_reload(pool_of, store):
         while not stop.is_set():
             version = store.version()
             try:
-                answers.append(_count(pool.run(Job(COUNT, version=version), 30)))
+                answers.append(_count(run_one(pool, Job(COUNT), 30, version=version)))
             except Exception as exc:  # noqa: BLE001 - collected and shown below
                 failures.append(exc)
 
@@ -455,4 +456,4 @@ def test_reads_racing_writes_never_make_the_copy_reload(pool_of, store):
     assert answers and all(N <= n <= N + 20 for n in answers)
     status = pool.status()
     assert (status["writes_applied"], status["loads"], status["engine"]["pid"]) == (20, loads, pid)
-    assert _count(pool.run(Job(COUNT, version=store.version()), 30)) == N + 20
+    assert _count(run_one(pool, Job(COUNT), 30, version=store.version())) == N + 20
