@@ -20,7 +20,7 @@ DEFAULT_WORKER_MEMORY = 2 * 1024**3
 
 #: Request threads per HTTP process beyond the evaluator's threads (``KG_THREADS`` defaults to
 #: ``KG_QUERY_THREADS`` + this). Each request thread runs Python under one GIL; threads working at once
-#: take it from each other at every call that lets it go (pyoxigraph parsing, the evaluator's sockets), each hand-over a
+#: take it from each other at every call that lets it go (pyoxigraph parsing, pipes), each hand-over a
 #: context switch: at 8 threads the service's own routes spent a third of the process's CPU in the kernel
 #: handing it over, and 4 threads served them 20-60% faster. But with no thread beyond the evaluator's,
 #: as many slow queries as it has threads hold every request thread, and even a cached page waits for the

@@ -12,7 +12,7 @@ the same update text) or a **read-only open** of the store directory (``source="
 answers while a copy loads, reopened when the version moves on). Everything else is the same: a
 fresh interpreter (fork+exec, never a bare fork of the threaded server) that confines itself before
 it opens anything (``kg.safety.confine``), K threads on large stacks (pyoxigraph releases the GIL while it
-evaluates), one connection per thread, a memory limit, and death when its server dies.
+evaluates), one pair of pipes per thread, a memory limit, and death when its server dies.
 
 Why threads, not one process each: forked copies do not stay shared (at 1M triples each of two
 forked children held 268 of its 342 MB privately after three passes of the mix), so K processes
@@ -34,7 +34,7 @@ import threading
 import time
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NamedTuple
 
 from kg.query.evaluation import Batch, Outcome, WorkerBusy, WorkerTimeout, Write
 from kg.query.evaluator_process import start_module
@@ -47,12 +47,24 @@ class EngineLost(Exception):
     caller evaluates it elsewhere."""
 
 
+class _Slot(NamedTuple):
+    """One evaluating thread of the engine, reached through a pipe each way. (A Unix socket pair, one
+    descriptor instead of two, measured 10-20% slower on ``ASK {}`` after large answers: bench/notes.md.)"""
+
+    jobs: Connection
+    results: Connection
+
+    def close(self) -> None:
+        self.jobs.close()
+        self.results.close()
+
+
 class Evaluator:
     """Server-side handle of one evaluator process: starts it, waits until it is ready (its copy
     loaded, or the directory opened), hands it batches and writes, kills it.
 
-    It is reached through one duplex connection (a Unix socket pair) per evaluating thread, and one
-    more for its start: the settings go down it, and "ready" or "failed" comes back.
+    It is reached through a pair of pipes per evaluating thread (``_Slot``), and one connection for its
+    start: the settings go down it, and "ready" or "failed" comes back.
     ``on_loaded`` is called (from a background thread) once it is ready or has failed.
     """
 
@@ -72,22 +84,26 @@ class Evaluator:
         self.changes_at_start = 0  #: the pool's write count when this copy started loading
         self._busy = 0
         self._lock = threading.Lock()
-        self._idle: queue.Queue[Connection | None] = queue.Queue()
+        self._idle: queue.Queue[_Slot | None] = queue.Queue()
         self._on_loaded = on_loaded
         self._control, control = Pipe()
-        pairs = [Pipe() for _ in range(self.threads)]
-        self._slots = [ours for ours, _ in pairs]
-        theirs = [control, *(end for _, end in pairs)]
+        pipes = [(Pipe(duplex=False), Pipe(duplex=False)) for _ in range(self.threads)]  # [(read, write)] * 2
+        self._slots = [_Slot(jobs[1], results[0]) for jobs, results in pipes]
+        theirs = [(jobs[0], results[1]) for jobs, results in pipes]
+        fds = (control.fileno(), *(conn.fileno() for pair in theirs for conn in pair))
         try:
-            self.proc = start_module("kg.query.evaluator_process", [str(c.fileno()) for c in theirs],
-                                     tuple(c.fileno() for c in theirs))
+            self.proc = start_module("kg.query.evaluator_process",
+                                     [str(control.fileno()), *(f"{r.fileno()},{w.fileno()}" for r, w in theirs)], fds)
         except OSError:
-            for conn in (self._control, *self._slots):
-                conn.close()
+            for slot in self._slots:
+                slot.close()
+            self._control.close()
             raise
         finally:
-            for conn in theirs:
-                conn.close()
+            control.close()
+            for pair in theirs:
+                for conn in pair:
+                    conn.close()
         self._control.send({**init, "source": source})
         threading.Thread(target=self._await_loaded, daemon=True, name=f"kg-evaluator-{source}-load").start()
 
@@ -140,9 +156,9 @@ class Evaluator:
         free in time) or EngineLost (evaluate elsewhere).
 
         A slot taken from the idle queue belongs to this call until it is put back or closed here:
-        it is never closed by another thread, because a descriptor closed under a waiting ``poll``
-        can be reused by the next socket this process opens (a new engine's), and the wait would
-        then watch the wrong one until its deadline.
+        its pipes are never closed by another thread, because a descriptor closed under a waiting
+        ``poll`` can be reused by the next pipe this process opens (a new engine's), and the wait
+        would then watch the wrong one until its deadline.
         """
         try:
             slot = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -156,12 +172,12 @@ class Evaluator:
         try:
             if self.state != "ready":
                 raise EngineLost("the evaluator stopped")
-            slot.send(request)
+            slot.jobs.send(request)
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not slot.poll(remaining):
+            if remaining <= 0 or not slot.results.poll(remaining):
                 self.kill(reason="deadline")
                 raise WorkerTimeout("the query did not finish within its time limit and was stopped")
-            reply = slot.recv()
+            reply = slot.results.recv()
         except (EOFError, OSError) as exc:
             slot.close()
             reason = self.stop_reason or self._death()

@@ -169,12 +169,13 @@ class _Directory:
         return None  # the directory is read, not written, here
 
 
-def _serve(source: _Copy | _Directory, prefixes: dict[str, str], conn: Connection) -> None:
+def _serve(source: _Copy | _Directory, prefixes: dict[str, str], requests: Connection,
+           replies: Connection) -> None:
     """Answer one thread's requests: a batch with its outcomes, a write with its outcome; None when
     the source does not hold the version asked for (the server evaluates elsewhere)."""
     while True:
         try:
-            request: Batch | Write = conn.recv()
+            request: Batch | Write = requests.recv()
         except (EOFError, OSError):
             return
         reply: list[Outcome] | Outcome | None
@@ -188,7 +189,7 @@ def _serve(source: _Copy | _Directory, prefixes: dict[str, str], conn: Connectio
             except OSError as exc:  # the directory could not be opened
                 reply = [Outcome("error", message=f"the store could not be read: {exc}")] * len(request.jobs)
         try:
-            conn.send(reply)
+            replies.send(reply)
         except OSError:
             return
 
@@ -231,8 +232,9 @@ def evaluator_main(argv: list[str]) -> None:
     guard.install(extra=[tuple(x) for x in init.get("allow", [])], rdflib=False)
     try:
         # Before saying ready: a thread's stack counts against the memory limit too.
-        threads = start_evaluating_threads([(_serve, (source, init["prefixes"], Connection(int(fd))))
-                                            for fd in argv[1:]])
+        threads = start_evaluating_threads([
+            (_serve, (source, init["prefixes"], *(Connection(int(fd)) for fd in pair.split(","))))
+            for pair in argv[1:]])
     except RuntimeError as exc:
         control.send(("failed", f"cannot start the query threads within KG_WORKER_MEMORY: {exc}"))
         os._exit(1)
