@@ -118,15 +118,19 @@ class _Copy:
         self._readers = 0
 
     @contextlib.contextmanager
-    def holding(self, version: str) -> Iterator[ox.Store | None]:
-        """The copy, kept at ``version`` for the block (None: stale, evaluate elsewhere)."""
+    def holding(self, version: str, queries: int) -> Iterator[ox.Store | None]:
+        """The copy at ``version`` (None: stale, evaluate elsewhere), kept there for the block when
+        ``queries`` are more than one. One query needs no hold: the engine evaluates it on a snapshot,
+        so a write is applied beside it at once, however long it runs."""
         with self._changed:
-            held = self.store if version == self.version else None
-            self._readers += held is not None
+            store = self.store if version == self.version else None
+            held = store is not None and queries > 1
+            if held:
+                self._readers += 1
         try:
-            yield held
+            yield store
         finally:
-            if held is not None:
+            if held:
                 with self._changed:
                     self._readers -= 1
                     self._changed.notify_all()
@@ -156,7 +160,7 @@ class _Directory:
         self._opened: str | None = None
 
     @contextlib.contextmanager
-    def holding(self, version: str) -> Iterator[ox.Store]:
+    def holding(self, version: str, queries: int) -> Iterator[ox.Store]:
         with self._lock:
             if self._store is None or version != self._opened:
                 self._store = None
@@ -183,7 +187,7 @@ def _serve(source: _Copy | _Directory, prefixes: dict[str, str], requests: Conne
             reply = source.apply(request)
         else:
             try:
-                with source.holding(request.version) as store:
+                with source.holding(request.version, len(request.jobs)) as store:
                     reply = None if store is None else [execute_reported(store, job, prefixes)
                                                          for job in request.jobs]
             except OSError as exc:  # the directory could not be opened

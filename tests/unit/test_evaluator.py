@@ -380,6 +380,26 @@ def test_a_committed_write_reaches_the_copy_without_reloading_it(pool_of, store)
     assert pool.answered == {"memory": 2, "disk": 0}
 
 
+def test_a_write_is_applied_beside_a_long_query_which_answers_from_the_version_it_began_with(pool_of, store):
+    """One query reads a snapshot of the copy, so a write does not wait for it: the write is applied,
+    and acknowledged, while the query runs, and the query's answer is still that of its own version.
+    (A batch of several queries holds the copy instead, so that they all see one version.)"""
+    pool = pool_of()
+    long_count = "SELECT (COUNT(*) AS ?n) WHERE { ?a x:n ?b . ?c x:n ?d . ?e x:n ?f . ?g x:n ?h FILTER(?h < 5) }"
+    answers: list = []
+    reader = threading.Thread(
+        target=lambda: answers.append(run_one(pool, Job(long_count), 120, version=store.version())))
+    reader.start()
+    _wait_for(lambda: pool._engine is not None and pool._engine._busy == 1)
+    time.sleep(0.2)  # the query is sent, and evaluating (it takes seconds)
+    store.update(f"INSERT DATA {{ GRAPH <urn:x:g> {{ {_numbers(1, start=N)} }} }}")
+    assert reader.is_alive(), "the write waited for the query to finish"
+    assert pool.status()["writes_applied"] == 1
+    reader.join(120)
+    assert _count(answers[0]) == N**3 * 5  # the N subjects it began with, not the N + 1 after the write
+    assert _count(run_one(pool, Job(COUNT), 30, version=store.version())) == N + 1
+
+
 def test_a_write_the_copy_cannot_take_is_answered_from_disk_until_a_new_copy_holds_it(pool_of, store, tmp_path):
     pool = pool_of()
     more = tmp_path / "more.ttl"
