@@ -18,6 +18,7 @@ from kg.query.precheck import QUERY_FORMS, tokens
 
 #: A named graph no store holds: the protocol cannot say "no named graphs", but this can.
 NO_GRAPH = "urn:x-outsourcing-kg:no-graph"
+XSD_DECIMAL = ox.NamedNode("http://www.w3.org/2001/XMLSchema#decimal")
 
 
 def own_syntax_error(sparql: str, prefixes: dict[str, str] | None, *, update: bool) -> str | None:
@@ -329,8 +330,8 @@ def bind_values(sparql: str, substitutions: dict) -> str:
     >>> bind_values("SELECT ?m WHERE { ?s ?p ?m }", {"m": half}).replace(str(XSD_DECIMAL), "xsd:decimal")
     'SELECT ?m WHERE { BIND(STRDT("0.5", xsd:decimal) AS ?m) ?s ?p "0.5"^^xsd:decimal }'
     """
-    names, terms = [], []
-    listed, computed = [], []  # the block: bound by VALUES, or (decimals) computed by a BIND
+    pairs: list[tuple[str, str]] = []  # (?variable, term), in the order given
+    computed: dict[str, str] = {}  # decimals, by their lexical form: bound by a BIND, not the VALUES row
     for name, term in substitutions.items():
         if isinstance(name, ox.Variable):
             name = name.value
@@ -340,12 +341,9 @@ def bind_values(sparql: str, substitutions: dict) -> str:
             raise TypeError(f"a substitution takes a pyoxigraph term, not {type(term).__name__}")
         if isinstance(term, ox.BlankNode):
             raise ValueError("a blank node cannot be sent to a remote store")
-        names.append(f"?{name}")
-        terms.append(str(term))
+        pairs.append((f"?{name}", str(term)))
         if isinstance(term, ox.Literal) and term.datatype == XSD_DECIMAL:
-            computed.append(f"BIND(STRDT({ox.Literal(term.value)}, {XSD_DECIMAL}) AS ?{name})")
-        else:
-            listed.append((f"?{name}", str(term)))
+            computed[f"?{name}"] = term.value
     groups = list(_top_level_groups(sparql))
     where = None
     if groups:
@@ -357,16 +355,20 @@ def bind_values(sparql: str, substitutions: dict) -> str:
             where = groups[1]  # CONSTRUCT { template } WHERE { pattern }
     if where is None:
         # DESCRIBE <x> or CONSTRUCT WHERE { ... }: a trailing VALUES clause joins the whole pattern.
-        return sparql.rstrip() + "\n" + f"VALUES ({' '.join(names)}) {{ ({' '.join(terms)}) }}"
-    values = [f"VALUES ({' '.join(n for n, _ in listed)}) {{ ({' '.join(t for _, t in listed)}) }}"] if listed else []
-    block = " ".join(values + computed)
+        return sparql.rstrip() + "\n" + _values(pairs)
+    listed = [(name, term) for name, term in pairs if name not in computed]
+    terms = dict(pairs)
+    block = " ".join(([_values(listed)] if listed else []) + [
+        f"BIND(STRDT({ox.Literal(value)}, {XSD_DECIMAL}) AS {name})" for name, value in computed.items()])
     # The block binds the variables for the projection; inside the pattern each use is also
     # replaced by the term, so that filters in nested OPTIONALs see it as Oxigraph's substitution does.
-    body = _replace_uses(sparql[where[0] + 1 : where[1] - 1], dict(zip(names, terms, strict=True)))
+    body = _replace_uses(sparql[where[0] + 1 : where[1] - 1], terms)
     return sparql[: where[0] + 1] + " " + block + body + sparql[where[1] - 1 :]
 
 
-XSD_DECIMAL = ox.NamedNode("http://www.w3.org/2001/XMLSchema#decimal")
+def _values(pairs: list[tuple[str, str]]) -> str:
+    """A one-row VALUES block binding each ``?variable`` to its term."""
+    return f"VALUES ({' '.join(name for name, _ in pairs)}) {{ ({' '.join(term for _, term in pairs)}) }}"
 
 
 def _replace_uses(body: str, terms: dict[str, str]) -> str:
