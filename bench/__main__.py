@@ -283,7 +283,7 @@ def _server_rows(label: str, data_dir: Path, args, rows: list[Row], sparql_mix: 
     ``kg serve`` (gunicorn) on the same data, cache off and on."""
     hello_request = [mix.Request("hello", "/", "text/plain")]
     hello: dict[str, Result] = {}
-    candidates = (("gunicorn", procs.hello_app(workers=1, threads=procs.service_threads())),
+    candidates = (("gunicorn", procs.hello_app(workers=1)),
                   ("granian", procs.granian("bench.hello:app")))
     for name, proc in candidates:
         proc.start()
@@ -291,7 +291,7 @@ def _server_rows(label: str, data_dir: Path, args, rows: list[Row], sparql_mix: 
             hello[name] = load.run(proc.url, hello_request, seconds=args.duration)
         finally:
             proc.stop()
-    each = f"one process, {procs.service_threads()} threads each"
+    each = f"one process each: gunicorn with {procs.service_serving()}, granian {procs.service_threads()} threads"
     rows.append(Row(label, "server", f"Flask hello: granian vs gunicorn ({each})", hello["granian"], hello["gunicorn"]))
     line = f"  HTTP servers: hello gunicorn {hello['gunicorn'].rps:.0f}, granian {hello['granian'].rps:.0f}"
     for cache in (False, True):
@@ -423,7 +423,7 @@ def _fast_paths(svc: procs.Proc, args) -> dict[str, tuple[Result, dict]]:
 def _fast_rows(fast: dict[str, dict[str, tuple[Result, dict]]], args, rows: list[Row], label: str) -> None:
     """Compare the fast paths, cache off and on (on is the default users get), with a bare Flask
     "hello" under the same gunicorn settings, measured after the service stopped (cores free)."""
-    hello = procs.hello_app(workers=1, threads=procs.service_threads()).start()
+    hello = procs.hello_app(workers=1).start()
     try:
         hello_result = load.run(hello.url, [mix.Request("hello", "/", "text/plain")], seconds=args.duration)
     finally:

@@ -153,27 +153,28 @@ def oxigraph_server(location: Path | None = None) -> Proc:
 
 
 def service_threads() -> int:
-    """The request threads ``kg serve`` runs with here (``KG_THREADS``, else its default): the bare
-    Flask app and the granian trial are given as many."""
+    """The request threads ``kg serve`` runs with here under ``KG_WORKER_CLASS=gthread`` (``KG_THREADS``,
+    else its default): the granian trial is given as many."""
     return Config.from_env().threads
 
 
-def hello_app(workers: int, threads: int) -> Proc:
+def service_serving() -> str:
+    """How ``kg serve`` serves its requests here, in words for the report."""
+    config = Config.from_env()
+    if config.worker_class == "gevent":
+        return "gevent worker"
+    return f"{config.threads} threads"
+
+
+def hello_app(workers: int) -> Proc:
+    """The bare Flask app under gunicorn as ``kg serve`` runs it here: its worker class (``KG_WORKER_CLASS``)
+    and, with threads, as many threads."""
+    config = Config.from_env()
+    serving = ["-k", "gevent"]
+    if config.worker_class == "gthread":
+        serving = ["-k", "gthread", "--threads", str(config.threads)]
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    return Proc(
-        [
-            gunicorn,
-            "-w",
-            str(workers),
-            "--threads",
-            str(threads),
-            "-k",
-            "gthread",
-            "-b",
-            "127.0.0.1:{port}",
-            "bench.hello:app",
-        ]
-    )
+    return Proc([gunicorn, "-w", str(workers), *serving, "-b", "127.0.0.1:{port}", "bench.hello:app"])
 
 
 def granian(target: str, *, threads: int | None = None, env: dict[str, str] | None = None,

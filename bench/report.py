@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.load import Result
-from bench.procs import service_threads
+from bench.procs import service_serving
 
 
 @dataclass
@@ -129,7 +129,7 @@ def markdown(rows: list[Row], *, command: str, seconds: float, duration: float) 
         f"- Machine: {machine()}",
         f"- Load: wrk, closed loop, 8 connections, 2 threads, {duration:g} s per measurement after 1 s of "
         "warm-up, over loopback. The client shares the 2 cores with the servers it measures.",
-        f"- Service: `kg serve` (gunicorn, 1 worker, {service_threads()} threads over the embedded store, "
+        f"- Service: `kg serve` (gunicorn, 1 worker, {service_serving()}, over the embedded store, "
         "whose reads are evaluated by the in-memory engine, 4 threads, measured once it holds the graph; "
         "2 stateless workers over the remote store). Peak RSS: the sum of each live process's peak "
         "(VmHWM) at the end of the run. "

@@ -11,16 +11,19 @@ from cli.common import config_options
 @click.option("--host", help="Address to listen on [KG_HOST, 127.0.0.1].")
 @click.option("--port", type=int, help="Port [KG_PORT, 8000].")
 @click.option("--workers", type=int, help="gunicorn worker processes [KG_WORKERS].")
-@click.option("--threads", type=int, help="Threads per worker [KG_THREADS].")
+@click.option("--worker-class", type=click.Choice(["gevent", "gthread"]),
+              help="How a worker serves its requests [KG_WORKER_CLASS, gevent].")
+@click.option("--threads", type=int, help="Threads per worker with --worker-class gthread [KG_THREADS].")
 @click.option("--no-cache", is_flag=True, default=None, help="Turn the result cache off [KG_CACHE=off].")
 @click.option("--query-timeout", type=float, help="Query time limit in seconds [KG_QUERY_TIMEOUT].")
 @click.option("--max-rows", type=int, help="Row cap of one query [KG_MAX_ROWS].")
 @config_options
-def serve(config, host, port, workers, threads, no_cache, query_timeout, max_rows) -> None:
+def serve(config, host, port, workers, worker_class, threads, no_cache, query_timeout, max_rows) -> None:
     """Serve the SPARQL endpoint, linked data, API and pages."""
     from kg.config import Config
 
-    overrides = {"host": host, "port": port, "workers": workers, "threads": threads,
+    overrides = {"host": host, "port": port, "workers": workers, "worker_class": worker_class,
+                 "threads": threads,
                  "query_timeout": query_timeout, "max_rows": max_rows,
                  "cache": False if no_cache else None}
     config = Config(**{**config.__dict__, **{k: v for k, v in overrides.items() if v is not None}}).normalised()

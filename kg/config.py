@@ -223,10 +223,19 @@ class Config:
                                      "and the others answer from their cache or hand requests to it "
                                      "(service/front.py).")},
     )
+    worker_class: str = field(
+        default="gevent",
+        metadata={"setting": Setting(
+            "KG_WORKER_CLASS",
+            "How a gunicorn worker serves its requests. 'gevent': on one thread, each request yielding to the "
+            "others while it waits on a socket or an evaluator (a write holds the others up while it computes); "
+            "'gthread': on KG_THREADS threads sharing the GIL (docs/operations.md).")},
+    )
     threads: int = field(
         default=0,
-        metadata={"setting": Setting("KG_THREADS", "Threads per gunicorn worker (0: KG_QUERY_THREADS + 2, "
-                                     "so that cache hits are answered while every evaluator thread is busy).")},
+        metadata={"setting": Setting("KG_THREADS", "With KG_WORKER_CLASS=gthread, threads per gunicorn worker "
+                                     "(0: KG_QUERY_THREADS + 2, so that cache hits are answered while every "
+                                     "evaluator thread is busy).")},
     )
     validate_on_load: bool = field(
         default=True,
@@ -265,6 +274,8 @@ class Config:
             self.admin_token = None
         if self.store not in {"embedded", "remote"}:
             raise ValueError(f"KG_STORE must be 'embedded' or 'remote', not {self.store!r}")
+        if self.worker_class not in {"gevent", "gthread"}:
+            raise ValueError(f"KG_WORKER_CLASS must be 'gevent' or 'gthread', not {self.worker_class!r}")
         if self.query_engine not in {"memory", "disk"}:
             raise ValueError(f"KG_QUERY_ENGINE must be 'memory' or 'disk', not {self.query_engine!r}")
         for name in ("min_timeout", "max_result_bytes", "max_query_length", "max_query_depth"):

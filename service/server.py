@@ -1,10 +1,15 @@
 """Runs the app behind gunicorn, the production WSGI server.
 
-The app is built inside the worker (no preload), serving requests on threads (Oxigraph releases the
-GIL while it evaluates). Over a remote store the workers are stateless and their number is free. The
-embedded store's directory may be opened read-write by one process only: with one worker (the
-default) that worker holds it; with more, one of them holds it and the others stand in front of it
-(``service/front.py``).
+The app is built inside the worker (no preload). By default the worker is gevent's: every request of
+the process runs on one thread and yields while it waits on a socket or on an evaluator's pipe, where
+request threads spent more time handing the GIL to each other than serving (``docs/benchmarks.md``,
+"gevent"). Work that holds the CPU (a write: parsing, checking and validating a submission) holds
+up the process's other requests while it runs; ``KG_WORKER_CLASS=gthread`` serves on threads instead,
+which share the CPU at a cost to every request (``docs/operations.md``, "Worker class").
+
+Over a remote store the workers are stateless and their number is free. The embedded store's
+directory may be opened read-write by one process only: with one worker (the default) that worker
+holds it; with more, one of them holds it and the others stand in front of it (``service/front.py``).
 """
 
 from __future__ import annotations
@@ -174,17 +179,23 @@ def confine_writer(config: Config) -> None:
         log.warning("the server process cannot be kept off the network: %s", result.reason)
         if config.require_confinement:
             sys.exit(3)
-    # Request threads evaluate updates: give them room for the parser's recursion (see kg/query/precheck.py).
+    # With gthread, updates are parsed by Oxigraph on request threads: give them room for the parser's
+    # recursion (see kg/query/precheck.py). Under gevent they are parsed on the main thread's stack, where
+    # the pre-check's depth bound keeps them far below the parser's limit.
     threading.stack_size(32 * 1024**2)
 
 
 def gunicorn_options(config: Config) -> dict:
     workers = max(1, config.workers)
+    if config.worker_class == "gevent":
+        # The evaluators' threads bound the queries in flight; a connection waiting for one costs a greenlet.
+        serving = {"worker_class": "gevent", "worker_connections": 1000}
+    else:
+        serving = {"worker_class": "gthread", "threads": config.threads}
     return {
         "bind": f"{config.host}:{config.port}",
         "workers": workers,
-        "threads": config.threads,
-        "worker_class": "gthread",
+        **serving,
         # The query time limit is enforced by kg.query.sparql; this only catches a wedged worker.
         "timeout": int(max(30, config.query_timeout * 3)),
         "graceful_timeout": 10,

@@ -172,7 +172,8 @@ def _group_rss_kib(leader: int) -> int:
 
 def test_memory_stays_bounded_when_queries_ask_for_huge_results(server, http, select, request):
     # Virtuoso builds a CONSTRUCT's whole graph before it sends a byte (its ``maxrows`` does not
-    # apply there): the answer cannot be cut at the cap, and the time limit ends it instead.
+    # apply there): the time limit ends it, or, on a machine fast enough to build it in time, the
+    # answer is cut at the cap as it arrives. Either way the server's memory stays bounded.
     whole_constructs = request.node.callspec.params["server"] == "virtuoso"
     triples = int(select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")[0]["n"])
     huge = [
@@ -192,8 +193,11 @@ def test_memory_stays_bounded_when_queries_ask_for_huge_results(server, http, se
                 if round_ == 0:
                     r = http.get(server.url + "/sparql", params={"query": query}, headers={"Accept": accept},
                                  timeout=60)
-                    assert r.status_code == 503, r.text[:300]
-                    assert r.json()["type"].endswith("/time-limit")
+                    if r.status_code == 503:
+                        assert r.json()["type"].endswith("/time-limit")
+                    else:
+                        assert r.status_code == 200 and r.headers["X-KG-Truncated"] == "true", r.text[:300]
+                        assert len(r.content) < 20_000_000
                 continue
             r = http.get(server.url + "/sparql", params={"query": f"# round {round_}\n{query}"},
                          headers={"Accept": accept}, timeout=60)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import signal
 import subprocess
@@ -87,6 +88,10 @@ class Evaluator:
         self._idle: queue.Queue[_Slot | None] = queue.Queue()
         self._on_loaded = on_loaded
         self._control, control = Pipe()
+        # Under gevent's worker the pair comes from its socketpair, non-blocking; the evaluator, which
+        # inherits one end, reads it as a plain blocking pipe (the server waits on its end with poll).
+        for conn in (self._control, control):
+            os.set_blocking(conn.fileno(), True)
         pipes = [(Pipe(duplex=False), Pipe(duplex=False)) for _ in range(self.threads)]  # [(read, write)] * 2
         self._slots = [_Slot(jobs[1], results[0]) for jobs, results in pipes]
         theirs = [(jobs[0], results[1]) for jobs, results in pipes]
@@ -123,6 +128,8 @@ class Evaluator:
 
     def _await_loaded(self) -> None:
         try:
+            # poll first: a wait that yields to the other requests where they share one thread (gevent).
+            self._control.poll(None)
             message = self._control.recv()
         except (EOFError, OSError):
             try:

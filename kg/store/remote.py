@@ -742,6 +742,10 @@ class RemoteStore(GraphWrites):
                 raise StoreUnavailable(f"the SPARQL endpoint {self.endpoint} dropped the connection") from exc
             except OSError as exc:
                 self.close()
+                # A socket shut at the deadline fails in whatever way the blocked read sees it: a reset,
+                # an end of file, or (a cooperative socket under gevent) a plain OSError.
+                if watchdog is not None and watchdog.fired:
+                    raise StoreTimeout(f"the SPARQL endpoint did not answer within {timeout:g} s") from exc
                 raise StoreUnavailable(f"cannot reach the SPARQL endpoint {self.endpoint}: {exc}") from exc
 
     def _http_error(self, status: int, content_type: str, body: bytes, what: str) -> Exception:

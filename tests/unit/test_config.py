@@ -77,6 +77,8 @@ def test_a_minimum_time_limit_above_the_limit_is_lowered_to_it():
 @pytest.mark.parametrize(("env", "named"), [
     ({"KG_STORE": "nosql"}, "KG_STORE"),
     ({"KG_QUERY_ENGINE": "gpu"}, "KG_QUERY_ENGINE"),
+    ({"KG_WORKER_CLASS": "sync"}, "KG_WORKER_CLASS"),
+    ({"KG_WORKER_CLASS": "GEVENT"}, "KG_WORKER_CLASS"),
     ({"KG_STORE": "remote"}, "KG_SPARQL_ENDPOINT"),
     ({"KG_MAX_QUERY_DEPTH": "0"}, "max_query_depth"),
     ({"KG_MAX_QUERY_LENGTH": "-1"}, "max_query_length"),
