@@ -28,9 +28,9 @@ CONTRACTS = {
     "kg/linked_data": EVALUATORS,
     "kg/extension": EVALUATORS,
 }
-#: The only modules of the core a store may import.
+#: The only modules of the core a store may import (``kg.offload`` imports nothing of the project).
 STORE_MAY_USE = ("kg.config", "kg.store", "kg.namespaces", "kg.terms", "kg.formats", "kg.query.deadline",
-                 "kg.query.precheck")
+                 "kg.query.precheck", "kg.offload")
 
 
 def imports(path: Path) -> list[str]:

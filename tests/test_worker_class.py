@@ -76,3 +76,23 @@ def test_a_write_is_in_the_next_read(served):
         r = requests.get(served.url + "/sparql", params={"query": count},
                          headers={"Accept": "application/sparql-results+json"}, timeout=30)
         assert int(r.json()["results"]["bindings"][0]["n"]["value"]) == n + 1
+
+
+def test_the_largest_updates_the_bounds_accept_leave_the_worker_standing(served):
+    # Updates are parsed by Oxigraph in the HTTP worker: under gevent on its main thread's stack, with
+    # threads on request threads' own. The pre-check's bounds must keep the deepest one it lets through
+    # far from the parser's limit there too (the evaluators' side: tests/test_precheck.py).
+    from kg.query.precheck import Bounds
+    from tests.unit.test_precheck import CHAINS, NESTINGS
+
+    bounds = Bounds()
+    texts = [NESTINGS[name](bounds.max_depth - 2) for name in sorted(NESTINGS)]
+    texts += [CHAINS[name](bounds.max_operators - 10) for name in sorted(CHAINS) if name != "paths"]
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/sparql-update"}
+    for text in texts:
+        update = text.replace("SELECT * WHERE ", "DELETE { <urn:test:s> <urn:test:p> <urn:test:o> } WHERE ", 1)
+        r = requests.post(served.url + "/sparql", data=update, headers=headers, timeout=60)
+        assert r.status_code in (204, 400), (update[:80], r.status_code, r.text[:300])
+    assert requests.get(served.url + "/healthz", timeout=10).status_code == 200
+    # gunicorn starts a worker again after a crash: one boot means none happened.
+    assert Path(served.log_path).read_text().count("Booting worker") == 1

@@ -8,7 +8,8 @@ nodes are focus nodes, so the cost follows the submission, not the store; result
 
 pySHACL parses its SPARQL-based constraints with rdflib, whose SPARQL parser is not thread-safe: one
 validation at a time in the process (``_ONE_AT_A_TIME``), a lock held for the validation only, never
-for a store read or a write.
+for a store read or a write. In a gevent worker the validation runs on a thread of its own
+(``kg.offload``), so that the other requests are answered meanwhile.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, SH
 
+from kg.offload import compute
 from kg.ontology.validate import Report, validate
 
 if TYPE_CHECKING:
@@ -36,12 +38,18 @@ def validate_submission(ontology: Ontology, g: Graph, context: Graph, own: set[s
     data += g
     data += context
     named = [URIRef(n) for n in own if n.startswith(("http://", "https://"))]
-    with _ONE_AT_A_TIME:
-        report = validate(data, ontology.shapes, ontology.vocabulary, focus=named if len(named) == len(own) else None)
+    report = compute(_validate_alone, data, ontology, named if len(named) == len(own) else None)
     kept = [v for v in report.violations if v.focus in own]
     if report.graph is not None:
         _drop_results_outside(report.graph, own)
     return Report(conforms=not any(v.severity == "Violation" for v in kept), violations=kept, graph=report.graph)
+
+
+def _validate_alone(data: Graph, ontology: Ontology, focus: list[URIRef] | None) -> Report:
+    # Under a gevent worker this runs on the one computing thread (kg.offload), so the lock is only
+    # ever contended there; under threads, by the request threads.
+    with _ONE_AT_A_TIME:
+        return validate(data, ontology.shapes, ontology.vocabulary, focus=focus)
 
 
 def _drop_results_outside(report: Graph, own: set[str]) -> None:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
@@ -59,6 +60,8 @@ def watch_parent(parent: int) -> None:
 #: operators) need about 5 MiB at worst, and this doubles the room once more. The pages are reserved,
 #: not used, but RLIMIT_DATA counts them: KG_WORKER_MEMORY must leave room for one per thread.
 EVALUATOR_STACK = 16 * 1024**2
+#: Versions the copy remembers having held: a batch pinned at one of them is answered (see _Copy).
+HELD_VERSIONS = 256
 
 
 def confine_evaluator(init: dict) -> dict:
@@ -109,11 +112,17 @@ def load_copy(helper: subprocess.Popen) -> ox.Store:
 class _Copy:
     """The copy and the version it holds, shared by the engine's threads; writes are applied one at
     a time (the server sends them in the order the store committed them), and wait for the batches
-    reading the copy, so a batch sees one version from its first query to its last."""
+    reading the copy, so a batch sees one version from its first query to its last.
+
+    A batch pinned at a version the copy held before its current one is answered at the current
+    one: the request began before the writes since, and overlapped them, so their result is as
+    right an answer; refusing it would send every batch that waited for a thread across a write to
+    the disk. A version it has not held yet is refused (None): a write not applied here yet."""
 
     def __init__(self, store: ox.Store, version: str):
         self.store = store
         self.version = version
+        self._held: deque[str] = deque(maxlen=HELD_VERSIONS)  #: versions before the current one, newest last
         self._changed = threading.Condition()
         self._readers = 0
 
@@ -123,7 +132,7 @@ class _Copy:
         ``queries`` are more than one. One query needs no hold: the engine evaluates it on a snapshot,
         so a write is applied beside it at once, however long it runs."""
         with self._changed:
-            store = self.store if version == self.version else None
+            store = self.store if version == self.version or version in self._held else None
             held = store is not None and queries > 1
             if held:
                 self._readers += 1
@@ -144,6 +153,7 @@ class _Copy:
                 self.store.update(write.update)
             except (SyntaxError, OSError, ValueError) as exc:
                 return Outcome("error", message=f"{type(exc).__name__}: {exc}")
+            self._held.append(self.version)
             self.version = write.version
             return Outcome("ok", count=len(self.store))
 

@@ -59,6 +59,7 @@ class QueryPool:
         self._failed_version: str | None = None  #: the store version a copy could not be made of
         self._wanted = version  #: the store's newest version we know of
         self._changes = 0  #: writes seen; a copy started before the last one is reloaded
+        self._applying: tuple[str, threading.Event] | None = None  #: the write the copy is taking now
         self._failures = 0  #: loads of the wanted version that failed in a row
         self._closed = False
         self._timer: threading.Timer | None = None  #: a load waiting for its spacing
@@ -83,7 +84,7 @@ class QueryPool:
         stopped an evaluator by itself."""
         deadline = time.monotonic() + timeout
         lost_on_disk = 0
-        for evaluator in self._evaluators_for(batch.version):
+        for evaluator in self._evaluators_for(batch.version, deadline):
             if deadline - time.monotonic() <= 0:
                 break
             try:
@@ -119,7 +120,14 @@ class QueryPool:
         engine = self._engine
         if (update is not None and engine is not None and engine.state == "ready" and self._loading is None
                 and self._timer is None and engine.version == previous):
-            if engine.apply(Write(update, version, previous), time.monotonic() + APPLY_TIMEOUT):
+            applied = threading.Event()
+            self._applying = (version, applied)
+            try:
+                taken = engine.apply(Write(update, version, previous), time.monotonic() + APPLY_TIMEOUT)
+            finally:
+                self._applying = None
+                applied.set()
+            if taken:
                 with self._lock:
                     self._wanted = version
                     self.writes_applied += 1
@@ -130,19 +138,25 @@ class QueryPool:
             self._failures = 0
             self._start_engine_locked()
 
-    def _engine_for(self, version: str) -> Evaluator | None:
+    def _engine_for(self, version: str, deadline: float, stale: bool = False) -> Evaluator | None:
+        """The copy, when it may answer a batch pinned at ``version`` (``stale``: it has just answered
+        that it does not hold that version).
+
+        The copy answers a batch pinned at the version it holds, or at any version it held before
+        (the request overlapped the writes since, so their result is as right an answer; it still
+        sees one version throughout), and says so when it cannot: a batch pinned at a write it has
+        not taken yet. That one waits for the write being applied, a few milliseconds, rather than
+        go to the disk, whose read-only open must be made again for each new version.
+        """
         if self.mode != "memory":
             return None
+        applying = self._applying
+        if applying is not None and (applying[0] == version or stale):
+            applying[1].wait(max(0.0, deadline - time.monotonic()))
         with self._lock:
             engine = self._engine
-            if engine is not None and engine.state == "ready":
-                if engine.version == version:
-                    return engine
-                if engine.version == self._wanted:
-                    # The copy holds the newest write this pool was told of: the job pinned the version
-                    # before it, or one whose write is committing and is about to be applied. The disk
-                    # answers it; reloading the copy for it would only fall behind the next write.
-                    return None
+            if engine is not None and engine.state == "ready" and engine.version in (version, self._wanted):
+                return engine
             if self._loading is None and version != self._failed_version:
                 # A copy that was stopped, or one behind a write it could not take.
                 self._wanted = version or self._wanted
@@ -211,9 +225,12 @@ class QueryPool:
         if old is not None:
             old.retire()
 
-    def _evaluators_for(self, version: str) -> Iterator[Evaluator]:
-        engine = self._engine_for(version)
-        if engine is not None:
+    def _evaluators_for(self, version: str, deadline: float) -> Iterator[Evaluator]:
+        # The copy twice: the first time, the batch may have been pinned at a write it was taking.
+        for attempt in range(2):
+            engine = self._engine_for(version, deadline, stale=attempt > 0)
+            if engine is None:
+                break
             yield engine
         for _ in range(2):
             yield self._disk_evaluator()

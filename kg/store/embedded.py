@@ -17,6 +17,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.config import Config
+from kg.offload import compute
 from kg.query.precheck import without_trailing_semicolon
 from kg.store import meta
 from kg.store.base import GraphWrites, QueryResult, StoreError
@@ -133,7 +134,7 @@ class EmbeddedStore(GraphWrites):
         text = without_trailing_semicolon(sparql) + "\n;\n" + self._bump_ops()
         with self._write_lock:
             try:
-                self._store.update(text, **kwargs)
+                compute(self._store.update, text, **kwargs)
             except SyntaxError as exc:
                 raise _own_syntax_error(sparql, kwargs) or exc from None
             except OSError as exc:
@@ -172,7 +173,7 @@ class EmbeddedStore(GraphWrites):
             raise StoreError("this store was opened read-only")
         with self._write_lock:
             try:
-                self._store.update(update)
+                compute(self._store.update, update)
             except (OSError, SyntaxError) as exc:
                 raise StoreError(f"write failed: {exc}") from exc
             self._changed(update)

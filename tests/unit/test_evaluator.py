@@ -25,7 +25,7 @@ import pyoxigraph as ox
 import pytest
 
 from kg.config import Config
-from kg.query.evaluation import Job, WorkerCrashed, WorkerTimeout, execute
+from kg.query.evaluation import Batch, Job, WorkerCrashed, WorkerTimeout, execute
 from kg.query.evaluator import EngineLost, Evaluator
 from kg.query.pool import LOAD_ATTEMPTS, MIN_SPACING, QueryPool
 from kg.store.embedded import EmbeddedStore
@@ -477,3 +477,51 @@ def test_reads_racing_writes_never_make_the_copy_reload(pool_of, store):
     status = pool.status()
     assert (status["writes_applied"], status["loads"], status["engine"]["pid"]) == (20, loads, pid)
     assert _count(run_one(pool, Job(COUNT), 30, version=store.version())) == N + 20
+
+
+def test_a_batch_pinned_before_writes_the_copy_has_taken_is_answered_by_the_copy_at_its_version(pool_of, store):
+    """A request that began before some writes, and whose batch reached the engine after them, is
+    answered by the copy with their result (it overlapped them), not sent to the disk."""
+    pool = pool_of()
+    began = store.version()
+    for i in range(3):
+        store.update(f"INSERT DATA {{ GRAPH <urn:x:g> {{ {_numbers(1, start=N + i)} }} }}")
+    assert _engine(pool)["version"] == store.version() != began
+    before = dict(pool.answered)
+    assert _count(run_one(pool, Job(COUNT), 30, version=began)) == N + 3
+    assert pool.answered == {**before, "memory": before["memory"] + 1}, "answered by the copy"
+
+
+def test_a_batch_pinned_at_a_version_the_copy_never_held_goes_to_the_disk(pool_of, store):
+    """A version the copy has not held (a write it has not taken yet, here one it never will) is
+    never answered from the copy's older state."""
+    pool = pool_of()
+    before = dict(pool.answered)
+    assert _count(run_one(pool, Job(COUNT), 30, version="not-a-version-of-this-copy")) == N
+    assert pool.answered == {**before, "disk": before["disk"] + 1}
+    assert _engine(pool)["version"] == store.version(), "and the copy was not reloaded for it"
+
+
+def test_a_batch_pinned_at_the_write_being_applied_waits_for_the_copy_to_take_it(pool_of, store):
+    """Readers pinned at the version a write is applying now (the store committed it) wait for the
+    copy to take it rather than go to the disk, and see the write."""
+    pool = pool_of()
+    slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a x:n ?i . ?b x:n ?j . ?c x:n ?k }"
+    # A batch of two queries holds the copy at its version; the write waits for it there.
+    holding = threading.Thread(target=lambda: pool.run(Batch(store.version(), (Job(slow), Job(COUNT))), 30))
+    counts: list[int] = []
+
+    def read_during_the_apply() -> None:
+        _wait_for(lambda: pool._applying is not None, 10)
+        counts.append(_count(run_one(pool, Job(COUNT), 30, version=store.version())))
+
+    reader = threading.Thread(target=read_during_the_apply)
+    holding.start()
+    time.sleep(0.2)
+    reader.start()
+    before = dict(pool.answered)
+    store.update(f"INSERT DATA {{ GRAPH <urn:x:g> {{ {_numbers(1, start=N)} }} }}")
+    reader.join()
+    holding.join()
+    assert counts == [N + 1]
+    assert pool.answered["disk"] == before["disk"], "answered by the copy, not the disk"
