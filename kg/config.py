@@ -228,7 +228,8 @@ class Config:
         metadata={"setting": Setting(
             "KG_WORKER_CLASS",
             "How a gunicorn worker serves its requests. 'gevent': on one thread, each request yielding to the "
-            "others while it waits on a socket or an evaluator (a write holds the others up while it computes); "
+            "others while it waits on a socket or an evaluator (validations and store writes run on a thread "
+            "beside it); "
             "'gthread': on KG_THREADS threads sharing the GIL (docs/operations.md).")},
     )
     threads: int = field(

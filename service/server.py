@@ -3,9 +3,9 @@
 The app is built inside the worker (no preload). By default the worker is gevent's: every request of
 the process runs on one thread and yields while it waits on a socket or on an evaluator's pipe, where
 request threads spent more time handing the GIL to each other than serving (``docs/benchmarks.md``,
-"gevent"). Work that holds the CPU (a write: parsing, checking and validating a submission) holds
-up the process's other requests while it runs; ``KG_WORKER_CLASS=gthread`` serves on threads instead,
-which share the CPU at a cost to every request (``docs/operations.md``, "Worker class").
+"gevent"). The long computations of a write (validating a submission, applying it to the store) run
+on a thread beside the event loop (``kg/offload.py``); ``KG_WORKER_CLASS=gthread`` serves on threads
+instead (``docs/operations.md``, "Worker class").
 
 Over a remote store the workers are stateless and their number is free. The embedded store's
 directory may be opened read-write by one process only: with one worker (the default) that worker
@@ -179,9 +179,8 @@ def confine_writer(config: Config) -> None:
         log.warning("the server process cannot be kept off the network: %s", result.reason)
         if config.require_confinement:
             sys.exit(3)
-    # With gthread, updates are parsed by Oxigraph on request threads: give them room for the parser's
-    # recursion (see kg/query/precheck.py). Under gevent they are parsed on the main thread's stack, where
-    # the pre-check's depth bound keeps them far below the parser's limit.
+    # Updates are parsed by Oxigraph on request threads (gthread) or on the thread that applies writes
+    # beside gevent's loop (kg/offload.py): give them room for the parser's recursion (kg/query/precheck.py).
     threading.stack_size(32 * 1024**2)
 
 
