@@ -1,12 +1,13 @@
 """Where a query of the embedded store is evaluated: the in-memory copy, or the disk.
 
 Every read that must be stoppable comes here (user SPARQL, named queries, lookups, descriptions).
-Both are evaluators (``kg.query.evaluator``). The in-memory one answers when its copy holds the store's current
-version. A committed write is applied to the copy too (the same update text, version triples
-included) before the write is acknowledged, so the copy stays current without reloading; it is
-reloaded only when that cannot be done (a bulk load, a copy stopped at a deadline or loading, a
-failure). Meanwhile the disk evaluator (a read-only open of the store directory) answers. So an
-answer always reflects the latest write.
+Both are evaluators (``kg.query.evaluator``). The in-memory one answers when its copy holds the
+store's current version, and a read that began before writes it has taken since (``_engine_for``).
+A committed write is applied to the copy too (the same update text, version triples included)
+before the write is acknowledged, so the copy stays current without reloading; it is reloaded only
+when that cannot be done (a bulk load, a copy stopped at a deadline or loading, a failure).
+Meanwhile the disk evaluator (a read-only open of the store directory) answers. So an answer always
+reflects the latest write.
 
 The disk evaluator starts on first need: a server that only reads never starts it. A query stopped
 at its deadline takes its evaluator with it; the queries that evaluator was answering for others
