@@ -14,6 +14,8 @@ whole answers of read requests (``service/response_cache.py``). API:
 - ``cache.put(version, key, value, size=None)``: store a value (any object; treat it as immutable).
   ``size`` in bytes (``len(value)`` for bytes); values larger than ``max_item_bytes`` are not kept,
   and the least recently used entries are dropped to stay within ``max_entries`` and ``max_bytes``.
+  A value for another version than the one the cache last saw is not kept: a request reads (``get``)
+  before it stores, so the graph moved on while it read, and nobody will ask for that version again.
 - ``cache.clear()``, ``cache.stats() -> dict`` (hits, misses, entries, bytes).
 
 Keys are any hashable value; include in them everything that changes the answer (the feature's
@@ -81,6 +83,9 @@ class ResultCache:
         if size > self.max_item_bytes:
             return
         with self._lock:
+            if self._version is not None and version != self._version:
+                # Storing it would empty the newer version's answers for one that is never asked again.
+                return
             self._sync(version)
             old = self._entries.pop(key, None)
             if old is not None:

@@ -31,11 +31,21 @@ def test_a_new_version_forgets_every_older_answer():
     assert cache.stats()["entries"] == 0 and cache.stats()["bytes"] == 0
 
 
-def test_an_answer_stored_under_a_new_version_empties_what_the_old_one_held():
+def test_a_read_under_a_new_version_empties_what_the_old_one_held():
     cache = ResultCache(max_entries=8)
     cache.put("v1", "a", b"1")
-    cache.put("v2", "b", b"2")  # a writer's request stores first: the old answers go
-    assert cache.get("v2", "a") is None and cache.get("v2", "b") == b"2"
+    assert cache.get("v2", "a") is None  # the first request after a write: the old answers go
+    cache.put("v2", "b", b"2")
+    assert cache.get("v2", "b") == b"2" and cache.stats()["entries"] == 1
+
+
+def test_an_answer_read_before_a_write_and_stored_after_it_is_not_kept_and_empties_nothing():
+    cache = ResultCache(max_entries=8)
+    assert cache.get("v1", "slow") is None  # a slow request begins under v1
+    assert cache.get("v2", "b") is None  # a write; the next request reads under v2...
+    cache.put("v2", "b", b"2")  # ...and stores its answer
+    cache.put("v1", "slow", b"1")  # the slow request ends
+    assert cache.get("v2", "b") == b"2" and cache.stats()["entries"] == 1
 
 
 def test_the_least_recently_used_answer_goes_first():
