@@ -195,10 +195,10 @@ LIMITS = {
     "own request handling in one Python process, on the same two cores as the endpoint and the load "
     "generator; at 10k the endpoint answers faster than a bare Flask app does (notes).",
     "ASK {}": "cache on, a hit is replayed before Flask and costs about what a bare Flask app costs; "
-    "cache off, every request is routed, negotiated and sent to the in-memory engine and back: ~0.9 ms of "
-    "the HTTP process's CPU, of which Python holds the GIL about 40%; the rest is the kernel handing the "
-    "GIL between the request threads (82 futex calls per request, around 17 system calls of gunicorn's "
-    "and the round trip's). Granian, which does the HTTP in Rust, cannot run the confined worker (notes).",
+    "cache off, every request is routed, negotiated and sent to the in-memory engine and back on the gevent "
+    "worker's one thread: ~0.35 ms of the HTTP process's CPU, against ~0.7 ms with request threads, which "
+    "hand the GIL to each other (notes). Granian, which does the HTTP in Rust, cannot run the confined "
+    "worker (notes).",
     "/doc/kpo.ttl": "cache off, the description is rebuilt per request: two queries in the in-memory engine "
     "(~1.5 ms, off the server's core), then ~360 triples handled in Python (public IRIs, sorting, labels) "
     "and serialised, 5-7 ms of the server's CPU; cache on, it is replayed from memory.",
