@@ -307,6 +307,37 @@ def test_a_failed_update_keeps_its_first_operations_and_still_changes_the_versio
         remote.store.drop_graph("urn:kg-test:half")
 
 
+def test_a_reader_never_takes_a_write_replacing_the_version_for_a_store_without_one(remote, monkeypatch):
+    """Virtuoso shows a reader a write's deletions before its insertions: while a write replaces the
+    version triple, a reader finds none. Taken as it looks (no version, settled), a reader that met
+    two such moments, one on each side of its query, would accept what it read in between, half of a
+    write, as one version. A store that has shown a version is read as changing meanwhile instead."""
+    monkeypatch.setattr(remote_module, "VERSION_TTL", 0.0)
+    reader = RemoteStore(remote.config)
+    seen: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.append(reader.version())
+
+    watchers = [threading.Thread(target=watch) for _ in range(2)]
+    for watcher in watchers:
+        watcher.start()
+    try:
+        for i in range(200):
+            remote.store.update(f'INSERT DATA {{ GRAPH <urn:kg-test:poll> {{ <urn:kg-test:p{i}> {P} "{i}" }} }}')
+    finally:
+        done.set()
+        for watcher in watchers:
+            watcher.join()
+        reader.close()
+        remote.store.drop_graph("urn:kg-test:poll")
+    assert len(seen) > 100, "the reader hardly read while the writes landed"
+    assert "" not in seen, f"{seen.count('')} of {len(seen)} reads found no version and took it as settled"
+    assert any(meta.in_flight(v) for v in seen) and any(not meta.in_flight(v) for v in seen)
+
+
 def test_a_write_and_its_new_version_are_seen_together(remote, monkeypatch):
     """Virtuoso reads what is committed without waiting, so one query can see part of a committing
     write. What a reader can rely on: reading the version before and after, a reader that finds the

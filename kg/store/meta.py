@@ -40,6 +40,13 @@ def in_flight_version(lease: float) -> str:
     return f"{IN_FLIGHT}{uuid.uuid4().hex}{IN_FLIGHT}{int(time.time() + lease) + 1}"
 
 
+def replacing(until: float) -> str:
+    """The version of a store caught replacing its version triple, on an engine whose readers see a
+    write's deletions before its insertions (Virtuoso): neither the old triple nor the new one is
+    there, which is a write in flight (``in_flight``) until ``until`` (``time.time``)."""
+    return f"{IN_FLIGHT}replacing{IN_FLIGHT}{int(until) + 1}"
+
+
 def in_flight(version: str | None, now: float | None = None) -> bool:
     """Whether ``version`` announces a write still in progress (its lease not yet over).
 

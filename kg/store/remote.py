@@ -141,6 +141,7 @@ HIDES_GRAPH = "https://w3id.org/outsourcing-kg/ontology#hidesGraph"
 #: The version a request reads once (``RemoteStore.request_scope``): (store, version, modified).
 _PINNED: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("kg_pinned_version", default=None)
 _UNREAD = object()  #: a request's version not read yet
+_NEVER_SEEN = object()  #: the store has shown no version yet (``_stored_version``)
 
 
 class RemoteStore(GraphWrites):
@@ -168,6 +169,8 @@ class RemoteStore(GraphWrites):
         self._version: str | None = None
         self._modified: str | None = None
         self._version_read = 0.0
+        #: Since when the version has been missing (``_stored_version``); _NEVER_SEEN until one is seen.
+        self._missing_since: float | object | None = _NEVER_SEEN
         #: (version, the graphs a query names), when the endpoint's own default graph will not do
         self._graph_list: tuple[str, list[str]] | None = None
         self._meta = ox.NamedNode(meta.meta_graph(config.graph_ns))
@@ -507,7 +510,17 @@ class RemoteStore(GraphWrites):
         for row in self._query(meta.read_query(self.config.graph_ns), timeout=limit):
             v, m = row["v"], row["m"]
             version, modified = (v.value if v else None), (m.value if m else None)
-        return version, modified
+        if version is not None:
+            self._missing_since = None
+            return version, modified
+        if not self.torn_reads or self._missing_since is _NEVER_SEEN:
+            return None, modified
+        # A store that held a version has one until a write replaces it, and Virtuoso shows its readers
+        # the old one gone before the new one is there: that moment is a write in flight. (Longer than
+        # a control write may take, the version is missing for good, and reads go on without one.)
+        now = time.time()
+        since = self._missing_since = self._missing_since or now
+        return (meta.replacing(since + CONTROL_TIMEOUT) if now - since < CONTROL_TIMEOUT else None), modified
 
     def _graphs_seen(self) -> tuple[list[str] | None, frozenset[str]]:
         """(the graphs each query names, None when the endpoint's default graph is exactly their union;
