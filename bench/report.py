@@ -181,12 +181,12 @@ def _limit_kind(kind: str) -> str:
 LIMITS = {
     "cache off": "at 10k, the fixed cost per request in the one HTTP process (gunicorn, Flask, the protocol, "
     "the hop to the in-memory engine process that makes queries killable): ~0.8 ms of its CPU per request, "
-    "where Oxigraph answers a whole request in ~0.3 ms. At 100k, the engine: during the mix the evaluator "
-    "uses 1.4 of the two cores and the HTTP worker 0.5, each query costs the evaluator what it costs "
-    "pyoxigraph alone, and the GROUP BY query (17 of every ~24 ms) gains nothing from a second thread in "
-    "one memory store (1.0-1.3x; two processes 1.84x). The HTTP worker's half core is what the service "
-    "loses against Oxigraph, which runs alone (notes). Reads are evaluated by Oxigraph's in-memory engine, "
-    "as in the reference (before it: the on-disk engine, 0.26x at 100k and 0.23x at 1M).",
+    "where Oxigraph answers a whole request in ~0.3 ms. At 100k, CPU per request, both servers using the two "
+    "cores to the full: the service ~2.3-2.4 ms (the HTTP worker ~0.5, the evaluator ~1.8-1.9, which is "
+    "what the engine costs pyoxigraph alone) against Oxigraph's 1.8-1.9 ms, HTTP included; that caps the "
+    "ratio near 0.8x, and a run moves ±15% with the machine (notes: where the HTTP worker's half millisecond "
+    "goes, and what was tried). Reads are evaluated by Oxigraph's in-memory engine, as in the reference "
+    "(before it: the on-disk engine, 0.26x at 100k and 0.23x at 1M).",
     "remote": "over Oxigraph an uncached query is one round trip to the endpoint; over Virtuoso three (the "
     "graph's version before and after the query, since one query there can see part of a committing write), "
     "and each query lists the visible graphs as its dataset, which Virtuoso plans worse (the mix's 3-way "
