@@ -141,7 +141,6 @@ HIDES_GRAPH = "https://w3id.org/outsourcing-kg/ontology#hidesGraph"
 #: The version a request reads once (``RemoteStore.request_scope``): (store, version, modified).
 _PINNED: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("kg_pinned_version", default=None)
 _UNREAD = object()  #: a request's version not read yet
-_NEVER_SEEN = object()  #: the store has shown no version yet (``_stored_version``)
 
 
 class RemoteStore(GraphWrites):
@@ -169,8 +168,9 @@ class RemoteStore(GraphWrites):
         self._version: str | None = None
         self._modified: str | None = None
         self._version_read = 0.0
-        #: Since when the version has been missing (``_stored_version``); _NEVER_SEEN until one is seen.
-        self._missing_since: float | object | None = _NEVER_SEEN
+        #: Whether the store has shown a version, and since when it has shown none (``_stored_version``).
+        self._version_seen = False
+        self._missing_since: float | None = None
         #: (version, the graphs a query names), when the endpoint's own default graph will not do
         self._graph_list: tuple[str, list[str]] | None = None
         self._meta = ox.NamedNode(meta.meta_graph(config.graph_ns))
@@ -511,9 +511,9 @@ class RemoteStore(GraphWrites):
             v, m = row["v"], row["m"]
             version, modified = (v.value if v else None), (m.value if m else None)
         if version is not None:
-            self._missing_since = None
+            self._version_seen, self._missing_since = True, None
             return version, modified
-        if not self.torn_reads or self._missing_since is _NEVER_SEEN:
+        if not (self.torn_reads and self._version_seen):
             return None, modified
         # A store that held a version has one until a write replaces it, and Virtuoso shows its readers
         # the old one gone before the new one is there: that moment is a write in flight. (Longer than
