@@ -134,8 +134,9 @@ def markdown(rows: list[Row], *, command: str, seconds: float, duration: float) 
         "2 stateless workers over the remote store). Peak RSS: the sum of each live process's peak "
         "(VmHWM) at the end of the run. "
         "Reference: `oxigraph serve --union-default-graph`, in memory. The cache-off query mix is measured "
-        "on both in turn, a few rounds each, and each side's median round is compared (the round figures "
-        "are in the row's note); the rows that compare with Oxigraph use that median.",
+        "on the service and on its reference in turn, a few rounds each, and each side's median round is "
+        "compared (the round figures are in the row's note), over the embedded store and over each remote "
+        "one; the other rows that compare with Oxigraph use its median.",
         "- Query mix: lookup by IRI, list with labels, range filter with ORDER BY/LIMIT, GROUP BY aggregate, "
         "3-way join, OPTIONAL + language filter, text filter, COUNT, ASK, DESCRIBE; 5 variants each, "
         "cycled (`bench/mix.py`). Data: `bench/datagen.py` (deterministic).",
