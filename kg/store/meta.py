@@ -37,14 +37,19 @@ def in_flight_version(lease: float) -> str:
     """The version a write announces before it starts, on an engine whose reads may see part of a
     write (read committed): it says that what a reader sees may be half written, until the write's
     own version replaces it or, should the writer die, until ``lease`` seconds have passed."""
-    return f"{IN_FLIGHT}{uuid.uuid4().hex}{IN_FLIGHT}{int(time.time() + lease) + 1}"
+    return _in_flight_until(uuid.uuid4().hex, time.time() + lease)
 
 
 def replacing(until: float) -> str:
     """The version of a store caught replacing its version triple, on an engine whose readers see a
     write's deletions before its insertions (Virtuoso): neither the old triple nor the new one is
     there, which is a write in flight (``in_flight``) until ``until`` (``time.time``)."""
-    return f"{IN_FLIGHT}replacing{IN_FLIGHT}{int(until) + 1}"
+    return _in_flight_until("replacing", until)
+
+
+def _in_flight_until(label: str, until: float) -> str:
+    # The form ``in_flight`` reads: the marker, a label, the marker, the second it expires.
+    return f"{IN_FLIGHT}{label}{IN_FLIGHT}{int(until) + 1}"
 
 
 def in_flight(version: str | None, now: float | None = None) -> bool:
