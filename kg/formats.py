@@ -44,6 +44,11 @@ class Format:
     charset: bool = True  #: whether ``; charset=utf-8`` belongs on the Content-Type
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
+    def __hash__(self) -> int:
+        # Negotiation remembers its choices by the formats offered; the key names the row, so hashing
+        # it alone is enough, and cheaper than the generated hash of every field.
+        return hash(self.key)
+
     @property
     def content_type(self) -> str:
         return f"{self.media_type}; charset=utf-8" if self.charset else self.media_type
@@ -241,6 +246,9 @@ def write_lines(answer: ox.QuerySolutions | ox.QueryTriples | Iterable[ox.Triple
             ox.serialize(answer, sink, format=fmt)
     except _Full:
         pass
+    else:
+        if not sink.buffer or sink.buffer.endswith(b"\n"):
+            return bytes(sink.buffer), False  # within both caps, whole lines: nothing to cut
     end = 0
     for found in range(max_lines):
         newline = sink.buffer.find(b"\n", end)

@@ -138,14 +138,14 @@ def _query(kg, text: str, params: MultiDict) -> Response:
         named_graph_uri=params.getlist("named-graph-uri"),
         timeout=params.get("timeout"),
     )
-    response = Response(answer.body, status=200, content_type=answer.format.content_type)
-    response.headers["Vary"] = "Accept"
-    response.headers["X-KG-Truncated"] = "true" if answer.truncated else "false"
-    response.headers["X-KG-Row-Cap"] = str(answer.max_rows)
-    response.headers["X-KG-Time-Limit"] = f"{answer.time_limit:g}"
-    response.headers["Cache-Control"] = "no-cache"
     cacheable()
-    return response
+    return Response(answer.body, status=200, content_type=answer.format.content_type, headers={
+        "Vary": "Accept",
+        "X-KG-Truncated": "true" if answer.truncated else "false",
+        "X-KG-Row-Cap": str(answer.max_rows),
+        "X-KG-Time-Limit": f"{answer.time_limit:g}",
+        "Cache-Control": "no-cache",
+    })
 
 
 def _wants_editor(analysis: core.Analysis | None) -> bool:

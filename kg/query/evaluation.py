@@ -172,6 +172,10 @@ def _serialise(result: Any, job: Job, prefixes: dict[str, str] | None) -> Outcom
     # (CSV is shorter, JSON and XML longer), so up to twice the cap is read and then fitted.
     written, cut = write_lines(result, lines, max_lines=job.max_rows + header, max_bytes=2 * job.max_bytes,
                                header=header)
+    body = convert(written)
+    if len(body) <= job.max_bytes:  # most answers: written again whole, nothing to fit
+        return Outcome("ok", kind=kind, format=fmt.key, truncated=cut, count=max(0, written.count(b"\n") - header),
+                       body=body)
     items = written.split(b"\n")[:-1]
     head, items = b"".join(line + b"\n" for line in items[:header]), items[header:]
     body, kept = _fit(items, job.max_bytes, lambda part: convert(head + b"".join(line + b"\n" for line in part)))
@@ -179,10 +183,8 @@ def _serialise(result: Any, job: Job, prefixes: dict[str, str] | None) -> Outcom
 
 
 def _fit(items: list[bytes], max_bytes: int, serialise: Any) -> tuple[bytes, int]:
-    """The serialisation of the longest prefix of ``items`` within ``max_bytes``, and its length."""
-    body = serialise(items)
-    if len(body) <= max_bytes or not items:
-        return body, len(items)
+    """The serialisation of the longest prefix of ``items`` within ``max_bytes`` (all of them do not
+    fit), and its length."""
     low, high = 0, len(items) - 1  # the longest fitting prefix has between low and high items
     best = serialise(items[:0])
     while low < high:

@@ -27,15 +27,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
+import pickle
 import queue
+import select
 import signal
 import subprocess
 import threading
 import time
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
-from typing import Any, NamedTuple
+from typing import Any
 
 from kg.query.evaluation import Batch, Outcome, WorkerBusy, WorkerTimeout, Write
 from kg.query.evaluator_process import start_module
@@ -48,12 +51,26 @@ class EngineLost(Exception):
     caller evaluates it elsewhere."""
 
 
-class _Slot(NamedTuple):
+class _Slot:
     """One evaluating thread of the engine, reached through a pipe each way. (A Unix socket pair, one
-    descriptor instead of two, measured 10-20% slower on ``ASK {}`` after large answers: bench/notes.md.)"""
+    descriptor instead of two, measured 10-20% slower on ``ASK {}`` after large answers: bench/notes.md.)
 
-    jobs: Connection
-    results: Connection
+    A request is pickled by the C pickler and its reply awaited on a poll object made once: the
+    round trip is on every query's path, and ``Connection.send``/``poll`` build a pickler and a
+    selector per call."""
+
+    def __init__(self, jobs: Connection, results: Connection):
+        self.jobs = jobs
+        self.results = results
+        self._replies = select.poll()  # gevent's cooperative poll in its worker (made after patching)
+        self._replies.register(results.fileno(), select.POLLIN)
+
+    def send(self, request: Batch | Write) -> None:
+        self.jobs.send_bytes(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def wait(self, seconds: float) -> bool:
+        """Whether a reply (or the end of the pipe) came within ``seconds``."""
+        return bool(self._replies.poll(max(0, math.ceil(seconds * 1000))))
 
     def close(self) -> None:
         self.jobs.close()
@@ -168,9 +185,13 @@ class Evaluator:
         would then watch the wrong one until its deadline.
         """
         try:
-            slot = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+            # Without waiting first: a free thread is the common case, and a timed wait costs a timer.
+            slot = self._idle.get_nowait()
         except queue.Empty:
-            raise WorkerBusy("every query thread stayed busy for the whole time limit") from None
+            try:
+                slot = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise WorkerBusy("every query thread stayed busy for the whole time limit") from None
         if slot is None:  # the engine stopped while we waited
             self._idle.put(None)
             raise EngineLost("the evaluator stopped")
@@ -179,9 +200,9 @@ class Evaluator:
         try:
             if self.state != "ready":
                 raise EngineLost("the evaluator stopped")
-            slot.jobs.send(request)
+            slot.send(request)
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not slot.results.poll(remaining):
+            if remaining <= 0 or not slot.wait(remaining):
                 self.kill(reason="deadline")
                 raise WorkerTimeout("the query did not finish within its time limit and was stopped")
             reply = slot.results.recv()

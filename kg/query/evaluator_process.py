@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -203,7 +204,9 @@ def _serve(source: _Copy | _Directory, prefixes: dict[str, str], requests: Conne
             except OSError as exc:  # the directory could not be opened
                 reply = [Outcome("error", message=f"the store could not be read: {exc}")] * len(request.jobs)
         try:
-            replies.send(reply)
+            # The C pickler straight away: ``Connection.send`` makes a pickler with its own dispatch table
+            # for every reply.
+            replies.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:
             return
 
