@@ -12,7 +12,6 @@ an answer is never held whole; then, for another format, those lines are parsed 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,7 +82,6 @@ class Outcome:
     count: int = 0  #: rows or triples written (a write: the triples the copy holds after it)
     message: str = ""
     body: bytes = b""
-    elapsed: float = 0.0
 
 
 # -- evaluation, cap and serialisation (shared by workers and the in-process remote path) ---------
@@ -94,14 +92,10 @@ def execute(store: Any, job: Job, prefixes: dict[str, str] | None, *, embedded: 
 
     ``store`` is a ``pyoxigraph.Store`` (``embedded``) or a ``kg.store.Store`` (remote).
     """
-    started = time.perf_counter()
     try:
-        result = _query(store, job, prefixes, embedded=embedded, timeout=timeout)
-        outcome = _serialise(result, job, prefixes)
+        return _serialise(_query(store, job, prefixes, embedded=embedded, timeout=timeout), job, prefixes)
     except SyntaxError as exc:
-        outcome = Outcome("syntax", message=str(exc))
-    outcome.elapsed = time.perf_counter() - started
-    return outcome
+        return Outcome("syntax", message=str(exc))
 
 
 def execute_reported(store: Any, job: Job, prefixes: dict[str, str] | None) -> Outcome:

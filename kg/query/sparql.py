@@ -201,9 +201,7 @@ class Answer:
     format: Format
     form: str
     truncated: bool = False
-    count: int = 0
     max_rows: int = 0
-    elapsed: float = 0.0
     time_limit: float = 0.0
     checks: list = field(default_factory=list)  #: the answers of ``run_query``'s ``checks``, in order
 
@@ -263,7 +261,7 @@ def run_query(
     form = analysis.form or ("CONSTRUCT" if outcome.kind == "graph" else
                              "ASK" if outcome.kind == "boolean" else "SELECT")
     return Answer(outcome.body, BY_KEY[outcome.format or fmt.key], form, outcome.truncated,
-                  outcome.count, cap, elapsed=outcome.elapsed, time_limit=limit, checks=answers)
+                  cap, time_limit=limit, checks=answers)
 
 
 def _evaluate(kg: Any, job: Job, limit: float, checks: list[Query]) -> tuple[Outcome, list]:
