@@ -72,6 +72,9 @@ class _Slot:
         """Whether a reply (or the end of the pipe) came within ``seconds``."""
         return bool(self._replies.poll(max(0, math.ceil(seconds * 1000))))
 
+    def recv(self) -> Any:
+        return pickle.loads(self.results.recv_bytes())
+
     def close(self) -> None:
         self.jobs.close()
         self.results.close()
@@ -205,7 +208,7 @@ class Evaluator:
             if remaining <= 0 or not slot.wait(remaining):
                 self.kill(reason="deadline")
                 raise WorkerTimeout("the query did not finish within its time limit and was stopped")
-            reply = slot.results.recv()
+            reply = slot.recv()
         except (EOFError, OSError) as exc:
             slot.close()
             reason = self.stop_reason or self._death()
