@@ -32,7 +32,6 @@ def create_app(config: Config | None = None, kg: KnowledgeGraph | None = None) -
     _one_deadline_per_request(app, config)
     response_cache.register(app)
     headers.register(app)
-    headers.allow_cross_origin(app)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     return app

@@ -5,8 +5,8 @@ forms included, are decoded here with the strict UTF-8 codec only, never with a 
 names (Python's codec registry holds quadratic decoders such as ``punycode`` and non-text ones such
 as ``rot13``). Bytes that are not UTF-8 are 400.
 
-Answers: security headers on pages (``register``), CORS on data routes (``allow_cross_origin``, by
-flask-cors). CORS is open (``*``, never the caller's origin echoed) on ``/sparql``, ``/api``, ``/id``,
+Answers (``register``): security headers on every answer, CSP and framing on HTML, and CORS on the
+data routes. CORS is open (``*``, never the caller's origin echoed) on ``/sparql``, ``/api``, ``/id``,
 ``/doc``, ``/ontology``, ``/.well-known``, ``/openapi.json`` and ``/context.jsonld``, and never with
 credentials, so browser tools on other sites can query without being able to act as a logged-in user.
 The same ``*`` is sent whether or not the request has an ``Origin``, so a replayed answer
@@ -16,10 +16,10 @@ The same ``*`` is sent whether or not the request has an ``Origin``, so a replay
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl
 
-from flask import Flask, Response, request
-from flask_cors import CORS
+from flask import Flask, request
 from werkzeug.datastructures import MultiDict
 
 from service.errors import Problem
@@ -41,6 +41,17 @@ CSP = (
     "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
+
+#: On every answer, and on HTML pages besides.
+SECURITY = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"))
+HTML_SECURITY = (("Content-Security-Policy", CSP), ("X-Frame-Options", "DENY"))
+#: On every answer of a data route, whoever asks: with or without an ``Origin``, so that a replayed
+#: answer fits every caller, and no ``Vary: Origin``.
+CORS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", ", ".join(CORS_EXPOSED)))
+#: Besides, on the answer to a preflight for a method in ``CORS_METHODS``.
+CORS_PREFLIGHT = (("Access-Control-Allow-Methods", ", ".join(CORS_METHODS)),
+                  ("Access-Control-Allow-Headers", ", ".join(CORS_REQUEST_HEADERS)),
+                  ("Access-Control-Max-Age", str(CORS_MAX_AGE)))
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -132,36 +143,45 @@ def form_body(limit: int) -> MultiDict:
 # -- answers --------------------------------------------------------------------------------------
 
 def register(app: Flask) -> None:
-    """Security headers on every answer (CSP and framing on HTML)."""
-
-    @app.after_request
-    def _headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if response.mimetype == "text/html":
-            response.headers.setdefault("Content-Security-Policy", CSP)
-            response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
+    """Add the answer headers to everything the app sends. Call it in the factory after
+    ``response_cache.register``, so that replayed answers leave through it too."""
+    app.wsgi_app = _AnswerHeaders(app.wsgi_app)
 
 
-def allow_cross_origin(app: Flask) -> CORS:
-    """CORS on the data routes, by flask-cors: any origin as ``*``, no credentials, preflights answered
-    for ``CORS_METHODS`` and ``CORS_REQUEST_HEADERS``. Call it once, in the factory after
-    ``response_cache.register``: Flask runs ``after_request`` hooks last registered first, and the CORS
-    headers must be on an answer before the response cache stores it."""
-    prefixes = "|".join(re.escape(p) for p in CORS_PREFIXES)
-    return CORS(
-        app,
-        # A compiled pattern: flask-cors matches it at the start of the path, as a prefix.
-        resources={re.compile(f"(?:{prefixes})"): {}},
-        origins="*",
-        send_wildcard=True,  # "*", never the caller's Origin echoed back
-        always_send=True,  # the same "*" without an Origin, so stored answers fit every caller
-        supports_credentials=False,
-        methods=list(CORS_METHODS),
-        allow_headers=list(CORS_REQUEST_HEADERS),
-        expose_headers=list(CORS_EXPOSED),
-        max_age=CORS_MAX_AGE,
-        vary_header=False,  # the answer does not depend on Origin
-        allow_private_network=False,
-    )
+class _AnswerHeaders:
+    """WSGI middleware: the security headers on every answer (CSP and framing on HTML), CORS on the
+    data routes, each unless the view set it already.
+
+    Written here rather than by a CORS extension: the policy is fixed (``*``, no credentials, the same
+    headers for every caller), so the headers are constants added to WSGI's list of pairs, where an
+    extension matched its routes and origins again and rebuilt Werkzeug's header objects on every
+    answer (34 µs a request, a tenth of the HTTP worker's own time on a query; ``bench/notes.md``).
+    """
+
+    def __init__(self, wrapped: Callable):
+        self.wrapped = wrapped
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        extra = _cors_headers(environ)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info=None):
+            present = {name.lower(): value for name, value in headers}
+            wanted = [*SECURITY, *extra]
+            if present.get("content-type", "").lower().startswith("text/html"):
+                wanted += HTML_SECURITY
+            return start_response(status, headers + [(name, value) for name, value in wanted
+                                                     if name.lower() not in present], exc_info)
+
+        return self.wrapped(environ, start)
+
+
+def _cors_headers(environ: dict) -> tuple[tuple[str, str], ...]:
+    """The CORS headers of an answer to this request (Fetch standard, section 3.2): none off the data
+    routes; a preflight for a method the service takes is told the methods, the request headers it
+    may send and how long to remember that; one for any other method is not (the browser stops)."""
+    if not (environ.get("PATH_INFO") or "/").startswith(CORS_PREFIXES):
+        return ()
+    asked = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+    if environ.get("REQUEST_METHOD") != "OPTIONS" or asked is None:
+        return CORS
+    return CORS + CORS_PREFLIGHT if asked.strip().upper() in CORS_METHODS else CORS

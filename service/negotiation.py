@@ -213,5 +213,11 @@ def _resolve(name: str, synonyms: Mapping[str, str] | None) -> Format | None:
 
 
 def _vary_on_accept(response: Response) -> Response:
-    response.vary.add("Accept")
+    # Read as plain text first: most answers say Vary: Accept already (and a request negotiates up
+    # to twice), and Werkzeug's header set parses and writes the header back on every call.
+    vary = response.headers.get("Vary")
+    if vary is None:
+        response.headers["Vary"] = "Accept"
+    elif "accept" not in {name.strip().lower() for name in vary.split(",")}:
+        response.vary.add("Accept")
     return response

@@ -8,9 +8,9 @@ no answers of its own.
 
 The replay is a WSGI middleware around the Flask app, not a ``before_request`` hook: on a hit it sends
 the stored status, headers and body without building Flask's request context, routing or running the
-hooks, which on the fastest routes cost as much as the view itself. The stored headers already carry
-what the hooks add (security and CORS headers run before the store hook), and everything that selects
-them is in the key.
+hooks, which on the fastest routes cost as much as the view itself. Everything that selects the stored
+headers is in the key; the security and CORS headers are added outside this middleware
+(``service/headers.py``), to a replay as to any answer.
 
 What is stored: a 200 answer of a GET or HEAD under ``CACHED_PREFIXES``/``CACHED_PATHS``, or of any
 request whose view said so with ``cacheable()`` (``/sparql`` says it for query answers, by GET or POST,

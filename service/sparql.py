@@ -53,19 +53,6 @@ def _start(state) -> None:
         log.exception("query workers did not start")
 
 
-@bp.before_app_request
-def _arm_guard() -> None:
-    # Arm the outbound guard in the real server process (gunicorn); an app built inside a test
-    # process for the test client leaves that process alone.
-    if current_app.extensions.get("kg_guard_armed"):
-        return
-    if request.environ.get("SERVER_SOFTWARE", "").lower().startswith("gunicorn"):
-        from kg.safety import guard
-
-        guard.install(current_kg().config)
-        current_app.extensions["kg_guard_armed"] = True
-
-
 @bp.route("/sparql", methods=["GET", "POST"])
 def endpoint() -> Response:
     """The SPARQL 1.1 Protocol: see the module docstring for the outcomes."""

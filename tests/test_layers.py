@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-WEB = ("flask", "werkzeug", "flask_cors", "gunicorn", "jinja2")
+WEB = ("flask", "werkzeug", "gunicorn", "jinja2")
 EVALUATORS = ("kg.query.pool", "kg.query.evaluator", "kg.query.evaluator_process", "kg.query.evaluation")
 #: What each part of the tree may not import (prefixes of module names).
 CONTRACTS = {

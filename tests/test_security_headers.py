@@ -3,7 +3,7 @@
 - Security: every HTML page carries the security headers, runs no inline script, and shows
   user-supplied text escaped: a type whose label is a script tag, added through the API, renders as
   text everywhere.
-- CORS (flask-cors): the data routes are readable from any origin as ``*``, never with credentials,
+- CORS: the data routes are readable from any origin as ``*``, never with credentials,
   never echoing the caller's origin; real preflights are answered for the methods and headers the
   service takes, and refused for others; pages and the health check carry no CORS headers.
 - Validators and conditional GET (RFC 9110 §13): If-None-Match with lists, ``*`` and weak tags,
@@ -156,6 +156,33 @@ def test_data_routes_are_readable_from_any_origin_without_credentials(server, pa
         exposed = listed(r.headers["Access-Control-Expose-Headers"])
         assert {"etag", "link", "location", "x-kg-truncated", "retry-after"} <= exposed
         assert "Origin" not in r.headers.get("Vary", "")
+
+
+ANSWER_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "X-Content-Type-Options",
+                  "Referrer-Policy")
+
+
+@pytest.mark.parametrize("method, path, headers", [
+    ("GET", "/sparql?query=SELEC", {}),  # 400, the query's syntax
+    ("GET", "/sparql?query=ASK%7B%7D", {"Accept": "image/png"}),  # 406
+    ("GET", "/sparql?query=ASK%7B%7D&timeout=abc", {}),  # 400, a parameter
+    ("POST", "/sparql", {"Content-Type": "text/plain"}),  # 415
+    ("GET", "/api/types/no-such-type", {"Accept": "application/json"}),  # 404 from a lookup
+    ("GET", "/doc/kpo.ttl", {}),  # asked twice below: the second may be a replay
+    ("GET", "/sparqlx", {}),  # 404 from the router, still under a data prefix
+    ("OPTIONS", "/sparql", {"Access-Control-Request-Method": "POST"}),
+    ("OPTIONS", "/api/types", {"Access-Control-Request-Method": "post "}),
+])
+def test_every_data_answer_carries_each_answer_header_once(server, method, path, headers):
+    """Errors and replays included, and never twice (a view's own value is never doubled)."""
+    for _ in range(2):
+        r = requests.request(method, server.url + path, headers={"Origin": ORIGIN, **headers}, timeout=30)
+        assert r.status_code < 500, (path, r.status_code, r.text[:300])
+        for name in ANSWER_HEADERS:
+            assert len(r.raw.headers.getlist(name)) == 1, (path, r.status_code, name, r.raw.headers.getlist(name))
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+        if "html" not in r.headers.get("Content-Type", ""):
+            assert "Content-Security-Policy" not in r.headers  # a page's policy, not a data answer's
 
 
 @pytest.mark.parametrize("path", ["/", "/healthz", "/docs"])
