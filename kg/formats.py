@@ -137,11 +137,6 @@ def by_name(name: str, kind: str | None = None) -> Format | None:
     return next((f for f in (FORMATS if kind is None else formats_for(kind)) if wanted in f.names), None)
 
 
-def by_extension(ext: str, kind: str) -> Format | None:
-    ext = ext.lower().lstrip(".")
-    return next((f for f in formats_for(kind) if f.extension == ext or ext in f.aliases), None)
-
-
 def for_submission(name: str | None) -> Format | None:
     """The format of a submission by its media type (without parameters), short name or file
     extension (``.ttl`` or ``ttl``); None when submissions cannot come in it.

@@ -37,11 +37,6 @@ def prefixes(config: Config) -> dict[str, str]:
     }
 
 
-def sparql_prologue(config: Config) -> str:
-    """PREFIX declarations for SPARQL text shown to people (the engine gets them as a dict)."""
-    return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes(config).items())
-
-
 def graph_iri(config: Config, name: str) -> str:
     """IRI of one of the project's named graphs: vocabulary, facts, meta, extension/{slug}."""
     return config.graph_ns + name

@@ -390,25 +390,13 @@ def _expand(kg: KnowledgeGraph, name: str) -> str:
 def run(kg: KnowledgeGraph, query: NamedQuery, values: dict[str, str]):
     """Evaluate a named query with its parameters bound; BadParameter/ValueError on bad values.
 
-    Returns the store's result (``QuerySolutions``, ``QueryBoolean`` or triples); callers cap rows
-    at ``kg.config.max_rows`` while reading (``capped_rows``).
+    Returns the store's result (``QuerySolutions``, ``QueryBoolean`` or triples). Only the CLI runs
+    it (``kg query --file``, on the operator's machine); the API runs named queries through
+    ``kg.query.sparql.run_query``, under its caps.
     """
     terms = bind(kg, query, values)
     return kg.query(query.text, prefixes=kg.prefixes, substitutions=terms,
                           timeout=kg.config.query_timeout)
-
-
-def capped_rows(solutions: ox.QuerySolutions, limit: int) -> tuple[list[str], list[dict], bool]:
-    """(variables, rows as term dicts, truncated?) reading at most ``limit`` rows."""
-    variables = [v.value for v in solutions.variables]
-    rows: list[dict] = []
-    truncated = False
-    for row in solutions:
-        if len(rows) >= limit:
-            truncated = True
-            break
-        rows.append({v: row[v] for v in variables if row[v] is not None})
-    return variables, rows, truncated
 
 
 def run_file(kg: KnowledgeGraph, path: Path | str, values: dict[str, str]):

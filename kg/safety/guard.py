@@ -76,11 +76,6 @@ def allow(host: str, port: int) -> None:
         _allowed.update(_addresses(host.lower(), int(port)))
 
 
-def allowed_endpoints() -> set[tuple[str, int]]:
-    with _lock:
-        return set(_allowed)
-
-
 def endpoints_of(config: Config | None) -> list[tuple[str, int]]:
     """The endpoints a configuration legitimately talks to: its remote store's query/update URLs."""
     if config is None or config.store != "remote":
