@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -135,7 +136,7 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
         ).start()
         try:
             bad_remote = load.check(remote.url, sparql_mix)
-            remote_result, direct, remote_note = _alternating(remote.url, sparql_mix, oxi.url, ox_mix, args)
+            remote_result, direct, remote_note = _alternating(remote, sparql_mix, oxi, ox_mix, args)
         finally:
             remote.stop()
         print(
@@ -170,7 +171,7 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
                     result = load.run(svc.url, sparql_mix, seconds=args.duration)
                 else:
                     # Cache off first: its rounds give the reference every row of this size compares with.
-                    result, ox_result, rounds_note = _alternating(svc.url, sparql_mix, oxi.url, ox_mix, args)
+                    result, ox_result, rounds_note = _alternating(svc, sparql_mix, oxi, ox_mix, args)
                     ox_rss = oxi.peak_rss_mb()
                 served[cache] = result
                 print(
@@ -245,28 +246,45 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
         _scale_rows(label, data_dir, work, args, rows)
 
 
-def _alternating(svc_url: str, svc_mix: list[mix.Request], ox_url: str, ox_mix: list[mix.Request],
+def _alternating(svc: procs.Proc, svc_mix: list[mix.Request], ref: procs.Proc | Any, ref_mix: list[mix.Request],
                  args, *, reference: str = "Oxigraph") -> tuple[Result, Result, str]:
     """The mix on the service and on the reference server in turn, ``args.rounds`` times each (which
-    goes first swapped every round), and the round of median throughput of each, with the rounds in words.
+    goes first swapped every round), and the round of median throughput of each, with the rounds in words
+    and the CPU each server spent per request in its median round (where the reference is a ``Proc``).
 
     One window each, minutes apart, was not a comparison: within one run Oxigraph server answered the
-    same mix at 719 req/s in one window and 1,182 in another (docs/benchmarks.md, notes)."""
-    mine: list[Result] = []
-    theirs: list[Result] = []
+    same mix at 719 req/s in one window and 1,182 in another (docs/benchmarks.md, notes). CPU per
+    request is the steadier figure: on two saturated cores it is what sets the ratio."""
+    mine: list[tuple[Result, dict[str, float]]] = []
+    theirs: list[tuple[Result, dict[str, float]]] = []
     for round_ in range(args.rounds):
-        turns = [(mine, svc_url, svc_mix), (theirs, ox_url, ox_mix)]
-        for results, url, batch in turns if round_ % 2 == 0 else turns[::-1]:
-            results.append(load.run(url, batch, seconds=args.duration))
+        turns = [(mine, svc, svc_mix), (theirs, ref, ref_mix)]
+        for results, server, batch in turns if round_ % 2 == 0 else turns[::-1]:
+            before = server.cpu_seconds() if isinstance(server, procs.Proc) else {}
+            result = load.run(server.url, batch, seconds=args.duration)
+            after = server.cpu_seconds() if isinstance(server, procs.Proc) else {}
+            per_request = {kind: (after[kind] - before.get(kind, 0.0)) / max(1, result.requests) * 1e6
+                           for kind in after}
+            results.append((result, per_request))
 
-    def median(results: list[Result]) -> Result:
-        return sorted(results, key=lambda r: r.rps)[len(results) // 2]
+    def median(results: list[tuple[Result, dict[str, float]]]) -> tuple[Result, dict[str, float]]:
+        return sorted(results, key=lambda r: r[0].rps)[len(results) // 2]
 
-    def listed(results: list[Result]) -> str:
-        return ", ".join(f"{r.rps:,.0f}" for r in results)
+    def listed(results: list[tuple[Result, dict[str, float]]]) -> str:
+        return ", ".join(f"{r.rps:,.0f}" for r, _ in results)
 
+    def cpu(per_request: dict[str, float]) -> str:
+        total = f"{sum(per_request.values()):,.0f} µs"
+        if len(per_request) < 2:
+            return total
+        return total + " (" + ", ".join(f"{kind} {us:,.0f}" for kind, us in sorted(per_request.items())) + ")"
+
+    (my_result, my_cpu), (their_result, their_cpu) = median(mine), median(theirs)
     note = f"median of {args.rounds} alternating rounds (service {listed(mine)}; {reference} {listed(theirs)} req/s)"
-    return median(mine), median(theirs), note
+    if my_cpu:
+        note += f"; CPU per request in the median rounds: service {cpu(my_cpu)}"
+        note += f", {reference} {cpu(their_cpu)}" if their_cpu else ""
+    return my_result, their_result, note
 
 
 #: The size at which the HTTP servers are compared (issue 15's cache-on target is at 100k).
@@ -369,7 +387,7 @@ def _virtuoso_rows(size: int, label: str, data: Path, work: Path, args, rows: li
         try:
             bad_remote = load.check(service.url, sparql_mix)
             bad_direct = load.check(server.url, sparql_mix)
-            remote_result, direct, rounds_note = _alternating(service.url, sparql_mix, server.url, sparql_mix, args,
+            remote_result, direct, rounds_note = _alternating(service, sparql_mix, server, sparql_mix, args,
                                                               reference="Virtuoso")
         finally:
             service.stop()

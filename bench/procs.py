@@ -96,6 +96,29 @@ class Proc:
                 continue
         return total / 1024
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system, seconds) used so far by the process group, by kind: "evaluator"
+        for the service's query evaluators, "http" for every other process (the whole of a server
+        that is not ours). A round's share is the difference of two readings."""
+        used: dict[str, float] = {}
+        if self.proc is None:
+            return used
+        tick = os.sysconf("SC_CLK_TCK")
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.getpgid(int(entry)) != self.proc.pid:
+                    continue
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    kind = "evaluator" if b"kg.query.evaluator_process" in cmdline.read() else "http"
+            except (OSError, ProcessLookupError):
+                continue
+            used[kind] = used.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        return used
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             try:
