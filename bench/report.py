@@ -184,12 +184,12 @@ def _limit_kind(kind: str) -> str:
 LIMITS = {
     "cache off": "at 10k, the fixed cost per request in the one HTTP process (gunicorn, Flask, the protocol, "
     "the hop to the in-memory engine process that makes queries killable): ~0.8 ms of its CPU per request, "
-    "where Oxigraph answers a whole request in ~0.3 ms. At 100k, CPU per request, both servers using the two "
-    "cores to the full: the service ~2.4 ms (the HTTP worker ~0.47, the evaluator ~1.9, about what the "
-    "whole Oxigraph server spends) against Oxigraph's 1.8-1.95 ms, HTTP included; that caps the ratio near "
-    "0.8x, and a slow spell of the machine moves a run by up to ±20% (notes: where the HTTP worker's time "
-    "goes, and what was tried). Reads are evaluated by Oxigraph's in-memory engine, as in the reference "
-    "(before it: the on-disk engine, 0.26x at 100k and 0.23x at 1M).",
+    "where Oxigraph answers a whole request in ~0.3 ms. At 100k, both servers use the two cores to the full, "
+    "so the CPU each spends per request (in the row's note) sets the ratio: the evaluator spends about what "
+    "the whole Oxigraph server spends, HTTP included, and the HTTP worker's ~0.45-0.5 ms comes on top; that "
+    "caps the ratio near 0.8x, and a slow spell of the machine moves a run by up to ±20% (notes: where the "
+    "HTTP worker's time goes, and what was tried). Reads are evaluated by Oxigraph's in-memory engine, as in "
+    "the reference (before it: the on-disk engine, 0.26x at 100k and 0.23x at 1M).",
     "remote": "over Oxigraph an uncached query is one round trip to the endpoint; over Virtuoso three (the "
     "graph's version before and after the query, since one query there can see part of a committing write), "
     "and each query lists the visible graphs as its dataset, which Virtuoso plans worse (the mix's 3-way "
