@@ -77,22 +77,27 @@ class Proc:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")[-3000:]
 
-    def peak_rss_mb(self) -> float:
-        """Peak resident memory (VmHWM) summed over the process group (gunicorn master + workers)."""
+    def _members(self) -> list[str]:
+        """The /proc entries of the processes in the group (gunicorn master, workers, evaluators)."""
         if self.proc is None:
-            return 0.0
-        total = 0
+            return []
+        members = []
         for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
             try:
-                if os.getpgid(int(entry)) != self.proc.pid:
-                    continue
-                with open(f"/proc/{entry}/status") as status:
-                    for line in status:
-                        if line.startswith("VmHWM:"):
-                            total += int(line.split()[1])
-            except (OSError, ProcessLookupError):
+                if entry.isdigit() and os.getpgid(int(entry)) == self.proc.pid:
+                    members.append(f"/proc/{entry}")
+            except ProcessLookupError:
+                continue
+        return members
+
+    def peak_rss_mb(self) -> float:
+        """Peak resident memory (VmHWM) summed over the process group."""
+        total = 0
+        for member in self._members():
+            try:
+                with open(f"{member}/status") as status:
+                    total += sum(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+            except OSError:
                 continue
         return total / 1024
 
@@ -101,20 +106,14 @@ class Proc:
         for the service's query evaluators, "http" for every other process (the whole of a server
         that is not ours). A round's share is the difference of two readings."""
         used: dict[str, float] = {}
-        if self.proc is None:
-            return used
         tick = os.sysconf("SC_CLK_TCK")
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
+        for member in self._members():
             try:
-                if os.getpgid(int(entry)) != self.proc.pid:
-                    continue
-                with open(f"/proc/{entry}/stat") as stat:
+                with open(f"{member}/stat") as stat:
                     fields = stat.read().rsplit(")", 1)[1].split()
-                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                with open(f"{member}/cmdline", "rb") as cmdline:
                     kind = "evaluator" if b"kg.query.evaluator_process" in cmdline.read() else "http"
-            except (OSError, ProcessLookupError):
+            except OSError:
                 continue
             used[kind] = used.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
         return used
