@@ -113,8 +113,19 @@ def _diff(complete: dict | None, seen: dict) -> str:
     """Which top-level fields of a type's JSON differ from the complete read (for the report)."""
     complete = complete or {}
     keys = sorted(k for k in {*complete, *seen} if complete.get(k) != seen.get(k))
-    return ", ".join(f"{k}: {str(seen.get(k))[:80]} (complete: {str(complete.get(k))[:80]})"
-                     for k in keys[:3])
+    return ", ".join(_field_diff(k, complete.get(k), seen.get(k)) for k in keys[:3])
+
+
+def _field_diff(key: str, complete, seen) -> str:
+    """One field: for a list (a type's facts), how many items and the first that differs each way,
+    which is what tells a half-written read from a reordered one."""
+    if isinstance(complete, list) and isinstance(seen, list):
+        missing = [x for x in complete if x not in seen]
+        extra = [x for x in seen if x not in complete]
+        return (f"{key}: {len(seen)} items (complete: {len(complete)}); missing {len(missing)}"
+                f"{': ' + str(missing[0])[:300] if missing else ''}; unexpected {len(extra)}"
+                f"{': ' + str(extra[0])[:300] if extra else ''}")
+    return f"{key}: {str(seen)[:200]} (complete: {str(complete)[:200]})"
 
 
 def percentile(values: list[float], p: float) -> float:
