@@ -409,12 +409,10 @@ class RemoteStore(GraphWrites):
         # settled version over none of the new triples (1 run in 8 of the guarded case of
         # test_a_write_and_its_new_version_are_seen_together). So on such a store the version written
         # first is another announcement, and the settled one follows once the request has committed.
-        first = (meta.bump_operations(self.config.graph_ns, meta.in_flight_version(WRITE_TIMEOUT),
-                                      meta.new_version()[1]) if self.torn_reads else self._bump_ops())
+        first = self._announce_ops(WRITE_TIMEOUT) if self.torn_reads else self._bump_ops()
         self._write(first + " ;\n" + guarded_replace(self.config.graph_ns, graph, triples, unless, token))
         if self.torn_reads:
-            self._write_once(self._bump_ops(), CONTROL_TIMEOUT)
-            self._refresh_version(force=True)
+            self._settle()
         return self._query_claim(meta.claimed(self.config.graph_ns, graph, token))
 
     def _query_claim(self, ask: str) -> bool:
@@ -453,6 +451,15 @@ class RemoteStore(GraphWrites):
     # -- internals -----------------------------------------------------------------------------
     def _bump_ops(self) -> str:
         return meta.bump_operations(self.config.graph_ns, *meta.new_version())
+
+    def _announce_ops(self, lease: float) -> str:
+        """Operations that set the version to a write in flight (``meta.in_flight_version``)."""
+        return meta.bump_operations(self.config.graph_ns, meta.in_flight_version(lease), meta.new_version()[1])
+
+    def _settle(self) -> None:
+        """A settled version of its own, in a request of its own, read back at once."""
+        self._write_once(self._bump_ops(), CONTROL_TIMEOUT)
+        self._refresh_version(force=True)
 
     def _choose_transport(self) -> str:
         """The configured transport, or (``auto``) the first of ``TRANSPORTS`` the endpoint answers."""
@@ -555,8 +562,7 @@ class RemoteStore(GraphWrites):
             # Virtuoso's readers do not wait for a write, and one query can see part of a committing
             # one. The write is announced first, in a transaction of its own: a reader that sees any
             # of it then finds the version changed (``in_flight``) and reads again, later.
-            self._write_once(meta.bump_operations(self.config.graph_ns, meta.in_flight_version(timeout),
-                                                  meta.new_version()[1]), CONTROL_TIMEOUT)
+            self._write_once(self._announce_ops(timeout), CONTROL_TIMEOUT)
         for attempt in range(DEADLOCK_ATTEMPTS):
             wrapper = self._wrapper(self.update_endpoint, update, kind="INSERT", transport=transport)
             status, content_type, body = self._send(wrapper, timeout)
@@ -570,8 +576,7 @@ class RemoteStore(GraphWrites):
                 # Virtuoso keeps what the operations before a failing one did: a new version then
                 # tells every cache that the graph may have changed, whatever the engine.
                 with contextlib.suppress(StoreError):
-                    self._write_once(self._bump_ops(), CONTROL_TIMEOUT)
-                    self._refresh_version(force=True)
+                    self._settle()
             raise error
         self._version_read = 0.0
         self._refresh_version(force=True)
