@@ -130,7 +130,7 @@ class Config:
     )
     query_timeout: float = field(
         default=10.0,
-        metadata={"setting": Setting("KG_QUERY_TIMEOUT", "Time limit of one query, in seconds.")},
+        metadata={"setting": Setting("KG_QUERY_TIMEOUT", "Time limit of one query or SPARQL update, in seconds.")},
     )
     max_rows: int = field(
         default=10_000,
@@ -211,8 +211,9 @@ class Config:
     worker_memory: int = field(
         default=DEFAULT_WORKER_MEMORY,
         metadata={"setting": Setting("KG_WORKER_MEMORY",
-                                     "Heap limit of one query worker process and of the in-memory "
-                                     "engine (its copy included), in bytes (0: none).")},
+                                     "Heap limit of one query worker process, of the in-memory "
+                                     "engine (its copy included) and of a SPARQL update's process, "
+                                     "in bytes (0: none).")},
     )
     host: str = field(default="127.0.0.1", metadata={"setting": Setting("KG_HOST", "Address to listen on.")})
     port: int = field(default=8000, metadata={"setting": Setting("KG_PORT", "Port to listen on.")})

@@ -151,7 +151,7 @@ def _update(kg, text: str, params: MultiDict) -> Response:
     if params.getlist("using-graph-uri") or params.getlist("using-named-graph-uri"):
         raise Problem(400, "Bad Request", "using-graph-uri/using-named-graph-uri are not supported: "
                                           "write USING / USING NAMED in the update itself")
-    core.run_update(kg, text)
+    core.run_update(kg, text, timeout=params.get("timeout"))
     log.info("SPARQL update applied; graph version now %s", kg.store.version())
     return Response(status=204)
 

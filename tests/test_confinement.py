@@ -1,8 +1,9 @@
 """The processes that evaluate queries and updates of the embedded store cannot open an internet
 socket, whatever the engine parses: the operating system refuses them (``kg.safety.confine``).
 
-Proven from inside: a SERVICE query handed straight to the evaluators (past the pre-check) makes no
-connection to a loopback listener, while the same query in an unconfined process does; the kernel
+Proven from inside: a SERVICE query handed straight to the evaluators (past the pre-check), and a
+LOAD handed straight to the process that applies a SPARQL update, make no connection to a loopback
+listener, while the same query or update in an unconfined process does; the kernel
 reports a seccomp filter on every evaluator of a running server; a system that cannot confine
 gets a warning, or a refusal to start when KG_REQUIRE_CONFINEMENT says so.
 """
@@ -90,6 +91,31 @@ def test_the_in_memory_engine_cannot_connect(listener, store_dir):
     assert _settle(listener) == 0
 
 
+def test_an_update_process_cannot_load_from_the_network(listener, tmp_path):
+    # A LOAD handed straight to the process that applies SPARQL updates (past the pre-check): the
+    # engine tries, the kernel refuses, and nothing of the update is kept. The witness first: the
+    # same update in an unconfined process reaches the listener.
+    from kg.store import update_process
+
+    path = str(tmp_path / "store")
+    subprocess.run([sys.executable, "-c", f"import pyoxigraph as ox; ox.Store({path!r}).update('INSERT DATA {{ "
+                    "<urn:x:s> <urn:x:p> <urn:x:o> }')"], timeout=60, check=True)
+    load = LOAD.format(url=listener.url)
+    script = f"import pyoxigraph as ox\ntry:\n    ox.Store().update({load!r})\nexcept Exception:\n    pass\n"
+    subprocess.run([sys.executable, "-c", script], timeout=60, check=True, capture_output=True)
+    assert _settle(listener) >= 1
+    before = listener.connections
+    request = update_process.Request(path, load, {}, 30.0, 0, True)
+    status, message = update_process.apply(request, time.monotonic() + 30)
+    assert status == "error", (status, message)
+    assert "denied" in message.lower() or "permission" in message.lower(), message
+    assert _settle(listener) == before
+    import pyoxigraph as ox
+
+    store = ox.Store.read_only(path)
+    assert not store.contains_named_graph(ox.NamedNode("urn:x:loaded"))
+
+
 def test_confinement_reports_itself_from_inside_a_child():
     result = confine.probe()
     assert result.confined, result.reason
@@ -154,7 +180,7 @@ def test_every_evaluator_of_a_running_server_is_filtered(tmp_path, listener, adm
         engine = _ready_engine(server)
         assert engine["confinement"]["confined"] is True
         assert _seccomp_mode(engine["pid"]) == "2"  # SECCOMP_MODE_FILTER
-        # The HTTP worker holding the store (it applies updates) is filtered too; the master is not.
+        # The HTTP worker holding the store (it applies the service's own writes) is filtered too; the master is not.
         workers = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True).stdout.split()
         assert workers and all(_seccomp_mode(int(pid)) == "2" for pid in workers)
         # An admin update that names a LOAD target glued to the keyword is refused before the engine.

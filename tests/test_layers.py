@@ -4,7 +4,8 @@ function-level ones included, so a late import cannot slip past):
 - the CLI (``cli/``) and ``service/`` are the outermost layer, side by side; ``service/`` never uses the CLI;
 - the core (``kg/``) never imports ``service``, the CLI or the web framework;
 - the stores (``kg/store/``) import nothing of the core but the settings, the prefixes, term conversion, the
-  media-type table and its writers, the request deadline and the pre-check's text helpers;
+  media-type table and its writers, the request deadline, the pre-check's text helpers and how a child
+  process starts;
 - domain logic, linked data and extension reach the engine only through ``kg.graph`` and ``kg.query.trusted``,
   never the evaluator processes.
 """
@@ -28,9 +29,10 @@ CONTRACTS = {
     "kg/linked_data": EVALUATORS,
     "kg/extension": EVALUATORS,
 }
-#: The only modules of the core a store may import (``kg.offload`` imports nothing of the project).
+#: The only modules of the core a store may import (``kg.offload`` imports nothing of the project;
+#: ``kg.children`` the settings and, in a child, the confinement).
 STORE_MAY_USE = ("kg.config", "kg.store", "kg.namespaces", "kg.terms", "kg.formats", "kg.query.deadline",
-                 "kg.query.precheck", "kg.offload")
+                 "kg.query.precheck", "kg.offload", "kg.children")
 
 
 def imports(path: Path) -> list[str]:

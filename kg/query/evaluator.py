@@ -40,8 +40,8 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import Any
 
+from kg.children import start_module
 from kg.query.evaluation import Batch, Outcome, WorkerBusy, WorkerTimeout, Write
-from kg.query.evaluator_process import start_module
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import threading
@@ -24,37 +23,12 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from kg.config import DEFAULT_WORKER_MEMORY, PROJECT_ROOT
+from kg.children import confine_child, limit_memory, outlive_sigterm, watch_parent
+from kg.config import DEFAULT_WORKER_MEMORY
 from kg.query.evaluation import Batch, Outcome, Write, execute_reported
 from kg.store import meta
-
-
-def start_module(module: str, args: list[str], pass_fds: tuple[int, ...]) -> subprocess.Popen:
-    """``python -m module args...`` in a fresh interpreter (fork+exec, never a bare fork of the
-    threaded server) that finds this project's packages and inherits ``pass_fds``."""
-    root = str(PROJECT_ROOT)
-    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-    return subprocess.Popen([sys.executable, "-m", module, *args], pass_fds=pass_fds,
-                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": path}, cwd=root)
-
-
-def limit_memory(limit: int) -> None:
-    try:
-        import resource
-
-        if limit > 0:
-            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    except (ImportError, ValueError, OSError):
-        pass
-
-
-def watch_parent(parent: int) -> None:
-    # A worker outliving its server (killed with SIGKILL) would hold memory for nothing.
-    while True:
-        time.sleep(1.0)
-        if os.getppid() != parent:
-            os._exit(0)
-
+from kg.store.base import StoreError
+from kg.store.directory import open_directory
 
 #: Stack of each evaluating thread. Oxigraph's parser and evaluator recurse: on 8 MiB, about 1,000
 #: nested CONCATs or 8,000 '+' crash the process; the pre-check's default bounds (64 levels, 4,096
@@ -63,21 +37,6 @@ def watch_parent(parent: int) -> None:
 EVALUATOR_STACK = 16 * 1024**2
 #: Versions the copy remembers having held: a batch pinned at one of them is answered (see _Copy).
 HELD_VERSIONS = 256
-
-
-def confine_evaluator(init: dict) -> dict:
-    """The first thing an evaluator process does: no internet sockets from here on (``kg.safety.confine``).
-
-    Returns what was achieved, for the server to show; exits when confinement is required and
-    impossible (the server then reports that no evaluator could start)."""
-    from kg.safety import confine
-
-    result = confine.confine()
-    if not result.confined:
-        print(f"kg evaluator: cannot confine this process ({result.reason})", file=sys.stderr, flush=True)
-        if init.get("require_confinement"):
-            os._exit(3)
-    return result.as_dict()
 
 
 def start_evaluating_threads(targets: list[tuple[Any, tuple]]) -> list[threading.Thread]:
@@ -175,7 +134,7 @@ class _Directory:
         with self._lock:
             if self._store is None or version != self._opened:
                 self._store = None
-                self._store = ox.Store.read_only(self.path)
+                self._store = open_directory(self.path, read_only=True)
                 self._opened = version
             store = self._store
         yield store
@@ -201,7 +160,7 @@ def _serve(source: _Copy | _Directory, prefixes: dict[str, str], requests: Conne
                 with source.holding(request.version, len(request.jobs)) as store:
                     reply = None if store is None else [execute_reported(store, job, prefixes)
                                                          for job in request.jobs]
-            except OSError as exc:  # the directory could not be opened
+            except (OSError, StoreError) as exc:  # the directory could not be opened
                 reply = [Outcome("error", message=f"the store could not be read: {exc}")] * len(request.jobs)
         try:
             # The C pickler straight away: ``Connection.send`` makes a pickler with its own dispatch table
@@ -211,19 +170,12 @@ def _serve(source: _Copy | _Directory, prefixes: dict[str, str], requests: Conne
             return
 
 
-def outlive_sigterm() -> None:
-    """A SIGTERM to the server's whole process group (systemd, a container runtime) asks the server to
-    finish what it is answering: the evaluators answering it must not be the first to go. They end
-    with their server instead: killed by it, or on their own once it is gone (``watch_parent``)."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-
 def evaluator_main(argv: list[str]) -> None:
     outlive_sigterm()
     control = Connection(int(argv[0]))
     init = control.recv()
     # Before anything is opened: the dump helper started below inherits the confinement.
-    confinement = confine_evaluator(init)
+    confinement = confine_child("evaluator", bool(init.get("require_confinement")))
     started = time.perf_counter()
     source: _Copy | _Directory
     if init["source"] == "memory":
@@ -266,7 +218,11 @@ def evaluator_main(argv: list[str]) -> None:
 def dump_main(path: str) -> None:
     """Write the whole store at ``path`` to standard output as N-Quads (the copy's loader)."""
     outlive_sigterm()  # it ends when its evaluator stops reading
-    store = ox.Store.read_only(path)
+    try:
+        store = open_directory(path, read_only=True)
+    except StoreError as exc:
+        print(f"kg dump: {exc}", file=sys.stderr, flush=True)
+        os._exit(1)
     try:
         store.dump(sys.stdout.buffer, format=ox.RdfFormat.N_QUADS)
         sys.stdout.buffer.flush()

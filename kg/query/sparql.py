@@ -36,6 +36,7 @@ from kg.query.evaluation import Batch, Job, Outcome, WorkerCrashed, WorkerTimeou
 from kg.query.precheck import Analysis, Bounds
 from kg.query.trusted import Query, result_of
 from kg.store import StoreError, StoreTimeout, StoreUnavailable
+from kg.store.update_process import UpdateStopped
 
 # -- errors ---------------------------------------------------------------------------------------
 
@@ -296,16 +297,22 @@ def _evaluate(kg: Any, job: Job, limit: float, checks: list[Query]) -> tuple[Out
     return outcome, answers
 
 
-def run_update(kg: Any, text: str) -> None:
+def run_update(kg: Any, text: str, *, timeout: str | float | None = None) -> None:
     """Apply one SPARQL Update request through the store's single writer (it bumps the version,
-    which empties the cache). Raises Malformed, Refused or Unavailable."""
+    which empties the cache), under the time limit as a query is. Raises Malformed, Refused,
+    TimedOut, Stopped or Unavailable; nothing of an update that raises is kept."""
     check(kg, text, update=True)
+    limit = effective_timeout(kg, timeout)
     try:
-        kg.store.update(text, prefixes=kg.prefixes)
+        kg.store.update(text, prefixes=kg.prefixes, timeout=limit)
     except SyntaxError as exc:
         raise Malformed(str(exc)) from exc
+    except UpdateStopped as exc:
+        raise Stopped(str(exc)) from exc
+    except StoreTimeout as exc:
+        raise TimedOut(f"the update did not finish within its time limit of {limit:g} s and was stopped; "
+                       "nothing of it was kept", timeout=limit) from exc
     except StoreUnavailable as exc:
         raise Unavailable(f"the store cannot be reached: {exc}") from exc
     except StoreError as exc:
         raise Malformed(f"the update failed: {exc}") from exc
-

@@ -92,8 +92,9 @@ class Store(Protocol):
         ``max_rows`` lets a backend stop reading a SELECT answer after ``max_rows + 1`` rows (results
         are consumed lazily, so a caller that reads fewer rows never pays for the rest)."""
 
-    def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
-        """Apply a SPARQL update atomically and bump the graph's version."""
+    def update(self, sparql: str, *, prefixes: dict[str, str] | None = None, timeout: float | None = None) -> None:
+        """Apply a SPARQL update atomically and bump the graph's version; stopped after ``timeout``
+        seconds where the store lets us stop it (StoreTimeout, nothing kept)."""
 
     def request_scope(self) -> contextlib.AbstractContextManager:
         """One version of the graph for the length of a request (see ``RemoteStore.request_scope``);

@@ -4,13 +4,16 @@ One process owns the directory read-write (RocksDB allows one writer); writes ar
 lock and each is one Oxigraph transaction (a single SPARQL Update request) that also bumps the
 version. Query evaluation releases the GIL, so threads read in parallel. User queries that may run
 away are evaluated by ``kg.query.sparql`` in worker processes that open this directory read-only
-(``path``), the only way to stop a query running inside Rust.
+(``path``), the only way to stop a query running inside Rust. A user's SPARQL Update may run away
+too: this process lets go of the directory for its time, and an update process it can kill applies
+it (``kg.store.update_process``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +23,8 @@ from kg.config import Config
 from kg.offload import compute
 from kg.query.precheck import without_trailing_semicolon
 from kg.store import meta
-from kg.store.base import GraphWrites, QueryResult, StoreError
+from kg.store.base import GraphWrites, QueryResult, StoreError, StoreTimeout, StoreUnavailable
+from kg.store.directory import open_directory
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,7 @@ class EmbeddedStore(GraphWrites):
                                       "(a running server?): stop it, or use another --data-dir") from exc
                 raise StoreError(f"cannot open the store in {self.path}: {exc}") from exc
         self._write_lock = threading.Lock()
+        self._writable = not read_only  #: False while an update process, or another program, holds the directory
         #: Called after each committed write with the new version, the update text the store applied
         #: (None for a bulk load) and the version before it: the query pool applies the same text to
         #: its in-memory copy, or reloads it.
@@ -125,21 +130,70 @@ class EmbeddedStore(GraphWrites):
         self._store.query("ASK {}")
 
     # -- writing -------------------------------------------------------------------------------
-    def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
+    def update(self, sparql: str, *, prefixes: dict[str, str] | None = None, timeout: float | None = None) -> None:
         """Apply ``sparql`` and the version bump as one request, so one transaction: a failure leaves
-        neither, and a reader never sees the change under the old version (caches keyed by it)."""
+        neither, and a reader never sees the change under the old version (caches keyed by it).
+
+        On a store directory the request runs in a process of its own (``kg.store.update_process``),
+        stopped after ``timeout`` seconds (the configured query time limit by default) with nothing
+        kept: StoreTimeout; UpdateStopped when it died by itself (its memory limit)."""
         if self.read_only:
             raise StoreError("this store was opened read-only")
         kwargs = {"prefixes": prefixes} if prefixes else {}
         text = without_trailing_semicolon(sparql) + "\n;\n" + self._bump_ops()
+        limit = self.config.query_timeout if timeout is None else timeout
         with self._write_lock:
             try:
-                compute(self._store.update, text, **kwargs)
+                if self.path is None:
+                    compute(self._store.update, text, **kwargs)
+                else:
+                    self._apply_apart(text, prefixes or {}, time.monotonic() + limit)
             except SyntaxError as exc:
                 raise _own_syntax_error(sparql, kwargs) or exc from None
             except OSError as exc:
                 raise StoreError(str(exc)) from exc
             self._changed(text)
+
+    def _apply_apart(self, text: str, prefixes: dict[str, str], deadline: float) -> None:
+        """Apply ``text`` in an update process, having let go of the read-write open for its time
+        (in-process readers read from a read-only open of the same version meanwhile)."""
+        from kg.store import update_process
+
+        request = update_process.Request(
+            str(self.path), text, prefixes, max(0.0, deadline - time.monotonic()),
+            int(self.config.worker_memory), bool(self.config.require_confinement))
+        reader = compute(self._open, read_only=True)
+        self._store = reader  # the last reference to the read-write open goes: the process may take it
+        try:
+            status, message = update_process.apply(request, deadline)
+        except update_process.UpdateStopped as exc:
+            if exc.deadline:
+                raise StoreTimeout(str(exc)) from None
+            raise
+        finally:
+            try:
+                self._store = compute(self._open)
+            except StoreError as exc:
+                # Whatever the process did is read from a new read-only open; the next write tries again.
+                log.error("the store could not be opened for writing again after an update: %s", exc)
+                self._store = compute(self._open, read_only=True)
+        if status == "syntax":
+            raise SyntaxError(message)
+        if status == "unavailable":
+            raise StoreUnavailable(message)
+        if status != "ok":
+            raise OSError(message)
+
+    def _open(self, read_only: bool = False) -> ox.Store:
+        try:
+            store = open_directory(str(self.path), read_only=read_only)
+        except StoreError:
+            if not read_only:
+                self._writable = False
+            raise
+        if not read_only:
+            self._writable = True
+        return store
 
     def _query_claim(self, ask: str) -> bool:
         return bool(self._store.query(ask))
@@ -173,6 +227,8 @@ class EmbeddedStore(GraphWrites):
             raise StoreError("this store was opened read-only")
         with self._write_lock:
             try:
+                if not self._writable:
+                    self._store = compute(self._open)
                 compute(self._store.update, update)
             except (OSError, SyntaxError) as exc:
                 raise StoreError(f"write failed: {exc}") from exc

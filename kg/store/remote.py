@@ -377,7 +377,9 @@ class RemoteStore(GraphWrites):
         self._query("ASK {}", timeout=min(CONTROL_TIMEOUT, self.config.query_timeout))
 
     # -- writing -------------------------------------------------------------------------------
-    def update(self, sparql: str, *, prefixes: dict[str, str] | None = None) -> None:
+    def update(self, sparql: str, *, prefixes: dict[str, str] | None = None, timeout: float | None = None) -> None:
+        # ``timeout`` is not applied: a remote write cannot be stopped once sent, and one abandoned
+        # early may still commit; it gets WRITE_TIMEOUT, announced as in flight (see _write).
         scan = scan_text(sparql, frozenset(prefixes or ()))
         if scan.refused:
             raise SyntaxError(scan.refused)

@@ -1,0 +1,128 @@
+"""An admin's SPARQL Update runs under the time limit and the memory limit, like a query.
+
+Oxigraph cannot stop an update, so the embedded store applies each one in a process the server
+kills (``kg.store.update_process``). What a user relies on: a runaway update is answered 503 at the
+limit and keeps nothing, not even the operations before it in the same request; reads go on while
+it runs; the next write is taken; and after a crash the store holds what was acknowledged and
+nothing of what was stopped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from tests.support.server import ServerProcess
+
+LIMIT = 3.0
+TOKEN = "update-limits-token"
+GRAPH = "https://example.org/update-limits"
+#: Three graphs' quads crossed (billions of rows) under a filter that no row passes: CPU, no memory.
+SPIN = ('DELETE { GRAPH ?g { ?a ?b ?c } } WHERE { GRAPH ?g { ?a ?b ?c } GRAPH ?h { ?d ?e ?f } '
+        'GRAPH ?k { ?x ?y ?z } FILTER(STRLEN(CONCAT(STR(?a), STR(?d), STR(?x))) < 0) }')
+#: Two graphs' quads crossed into millions of new triples, each with a long literal: memory.
+SWELL = (f'INSERT {{ GRAPH <{GRAPH}> {{ ?a ?b ?n }} }} WHERE {{ GRAPH ?g {{ ?a ?b ?c }} GRAPH ?h {{ ?d ?e ?f }} '
+         'BIND(CONCAT(STR(?c), STR(?f), STR(?a), STR(?d)) AS ?n) }')
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    proc = ServerProcess(data_dir=tmp_path_factory.mktemp("update-limits") / "data", env={
+        "KG_ADMIN_TOKEN": TOKEN, "KG_VALIDATE": "0", "KG_CACHE": "off",
+        "KG_QUERY_TIMEOUT": str(LIMIT), "KG_WORKER_MEMORY": str(300 * 1024**2)}).start()
+    yield proc
+    proc.stop()
+
+
+def _mark() -> tuple[str, str]:
+    """A triple no other test writes, as an INSERT DATA and as an ASK."""
+    s = f"<https://example.org/mark/{uuid.uuid4().hex}>"
+    triple = f'{s} <https://example.org/p> "mark"'
+    return f"INSERT DATA {{ GRAPH <{GRAPH}> {{ {triple} }} }}", f"ASK {{ GRAPH <{GRAPH}> {{ {triple} }} }}"
+
+
+def _asks(server, http, ask: str) -> bool:
+    r = http.get(server.url + "/sparql", params={"query": ask}, headers={"Accept": "application/sparql-results+json"})
+    assert r.status_code == 200, r.text
+    return r.json()["boolean"]
+
+
+def _version(server, http) -> str:
+    return http.get(server.url + "/healthz").json()["version"]
+
+
+def _post(server, http, text: str, *, form: bool = False, params: dict | None = None):
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    if form:
+        return http.post(server.url + "/sparql", data={"update": text}, headers=headers, params=params, timeout=60)
+    return http.post(server.url + "/sparql", data=text.encode(), params=params, timeout=60,
+                     headers={**headers, "Content-Type": "application/sparql-update"})
+
+
+@pytest.mark.parametrize("shape", ["alone", "form", "after an insert", "before an insert", "asks for 1 s"])
+def test_a_runaway_update_is_stopped_at_its_limit_and_keeps_nothing(server, http, shape):
+    insert, ask = _mark()
+    text = {"after an insert": f"{insert} ;\n{SPIN}", "before an insert": f"{SPIN} ;\n{insert}"}.get(shape, SPIN)
+    before = _version(server, http)
+    limit = 1.0 if shape == "asks for 1 s" else LIMIT
+    started = time.monotonic()
+    r = _post(server, http, text, form=shape == "form", params={"timeout": "1"} if shape == "asks for 1 s" else None)
+    took = time.monotonic() - started
+    assert r.status_code == 503, r.text
+    assert "Retry-After" in r.headers and "time limit" in r.text.lower()
+    assert limit * 0.9 <= took < limit + 2.5, took
+    # Nothing of it: not the operation before the runaway one, not the version bump.
+    assert not _asks(server, http, ask)
+    assert _version(server, http) == before
+
+
+def test_reads_go_on_while_an_update_runs_away_and_the_next_write_is_taken(server, http):
+    insert, ask = _mark()
+    answers = []
+    runaway = threading.Thread(target=lambda: answers.append(_post(server, http, SPIN)))
+    runaway.start()
+    try:
+        time.sleep(0.5)
+        for _ in range(5):
+            started = time.monotonic()
+            assert not _asks(server, http, ask)
+            assert time.monotonic() - started < 1.0
+    finally:
+        runaway.join()
+    assert answers[0].status_code == 503
+    r = _post(server, http, insert)
+    assert r.status_code == 204, r.text
+    assert _asks(server, http, ask)
+
+
+def test_an_update_that_outgrows_its_memory_is_stopped_and_keeps_nothing(server, http):
+    insert, ask = _mark()
+    before = _version(server, http)
+    r = _post(server, http, f"{insert} ;\n{SWELL}")
+    assert r.status_code == 503, r.text
+    assert "KG_WORKER_MEMORY" in r.text
+    assert not _asks(server, http, ask)
+    assert _version(server, http) == before
+    assert _post(server, http, insert).status_code == 204
+    assert _asks(server, http, ask)
+
+
+def test_after_a_crash_the_store_holds_what_was_acknowledged_and_nothing_stopped(tmp_path, http):
+    env = {"KG_ADMIN_TOKEN": TOKEN, "KG_VALIDATE": "0", "KG_CACHE": "off", "KG_QUERY_TIMEOUT": "1"}
+    kept, kept_ask = _mark()
+    stopped, stopped_ask = _mark()
+    proc = ServerProcess(data_dir=tmp_path / "data", env=env).start()
+    try:
+        assert _post(proc, http, kept).status_code == 204
+        assert _post(proc, http, f"{stopped} ;\n{SPIN}").status_code == 503
+        proc.kill()  # SIGKILL: no shutdown code runs
+        proc.start()
+        assert _asks(proc, http, kept_ask)
+        assert not _asks(proc, http, stopped_ask)
+        assert _post(proc, http, stopped).status_code == 204  # the store takes writes again
+        assert _asks(proc, http, stopped_ask)
+    finally:
+        proc.stop()
