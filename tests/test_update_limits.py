@@ -31,8 +31,7 @@ SWELL = (f'INSERT {{ GRAPH <{GRAPH}> {{ ?a ?b ?n }} }} WHERE {{ GRAPH ?g {{ ?a ?
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     proc = ServerProcess(data_dir=tmp_path_factory.mktemp("update-limits") / "data", env={
-        "KG_ADMIN_TOKEN": TOKEN, "KG_VALIDATE": "0", "KG_CACHE": "off",
-        "KG_QUERY_TIMEOUT": str(LIMIT), "KG_WORKER_MEMORY": str(300 * 1024**2)}).start()
+        "KG_ADMIN_TOKEN": TOKEN, "KG_VALIDATE": "0", "KG_CACHE": "off", "KG_QUERY_TIMEOUT": str(LIMIT)}).start()
     yield proc
     proc.stop()
 
@@ -57,8 +56,8 @@ def _version(server, http) -> str:
 def _post(server, http, text: str, *, form: bool = False, params: dict | None = None):
     headers = {"Authorization": f"Bearer {TOKEN}"}
     if form:
-        return http.post(server.url + "/sparql", data={"update": text}, headers=headers, params=params, timeout=60)
-    return http.post(server.url + "/sparql", data=text.encode(), params=params, timeout=60,
+        return http.post(server.url + "/sparql", data={"update": text}, headers=headers, params=params, timeout=180)
+    return http.post(server.url + "/sparql", data=text.encode(), params=params, timeout=180,
                      headers={**headers, "Content-Type": "application/sparql-update"})
 
 
@@ -89,7 +88,7 @@ def test_reads_go_on_while_an_update_runs_away_and_the_next_write_is_taken(serve
         for _ in range(5):
             started = time.monotonic()
             assert not _asks(server, http, ask)
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 1.5  # not held for the update (up to its 3 s)
     finally:
         runaway.join()
     assert answers[0].status_code == 503
@@ -98,7 +97,18 @@ def test_reads_go_on_while_an_update_runs_away_and_the_next_write_is_taken(serve
     assert _asks(server, http, ask)
 
 
-def test_an_update_that_outgrows_its_memory_is_stopped_and_keeps_nothing(server, http):
+@pytest.fixture(scope="module")
+def roomy(tmp_path_factory):
+    """A server whose time limit an update outgrowing its memory cannot reach first, however loaded the machine."""
+    proc = ServerProcess(data_dir=tmp_path_factory.mktemp("update-memory") / "data", env={
+        "KG_ADMIN_TOKEN": TOKEN, "KG_VALIDATE": "0", "KG_CACHE": "off",
+        "KG_QUERY_TIMEOUT": "120", "KG_WORKER_MEMORY": str(300 * 1024**2)}).start()
+    yield proc
+    proc.stop()
+
+
+def test_an_update_that_outgrows_its_memory_is_stopped_and_keeps_nothing(roomy, http):
+    server = roomy
     insert, ask = _mark()
     before = _version(server, http)
     r = _post(server, http, f"{insert} ;\n{SWELL}")
