@@ -105,7 +105,8 @@ def test_an_update_process_cannot_load_from_the_network(listener, tmp_path):
     subprocess.run([sys.executable, "-c", script], timeout=60, check=True, capture_output=True)
     assert _settle(listener) >= 1
     before = listener.connections
-    request = update_process.Request(path, load, {}, 30.0, 0, True)
+    request = update_process.Request(path=path, own=load, update=load, prefixes={}, seconds=30.0, memory=0,
+                                     require_confinement=True)
     status, message = update_process.apply(request, time.monotonic() + 30)
     assert status == "error", (status, message)
     assert "denied" in message.lower() or "permission" in message.lower(), message

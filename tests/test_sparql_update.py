@@ -85,6 +85,24 @@ def test_malformed_update_is_400(writable, http, admin_token):
     assert r.status_code == 400 and "POST" in r.text
 
 
+@pytest.mark.parametrize("text", [
+    # An error on the second line, and one at the very end (the service appends its version bump there).
+    f"{_insert('first')} ;\nINSERT DATA {{ GRAPH <{GRAPH}> {{ <https://example.org/s> }} }}",
+    f"INSERT DATA {{ GRAPH <{GRAPH}> {{ <https://example.org/s> <https://example.org/p> 'unclosed' }}",
+])
+def test_a_malformed_updates_error_is_at_the_users_line_and_column(writable, http, admin_token, text):
+    import pyoxigraph as ox
+
+    with pytest.raises(SyntaxError) as parsed:
+        ox.Store().update(text)
+    before = _values(writable, http)[0]
+    r = http.post(writable.url + "/sparql", data=text.encode(), headers={
+        "Authorization": f"Bearer {admin_token}", "Accept": JSON, "Content-Type": "application/sparql-update"})
+    assert r.status_code == 400
+    assert r.json()["detail"] == str(parsed.value)  # the parser's words for the text as sent
+    assert _values(writable, http)[0] == before
+
+
 def test_accepted_updates_survive_a_killed_server(writable, http, admin_token):
     value = uuid.uuid4().hex
     r = http.post(writable.url + "/sparql", data={"update": _insert(value)},

@@ -22,27 +22,16 @@ import pyoxigraph as ox
 from kg.config import Config
 from kg.offload import compute
 from kg.query.precheck import without_trailing_semicolon
-from kg.store import meta
+from kg.store import meta, update_process
 from kg.store.base import GraphWrites, QueryResult, StoreError, StoreTimeout, StoreUnavailable
 from kg.store.directory import open_directory
+from kg.store.remote_text import own_syntax_error
 
 log = logging.getLogger(__name__)
 
 
 class StoreLocked(StoreError):
     """Another process holds the store directory read-write."""
-
-
-def _own_syntax_error(sparql: str, kwargs: dict) -> SyntaxError | None:
-    """The syntax error of the user's text alone, whose line and column are the user's (not those of
-    the text with the version bump appended); parsing it needs an evaluation, done on an empty store."""
-    try:
-        ox.Store().update(sparql, **kwargs)
-    except SyntaxError as exc:
-        return exc
-    except Exception:  # noqa: BLE001 - it parses: the error was in what was appended
-        return None
-    return None
 
 
 def store_path(config: Config) -> Path:
@@ -145,23 +134,24 @@ class EmbeddedStore(GraphWrites):
         with self._write_lock:
             try:
                 if self.path is None:
-                    compute(self._store.update, text, **kwargs)
+                    try:
+                        compute(self._store.update, text, **kwargs)
+                    except SyntaxError as exc:
+                        raise SyntaxError(own_syntax_error(sparql, prefixes, update=True) or str(exc)) from None
                 else:
-                    self._apply_apart(text, prefixes or {}, time.monotonic() + limit)
-            except SyntaxError as exc:
-                raise _own_syntax_error(sparql, kwargs) or exc from None
+                    self._apply_apart(sparql, text, prefixes or {}, time.monotonic() + limit)
             except OSError as exc:
                 raise StoreError(str(exc)) from exc
             self._changed(text)
 
-    def _apply_apart(self, text: str, prefixes: dict[str, str], deadline: float) -> None:
-        """Apply ``text`` in an update process, having let go of the read-write open for its time
-        (in-process readers read from a read-only open of the same version meanwhile)."""
-        from kg.store import update_process
-
+    def _apply_apart(self, sparql: str, text: str, prefixes: dict[str, str], deadline: float) -> None:
+        """Apply ``text`` (``sparql`` and the version bump) in an update process, having let go of the
+        read-write open for its time (in-process readers read from a read-only open of the same
+        version meanwhile). Every parse of the user's text happens there, its syntax error included."""
         request = update_process.Request(
-            str(self.path), text, prefixes, max(0.0, deadline - time.monotonic()),
-            int(self.config.worker_memory), bool(self.config.require_confinement))
+            path=str(self.path), own=sparql, update=text, prefixes=prefixes,
+            seconds=max(0.0, deadline - time.monotonic()), memory=int(self.config.worker_memory),
+            require_confinement=bool(self.config.require_confinement))
         reader = compute(self._open, read_only=True)
         self._store = reader  # the last reference to the read-write open goes: the process may take it
         try:

@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 from kg.children import confine_child, limit_memory, outlive_sigterm, start_module, watch_parent
 from kg.store.base import StoreError
 from kg.store.directory import open_directory
+from kg.store.remote_text import own_syntax_error
 
 #: Stack of the thread that parses and applies the update: as the server's threads have
 #: (``service/server.py``), on which the deepest updates the pre-check lets through were measured.
@@ -46,6 +47,7 @@ class UpdateStopped(StoreError):
 @dataclass(frozen=True)
 class Request:
     path: str
+    own: str  #: the user's update, as sent
     update: str  #: the user's update and the version bump, one request
     prefixes: dict[str, str]
     seconds: float  #: the time left to the deadline when sent
@@ -86,12 +88,14 @@ def apply(request: Request, deadline: float) -> tuple[str, str]:
 
 
 def _run(request: Request) -> tuple[str, str]:
+    kwargs = {"prefixes": request.prefixes} if request.prefixes else {}
     try:
         store = open_directory(request.path, within=request.seconds)
-        store.update(request.update, **({"prefixes": request.prefixes} if request.prefixes else {}))
+        store.update(request.update, **kwargs)
         store.flush()
     except SyntaxError as exc:
-        return "syntax", str(exc)
+        # Said again for the user's text alone: its line and column, not those of the text with the bump.
+        return "syntax", own_syntax_error(request.own, request.prefixes, update=True) or str(exc)
     except MemoryError:
         return "error", "the update needed more memory than KG_WORKER_MEMORY allows"
     except StoreError as exc:  # the directory stayed locked: another program holds it
