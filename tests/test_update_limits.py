@@ -136,3 +136,14 @@ def test_after_a_crash_the_store_holds_what_was_acknowledged_and_nothing_stopped
         assert _asks(proc, http, stopped_ask)
     finally:
         proc.stop()
+
+
+def test_updates_do_not_pile_up_files_in_the_store_directory(server, http):
+    # Each update opens the directory read-write twice (its process, then the server again), and
+    # RocksDB starts an info log at every such open: 130 KB each, a thousand kept.
+    logs = server.data_dir / "oxigraph"
+    for _ in range(15):
+        insert, _ask = _mark()
+        assert _post(server, http, insert).status_code == 204
+    assert len(list(logs.glob("LOG.old.*"))) <= 10
+    assert sum(f.stat().st_size for f in logs.iterdir() if f.is_file()) < 20 * 1024**2

@@ -5,11 +5,18 @@ later writes and which a writer can trip up: a read-only open can meet the read-
 files it had just listed (RocksDB leaves that undefined; it fails, and the next try succeeds). The
 server, the evaluators reading the directory, the dump helper and the update processes all open it
 here, with a few tries.
+
+Each read-write open also starts a new info log (``LOG``; the last one becomes ``LOG.old.<time>``,
+about 130 KB each, and RocksDB keeps a thousand): with two such opens per SPARQL update
+(``kg.store.update_process``) they would outgrow a small graph's data a hundredfold, so
+``prune_info_logs`` keeps the newest few.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from pathlib import Path
 
 import pyoxigraph as ox
 
@@ -29,3 +36,21 @@ def open_directory(path: str, *, read_only: bool = False, within: float = 1.0) -
             if time.monotonic() > give_up:
                 raise StoreError(f"cannot open the store in {path}: {exc}") from exc
             time.sleep(0.02)
+
+
+#: Info logs of earlier opens kept beside the current one.
+KEEP_INFO_LOGS = 10
+
+
+def _opened_at(log: Path) -> tuple[int, str]:
+    stamp = log.name.rsplit(".", 1)[-1]  # microseconds since the epoch
+    return (int(stamp) if stamp.isdigit() else 0, log.name)
+
+
+def prune_info_logs(path: str, keep: int = KEEP_INFO_LOGS) -> None:
+    """Remove all but the newest ``keep`` of RocksDB's old info logs (text it writes for people; no
+    data, and nothing RocksDB reads back) in the store directory ``path``."""
+    old = sorted(Path(path).glob("LOG.old.*"), key=_opened_at)
+    for log in old[:-keep] if keep else old:
+        with contextlib.suppress(FileNotFoundError):  # RocksDB prunes them too
+            log.unlink()

@@ -24,7 +24,7 @@ from kg.offload import compute
 from kg.query.precheck import without_trailing_semicolon
 from kg.store import meta, update_process
 from kg.store.base import GraphWrites, QueryResult, StoreError, StoreTimeout, StoreUnavailable
-from kg.store.directory import open_directory
+from kg.store.directory import open_directory, prune_info_logs
 from kg.store.remote_text import own_syntax_error
 
 log = logging.getLogger(__name__)
@@ -167,6 +167,7 @@ class EmbeddedStore(GraphWrites):
                 # Whatever the process did is read from a new read-only open; the next write tries again.
                 log.error("the store could not be opened for writing again after an update: %s", exc)
                 self._store = compute(self._open, read_only=True)
+            prune_info_logs(str(self.path))
         if status == "syntax":
             raise SyntaxError(message)
         if status == "unavailable":
