@@ -187,8 +187,9 @@ def taking_turns(app):
 
 
 def confine_writer(config: Config) -> None:
-    """The worker holding the embedded store applies updates with Oxigraph (``LOAD`` would fetch
-    from Rust): it confines itself like the evaluators (``kg.safety.confine``) before opening the store. It
+    """The worker holding the embedded store applies the service's own writes with Oxigraph (a user's
+    SPARQL Update, where ``LOAD`` would fetch from Rust, runs in an update process confined the same
+    way): it confines itself like the evaluators (``kg.safety.confine``) before opening the store. It
     needs no internet socket of its own; the listening socket it inherited keeps working."""
     import threading
 
