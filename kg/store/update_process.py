@@ -46,6 +46,8 @@ class UpdateStopped(StoreError):
 
 @dataclass(frozen=True)
 class Request:
+    """What the server sends an update process: picklable values only."""
+
     path: str
     own: str  #: the user's update, as sent
     update: str  #: the user's update and the version bump, one request
