@@ -160,7 +160,7 @@ def _serve(source: _Copy | _Directory, prefixes: dict[str, str], requests: Conne
                 with source.holding(request.version, len(request.jobs)) as store:
                     reply = None if store is None else [execute_reported(store, job, prefixes)
                                                          for job in request.jobs]
-            except (OSError, StoreError) as exc:  # the directory could not be opened
+            except StoreError as exc:  # the directory could not be opened (kg.store.directory)
                 reply = [Outcome("error", message=f"the store could not be read: {exc}")] * len(request.jobs)
         try:
             # The C pickler straight away: ``Connection.send`` makes a pickler with its own dispatch table

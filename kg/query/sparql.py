@@ -35,8 +35,7 @@ from kg.query import precheck
 from kg.query.evaluation import Batch, Job, Outcome, WorkerCrashed, WorkerTimeout, execute
 from kg.query.precheck import Analysis, Bounds
 from kg.query.trusted import Query, result_of
-from kg.store import StoreError, StoreTimeout, StoreUnavailable
-from kg.store.update_process import UpdateStopped
+from kg.store import StoreError, StoreTimeout, StoreUnavailable, UpdateStopped
 
 # -- errors ---------------------------------------------------------------------------------------
 

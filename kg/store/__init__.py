@@ -7,9 +7,10 @@ Everything above this package (loader, SPARQL runner, describe, compare, extend)
 from __future__ import annotations
 
 from kg.config import Config
-from kg.store.base import GraphMoved, QueryResult, Store, StoreError, StoreTimeout, StoreUnavailable
+from kg.store.base import GraphMoved, QueryResult, Store, StoreError, StoreTimeout, StoreUnavailable, UpdateStopped
 
-__all__ = ["Store", "StoreError", "GraphMoved", "StoreUnavailable", "StoreTimeout", "QueryResult", "open_store"]
+__all__ = ["Store", "StoreError", "GraphMoved", "StoreUnavailable", "StoreTimeout", "UpdateStopped", "QueryResult",
+           "open_store"]
 
 
 def open_store(config: Config) -> Store:

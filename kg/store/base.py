@@ -30,6 +30,11 @@ class StoreTimeout(StoreError):
     """The store did not answer within the time limit."""
 
 
+class UpdateStopped(StoreError):
+    """The process applying an update died by itself (out of memory, a crash in the engine); nothing
+    of the update was kept (``kg.store.update_process``)."""
+
+
 class GraphMoved(StoreError):
     """A write landed while a request read the graph in several queries: what it read is not one
     version, so it is thrown away (``KnowledgeGraph.consistent`` reads again)."""

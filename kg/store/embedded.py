@@ -23,7 +23,7 @@ from kg.config import Config
 from kg.offload import compute
 from kg.query.precheck import without_trailing_semicolon
 from kg.store import meta, update_process
-from kg.store.base import GraphWrites, QueryResult, StoreError, StoreTimeout, StoreUnavailable
+from kg.store.base import GraphWrites, QueryResult, StoreError, StoreUnavailable
 from kg.store.directory import open_directory, prune_info_logs
 from kg.store.remote_text import own_syntax_error
 
@@ -156,10 +156,6 @@ class EmbeddedStore(GraphWrites):
         self._store = reader  # the last reference to the read-write open goes: the process may take it
         try:
             status, message = update_process.apply(request, deadline)
-        except update_process.UpdateStopped as exc:
-            if exc.deadline:
-                raise StoreTimeout(str(exc)) from None
-            raise
         finally:
             try:
                 self._store = compute(self._open)
@@ -173,7 +169,7 @@ class EmbeddedStore(GraphWrites):
         if status == "unavailable":
             raise StoreUnavailable(message)
         if status != "ok":
-            raise OSError(message)
+            raise StoreError(message)
 
     def _open(self, read_only: bool = False) -> ox.Store:
         try:

@@ -26,22 +26,13 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 
 from kg.children import confine_child, limit_memory, outlive_sigterm, start_module, watch_parent
-from kg.store.base import StoreError
+from kg.store.base import StoreError, StoreTimeout, UpdateStopped
 from kg.store.directory import open_directory
 from kg.store.remote_text import own_syntax_error
 
 #: Stack of the thread that parses and applies the update: as the server's threads have
 #: (``service/server.py``), on which the deepest updates the pre-check lets through were measured.
 UPDATE_STACK = 32 * 1024**2
-
-
-class UpdateStopped(StoreError):
-    """The update did not complete; nothing of it was kept. ``deadline``: it was stopped at its time
-    limit (otherwise the process died: out of memory, a crash in the engine)."""
-
-    def __init__(self, message: str, *, deadline: bool):
-        super().__init__(message)
-        self.deadline = deadline
 
 
 @dataclass(frozen=True)
@@ -59,7 +50,8 @@ class Request:
 
 def apply(request: Request, deadline: float) -> tuple[str, str]:
     """Run ``request`` in a process of its own and return its outcome: ``("ok", "")``, or
-    ``("syntax" | "error" | "unavailable", message)`` when it was not applied. Raises UpdateStopped."""
+    ``("syntax" | "error" | "unavailable", message)`` when it was not applied. Raises StoreTimeout
+    (stopped at ``deadline``) or UpdateStopped (the process died)."""
     theirs, ours = Pipe(duplex=True)
     for conn in (theirs, ours):
         os.set_blocking(conn.fileno(), True)  # gevent's socketpair is non-blocking; the child reads plainly
@@ -73,15 +65,15 @@ def apply(request: Request, deadline: float) -> tuple[str, str]:
         replies.register(ours.fileno(), select.POLLIN)
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not replies.poll(max(0, math.ceil(remaining * 1000))):
-            raise UpdateStopped("the update did not finish within its time limit and was stopped; "
-                                "nothing of it was kept", deadline=True)
+            raise StoreTimeout("the update did not finish within its time limit and was stopped; "
+                               "nothing of it was kept")
         return pickle.loads(ours.recv_bytes())
     except (EOFError, OSError):
         code = proc.wait()
         why = {-signal.SIGABRT: "it needed more memory than KG_WORKER_MEMORY allows",
                3: "it could not be kept off the network, which KG_REQUIRE_CONFINEMENT requires"}
         raise UpdateStopped(f"the update stopped the process applying it ({why.get(code, f'exit status {code}')}); "
-                            "nothing of it was kept", deadline=False) from None
+                            "nothing of it was kept") from None
     finally:
         with contextlib.suppress(OSError):
             proc.kill()
