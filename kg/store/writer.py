@@ -98,9 +98,6 @@ class Writer:
             os.set_blocking(conn.fileno(), True)  # gevent's socketpair is non-blocking; the child reads plainly
         try:
             self._proc = start_module("kg.store.writer", [str(theirs.fileno())], (theirs.fileno(),))
-        except OSError as exc:  # no process could be made (the system's limits)
-            self._conn.close()
-            raise StoreError(f"cannot start the store's writer: {exc}") from exc
         finally:
             theirs.close()
         try:
