@@ -57,11 +57,11 @@ def open_graph(config: Config, *, read_only: bool = False) -> KnowledgeGraph:
     # Here, not at the top: ``kg serve`` shares this module and must not hold the graph's code.
     from kg.graph import KnowledgeGraph
     from kg.ontology.loader import LoadError
-    from kg.store import StoreError, open_store
+    from kg.store import StoreError
 
     config = dataclasses.replace(config, query_engine="disk")
     try:
-        return KnowledgeGraph.open(config, store=open_store(config, served=False))
+        return KnowledgeGraph.open(config)
     except LoadError as exc:
         raise click.ClickException(str(exc)) from exc
     except StoreError as exc:

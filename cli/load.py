@@ -104,7 +104,7 @@ def load(config: Config, files: tuple[Path, ...], graph_name: str, fmt_name: str
         plan.append((path, fmt))
     graph = resolve_graph(config, graph_name)
     try:
-        store = open_store(config, served=False)
+        store = open_store(config)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     console = Console(stderr=True)

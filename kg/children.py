@@ -1,7 +1,7 @@
 """The child processes that do the server's dangerous work: how one is started and how it begins.
 
-Evaluators (``kg.query.evaluator_process``) and the store's writer (``kg.store.writer``) are the
-processes the server kills at a deadline. Each is a fresh interpreter (fork+exec, never a bare
+Evaluators (``kg.query.evaluator_process``) and update processes (``kg.store.update_process``) are
+the processes the server kills at a deadline. Each is a fresh interpreter (fork+exec, never a bare
 fork of the threaded server) and starts the same way: it ignores the SIGTERM meant for its server,
 confines itself before it opens anything (``kg.safety.confine``), limits its memory, and ends when
 its server is gone.

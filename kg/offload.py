@@ -7,8 +7,9 @@ takes turns with the requests for the GIL as request threads do under ``gthread`
 
 - pySHACL's validation of a submission, the longest computation a request makes (tens of
   milliseconds a type; in the soak's write loop, 45% of the worker's time);
-- opening the store directory read-only again after a write (``kg.store.embedded``). (Writes themselves
-  are applied by the store's writer process, ``kg.store.writer``, which the request waits for on a pipe.)
+- Oxigraph applying the service's own writes to the store (``kg.store.embedded``: a type added or
+  removed), opening the store directory, and RocksDB's commit. (A user's SPARQL Update is parsed and
+  applied in a process of its own, ``kg.store.update_process``, which the request waits for on a pipe.)
 
 Only such work goes there: nothing that takes a lock, a queue or a pipe the requests also use.
 gevent's locks and queues do not reliably wake a waiter on another real thread (a trial that ran

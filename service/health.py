@@ -1,8 +1,7 @@
 """``/healthz``: is the process alive, and can it reach its store?
 
-Answers 200 with the store's engine, the graph's version, the embedded store's writer process (its
-confinement), what evaluates queries (the in-memory copy and its version, the disk workers) and any
-extension file that failed to load; 503 when the
+Answers 200 with the store's engine, the graph's version, what evaluates queries (the in-memory
+copy and its version, the disk workers) and any extension file that failed to load; 503 when the
 store does not answer (load balancers take the replica out).
 
 The answer is anonymous, so it names the kind of store, never its address: a remote store's
@@ -46,9 +45,6 @@ def healthz() -> tuple[Response, int]:
         log.warning("health check: the graph store (%s) does not answer: %s", kg.store.engine, exc)
         body.update(status="unavailable", error=STORE_DOWN)
         status = 503
-    writer = kg.store.writer_status()
-    if writer is not None:
-        body["writer"] = writer
     pool = kg.running_evaluators
     if pool is not None:
         body["query_engine"] = pool.status()

@@ -8,9 +8,8 @@ on a thread beside the event loop (``kg/offload.py``); ``KG_WORKER_CLASS=gthread
 instead (``docs/operations.md``, "Worker class").
 
 Over a remote store the workers are stateless and their number is free. The embedded store's
-directory may be opened read-write by one process only (the writer of the worker holding the store,
-``kg.store.writer``): with one worker (the default) that worker holds it; with more, one of them
-holds it and the others stand in front of it (``service/front.py``).
+directory may be opened read-write by one process only: with one worker (the default) that worker
+holds it; with more, one of them holds it and the others stand in front of it (``service/front.py``).
 """
 
 from __future__ import annotations
@@ -188,10 +187,10 @@ def taking_turns(app):
 
 
 def confine_writer(config: Config) -> None:
-    """The worker holding the embedded store parses and reads with Oxigraph (its writes, where ``LOAD``
-    would fetch from Rust, are applied by the store's writer, confined the same way): it confines
-    itself like the evaluators (``kg.safety.confine``) before opening the store. It needs no internet
-    socket of its own; the listening socket it inherited keeps working."""
+    """The worker holding the embedded store applies the service's own writes with Oxigraph (a user's
+    SPARQL Update, where ``LOAD`` would fetch from Rust, runs in an update process confined the same
+    way): it confines itself like the evaluators (``kg.safety.confine``) before opening the store. It
+    needs no internet socket of its own; the listening socket it inherited keeps working."""
     import threading
 
     from kg.safety import confine

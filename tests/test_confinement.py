@@ -91,11 +91,11 @@ def test_the_in_memory_engine_cannot_connect(listener, store_dir):
     assert _settle(listener) == 0
 
 
-def test_the_writer_cannot_load_from_the_network(listener, tmp_path):
-    # A LOAD handed straight to the process that applies every write (past the pre-check): the engine
-    # tries, the kernel refuses, and nothing of the update is kept. The witness first: the same update
-    # in an unconfined process reaches the listener.
-    from kg.store.writer import Settings, Update, Writer
+def test_an_update_process_cannot_load_from_the_network(listener, tmp_path):
+    # A LOAD handed straight to the process that applies SPARQL updates (past the pre-check): the
+    # engine tries, the kernel refuses, and nothing of the update is kept. The witness first: the
+    # same update in an unconfined process reaches the listener.
+    from kg.store import update_process
 
     path = str(tmp_path / "store")
     subprocess.run([sys.executable, "-c", f"import pyoxigraph as ox; ox.Store({path!r}).update('INSERT DATA {{ "
@@ -105,12 +105,9 @@ def test_the_writer_cannot_load_from_the_network(listener, tmp_path):
     subprocess.run([sys.executable, "-c", script], timeout=60, check=True, capture_output=True)
     assert _settle(listener) >= 1
     before = listener.connections
-    writer = Writer(Settings(path=path, memory=0, require_confinement=True, within=0.0))
-    try:
-        assert writer.confinement == {"confined": True, "method": "seccomp"}, writer.confinement
-        status, message = writer.apply(Update(load, own=load), time.monotonic() + 30)
-    finally:
-        writer.close()
+    request = update_process.Request(path=path, own=load, update=load, prefixes={}, seconds=30.0, memory=0,
+                                     require_confinement=True)
+    status, message = update_process.apply(request, time.monotonic() + 30)
     assert status == "error", (status, message)
     assert "denied" in message.lower() or "permission" in message.lower(), message
     assert _settle(listener) == before
@@ -184,11 +181,7 @@ def test_every_evaluator_of_a_running_server_is_filtered(tmp_path, listener, adm
         engine = _ready_engine(server)
         assert engine["confinement"]["confined"] is True
         assert _seccomp_mode(engine["pid"]) == "2"  # SECCOMP_MODE_FILTER
-        # So is the writer, which applies every write.
-        writer = requests.get(server.url + "/healthz", timeout=10).json()["writer"]
-        assert writer["state"] == "running" and writer["confinement"]["confined"] is True, writer
-        assert _seccomp_mode(writer["pid"]) == "2"
-        # The HTTP worker holding the store (it parses and reads with Oxigraph) is filtered too; the master is not.
+        # The HTTP worker holding the store (it applies the service's own writes) is filtered too; the master is not.
         workers = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True).stdout.split()
         assert workers and all(_seccomp_mode(int(pid)) == "2" for pid in workers)
         # An admin update that names a LOAD target glued to the keyword is refused before the engine.
@@ -215,8 +208,6 @@ def test_without_a_way_to_confine_the_service_starts_and_warns(tmp_path, no_secc
         engine = _ready_engine(server)
         assert engine["confinement"]["confined"] is False
         assert "libseccomp is not available" in engine["confinement"]["reason"]
-        writer = requests.get(server.url + "/healthz", timeout=10).json()["writer"]
-        assert writer["confinement"]["confined"] is False, writer
         assert "cannot be kept off the network" in server.log()
     finally:
         server.stop()

@@ -13,14 +13,12 @@ __all__ = ["Store", "StoreError", "GraphMoved", "StoreUnavailable", "StoreTimeou
            "open_store"]
 
 
-def open_store(config: Config, *, served: bool = True) -> Store:
-    """The store this configuration asks for, opened and ready. ``served=False``: for a command-line
-    tool, which serves no one but its operator: the embedded store's directory is written in this
-    process, with no writer process to bound it (``kg.store.embedded``)."""
+def open_store(config: Config) -> Store:
+    """The store this configuration asks for, opened and ready."""
     if config.store == "remote":
         from kg.store.remote import RemoteStore
 
         return RemoteStore(config)
     from kg.store.embedded import EmbeddedStore
 
-    return EmbeddedStore(config, writer=served)
+    return EmbeddedStore(config)

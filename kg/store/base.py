@@ -30,13 +30,9 @@ class StoreTimeout(StoreError):
     """The store did not answer within the time limit."""
 
 
-class StoreLocked(StoreError):
-    """Another process holds the store directory read-write."""
-
-
 class UpdateStopped(StoreError):
     """The process applying an update died by itself (out of memory, a crash in the engine); nothing
-    of the update was kept (``kg.store.writer``)."""
+    of the update was kept (``kg.store.update_process``)."""
 
 
 class GraphMoved(StoreError):
@@ -66,10 +62,6 @@ class GraphWrites:
         """Raise ``GraphMoved`` unless the store still holds the settled version ``before``: what was
         read since ``before`` was pinned is then of that one version. A store whose reads hold one
         version by themselves (the embedded store's evaluators) needs nothing."""
-
-    def writer_status(self) -> dict | None:
-        """The process that writes the store for this one, for ``/healthz``; None when there is none."""
-        return None
 
     def replace_graph(self, graph: str, triples: Iterable[ox.Triple], *, unless: str | None = None) -> bool:
         """Make ``graph`` hold exactly ``triples``; with ``unless`` (a group pattern), only when it has
@@ -132,9 +124,6 @@ class Store(Protocol):
 
     def drop_graph(self, graph: str) -> None:
         """Remove a named graph (no error when absent); bumps the version."""
-
-    def writer_status(self) -> dict | None:
-        """See ``GraphWrites.writer_status``."""
 
     def graph_triples(self, graph: str) -> list[ox.Triple]:
         """The triples of one named graph."""

@@ -3,13 +3,13 @@
 RocksDB allows one read-write open at a time, and any number of read-only ones, which do not see
 later writes and which a writer can trip up: a read-only open can meet the read-write one removing
 files it had just listed (RocksDB leaves that undefined; it fails, and the next try succeeds). The
-server, the evaluators reading the directory, the dump helper and the store's writer all open it
+server, the evaluators reading the directory, the dump helper and the update processes all open it
 here, with a few tries.
 
 Each read-write open also starts a new info log (``LOG``; the last one becomes ``LOG.old.<time>``,
-about 130 KB each, and RocksDB keeps a thousand): a writer is started with every server, and again
-after every write stopped at its deadline (``kg.store.writer``), so ``prune_info_logs`` keeps the
-newest few.
+about 130 KB each, and RocksDB keeps a thousand): with two such opens per SPARQL update
+(``kg.store.update_process``) they would outgrow a small graph's data a hundredfold, so
+``prune_info_logs`` keeps the newest few.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from kg.store.base import StoreError
 def open_directory(path: str, *, read_only: bool = False, within: float = 1.0) -> ox.Store:
     """The store directory opened, tried again for up to ``within`` seconds: a read-only open can
     meet a read-write one removing files it had just listed (RocksDB leaves that undefined; it fails
-    and the next try succeeds), and a read-write open can meet the lock of a writer just reaped, or
-    of another program (then StoreError)."""
+    and the next try succeeds), and a read-write open can meet the lock of an update process just
+    reaped, or of another program (then StoreError)."""
     give_up = time.monotonic() + within
     while True:
         try:

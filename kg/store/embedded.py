@@ -1,18 +1,17 @@
-"""The default store: Oxigraph's engine, durable in the data directory.
+"""The default store: Oxigraph's engine in this process, durable in the data directory.
 
-RocksDB allows one read-write open of a directory. A server never holds it: its writer process does
-(``kg.store.writer``), which applies every write under a deadline and a memory limit, each write
-with its version bump as one Oxigraph transaction, one at a time (a lock). The server reads from a
-read-only open, made again after each write; query evaluation releases the GIL, so threads read in
-parallel. User queries that may run away are evaluated by ``kg.query.sparql`` in worker processes
-that open the directory read-only too. A command-line tool, which serves no one but its operator,
-opens the directory read-write itself (``writer=False``), as does a store held in memory.
+One process owns the directory read-write (RocksDB allows one writer); writes are serialised by a
+lock and each is one Oxigraph transaction (a single SPARQL Update request) that also bumps the
+version. Query evaluation releases the GIL, so threads read in parallel. User queries that may run
+away are evaluated by ``kg.query.sparql`` in worker processes that open this directory read-only
+(``path``), the only way to stop a query running inside Rust. A user's SPARQL Update may run away
+too: this process lets go of the directory for its time, and an update process it can kill applies
+it (``kg.store.update_process``).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -23,28 +22,16 @@ import pyoxigraph as ox
 from kg.config import Config
 from kg.offload import compute
 from kg.query.precheck import without_trailing_semicolon
-from kg.store import meta
-from kg.store.base import (
-    GraphWrites,
-    QueryResult,
-    StoreError,
-    StoreLocked,
-    StoreTimeout,
-    StoreUnavailable,
-    UpdateStopped,
-)
+from kg.store import meta, update_process
+from kg.store.base import GraphWrites, QueryResult, StoreError, StoreUnavailable
 from kg.store.directory import open_directory, prune_info_logs
 from kg.store.remote_text import own_syntax_error
-from kg.store.writer import Load, Settings, Update, Writer, load_file
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EmbeddedStore", "StoreLocked", "store_path"]
 
-#: Time limit of the service's own writes (a type added or removed, the ontology at start), in seconds.
-#: They are bounded by what was validated (5,000 triples a submission, applied in well under a
-#: second); the limit only keeps a wedged writer from holding the write lock for good.
-OWN_WRITE_LIMIT = 120.0
+class StoreLocked(StoreError):
+    """Another process holds the store directory read-write."""
 
 
 def store_path(config: Config) -> Path:
@@ -55,31 +42,24 @@ def store_path(config: Config) -> Path:
 class EmbeddedStore(GraphWrites):
     engine = "oxigraph-embedded"
 
-    def __init__(self, config: Config, *, in_memory: bool = False, read_only: bool = False, writer: bool = True):
+    def __init__(self, config: Config, *, in_memory: bool = False, read_only: bool = False):
         self.config = config
         self.path: Path | None = None
         self.read_only = read_only
-        self._writer: Writer | None = None  #: the process holding the directory read-write (a server's)
-        self._served = writer and not in_memory and not read_only  #: writes go through a writer process
         if in_memory:
             self._store = ox.Store()
         else:
             self.path = store_path(config)
             self.path.mkdir(parents=True, exist_ok=True)
-            if self._served:
-                # A server's writer ends within a second of its server (``watch_parent``): one just
-                # stopped or restarted is waited for; a server running beside is reported after that.
-                self._writer = self._start_writer(within=2.0)
-                self._store = self._reader()
-            else:
-                try:
-                    self._store = ox.Store.read_only(str(self.path)) if read_only else ox.Store(str(self.path))
-                except OSError as exc:
-                    if "lock" in str(exc).lower():
-                        raise StoreLocked(f"the store in {self.path} is open in another process "
-                                          "(a running server?): stop it, or use another --data-dir") from exc
-                    raise StoreError(f"cannot open the store in {self.path}: {exc}") from exc
+            try:
+                self._store = ox.Store.read_only(str(self.path)) if read_only else ox.Store(str(self.path))
+            except OSError as exc:
+                if "lock" in str(exc).lower():
+                    raise StoreLocked(f"the store in {self.path} is open in another process "
+                                      "(a running server?): stop it, or use another --data-dir") from exc
+                raise StoreError(f"cannot open the store in {self.path}: {exc}") from exc
         self._write_lock = threading.Lock()
+        self._writable = not read_only  #: False while an update process, or another program, holds the directory
         #: Called after each committed write with the new version, the update text the store applied
         #: (None for a bulk load) and the version before it: the query pool applies the same text to
         #: its in-memory copy, or reloads it.
@@ -143,117 +123,108 @@ class EmbeddedStore(GraphWrites):
         """Apply ``sparql`` and the version bump as one request, so one transaction: a failure leaves
         neither, and a reader never sees the change under the old version (caches keyed by it).
 
-        By the writer, on a server's store (``kg.store.writer``): stopped after ``timeout`` seconds (the
-        configured query time limit by default) with nothing kept, StoreTimeout; UpdateStopped when it
-        died by itself (its memory limit). Every parse of the user's text happens there, its syntax
-        error included."""
+        On a store directory the request runs in a process of its own (``kg.store.update_process``),
+        stopped after ``timeout`` seconds (the configured query time limit by default) with nothing
+        kept: StoreTimeout; UpdateStopped when it died by itself (its memory limit)."""
         if self.read_only:
             raise StoreError("this store was opened read-only")
+        kwargs = {"prefixes": prefixes} if prefixes else {}
         text = without_trailing_semicolon(sparql) + "\n;\n" + self._bump_ops()
         limit = self.config.query_timeout if timeout is None else timeout
         with self._write_lock:
-            if self._served:
-                self._by_writer(Update(text, own=sparql, prefixes=prefixes or None), time.monotonic() + limit)
-            else:
-                try:
-                    compute(self._store.update, text, **({"prefixes": prefixes} if prefixes else {}))
-                except SyntaxError as exc:
-                    raise SyntaxError(own_syntax_error(sparql, prefixes, update=True) or str(exc)) from None
-                except OSError as exc:
-                    raise StoreError(str(exc)) from exc
+            try:
+                if self.path is None:
+                    try:
+                        compute(self._store.update, text, **kwargs)
+                    except SyntaxError as exc:
+                        raise SyntaxError(own_syntax_error(sparql, prefixes, update=True) or str(exc)) from None
+                else:
+                    self._apply_apart(sparql, text, prefixes or {}, time.monotonic() + limit)
+            except OSError as exc:
+                raise StoreError(str(exc)) from exc
             self._changed(text)
 
+    def _apply_apart(self, sparql: str, text: str, prefixes: dict[str, str], deadline: float) -> None:
+        """Apply ``text`` (``sparql`` and the version bump) in an update process, having let go of the
+        read-write open for its time (in-process readers read from a read-only open of the same
+        version meanwhile). Every parse of the user's text happens there, its syntax error included."""
+        request = update_process.Request(
+            path=str(self.path), own=sparql, update=text, prefixes=prefixes,
+            seconds=max(0.0, deadline - time.monotonic()), memory=int(self.config.worker_memory),
+            require_confinement=bool(self.config.require_confinement))
+        reader = compute(self._open, read_only=True)
+        self._store = reader  # the last reference to the read-write open goes: the process may take it
+        try:
+            status, message = update_process.apply(request, deadline)
+        finally:
+            try:
+                self._store = compute(self._open)
+            except StoreError as exc:
+                # Whatever the process did is read from a new read-only open; the next write tries again.
+                log.error("the store could not be opened for writing again after an update: %s", exc)
+                self._store = compute(self._open, read_only=True)
+            prune_info_logs(str(self.path))
+        if status == "syntax":
+            raise SyntaxError(message)
+        if status == "unavailable":
+            raise StoreUnavailable(message)
+        if status != "ok":
+            raise StoreError(message)
+
+    def _open(self, read_only: bool = False) -> ox.Store:
+        try:
+            store = open_directory(str(self.path), read_only=read_only)
+        except StoreError:
+            if not read_only:
+                self._writable = False
+            raise
+        if not read_only:
+            self._writable = True
+        return store
+
+    def _query_claim(self, ask: str) -> bool:
+        return bool(self._store.query(ask))
+
     def bulk_load(self, path: str, fmt: ox.RdfFormat, graph: str | None = None) -> None:
+        kwargs = {"to_graph": ox.NamedNode(graph)} if graph and not fmt.supports_datasets else {}
         with self._write_lock:
-            if self._served:
-                self._by_writer(Load(path, fmt.media_type, graph), math.inf)
+            if path.endswith(".gz"):
+                import gzip
+
+                with gzip.open(path, "rb") as handle:
+                    self._store.bulk_load(handle, format=fmt, **kwargs)
             else:
-                load_file(self._store, path, fmt, graph)
+                self._store.bulk_load(path=path, format=fmt, **kwargs)
             self._bump()
+
+    def close(self) -> None:
+        if self.read_only:
+            return
+        try:
+            self._store.flush()
+        except OSError:
+            pass
+
+    # -- internals -----------------------------------------------------------------------------
+    def _bump_ops(self) -> str:
+        return meta.bump_operations(self.config.graph_ns, *meta.new_version())
 
     def _write(self, update: str) -> None:
         if self.read_only:
             raise StoreError("this store was opened read-only")
         with self._write_lock:
             try:
-                if self._served:
-                    self._by_writer(Update(update), time.monotonic() + OWN_WRITE_LIMIT)
-                else:
-                    compute(self._store.update, update)
+                if not self._writable:
+                    self._store = compute(self._open)
+                compute(self._store.update, update)
             except (OSError, SyntaxError) as exc:
                 raise StoreError(f"write failed: {exc}") from exc
             self._changed(update)
 
     def _bump(self) -> None:
         # Called with the write lock held, after a write that could not carry the bump itself.
-        bump = self._bump_ops()
-        if self._served:
-            self._by_writer(Update(bump), time.monotonic() + OWN_WRITE_LIMIT)
-        else:
-            self._store.update(bump)
+        self._store.update(meta.bump_operations(self.config.graph_ns, *meta.new_version()))
         self._changed()
-
-    def _by_writer(self, request: Update | Load, deadline: float) -> None:
-        """Have the writer apply ``request`` (the write lock is held), then read from a new read-only open.
-
-        A writer stopped at the deadline, or dead, is replaced at once, so the directory stays this
-        server's between writes; when that fails (another program took it meanwhile) the next write
-        tries again."""
-        try:
-            if self._writer is None or not self._writer.alive:
-                self._writer = self._start_writer(within=1.0)
-            status, message = self._writer.apply(request, deadline)
-        except (StoreTimeout, UpdateStopped):
-            self._writer = None
-            try:
-                self._writer = self._start_writer(within=1.0)
-            except StoreError as exc:
-                log.error("the store's writer could not be started again: %s", exc)
-            raise
-        except StoreLocked as exc:
-            raise StoreUnavailable(str(exc)) from None
-        if status == "syntax":
-            raise SyntaxError(message)
-        if status != "ok":
-            raise StoreError(message)
-        self._store = self._reader()
-
-    def writer_status(self) -> dict | None:
-        """The writer process of a server's store: running (its pid and confinement), or stopped until
-        the next write starts another."""
-        if not self._served:
-            return None
-        writer = self._writer
-        if writer is None or not writer.alive:
-            return {"state": "stopped"}
-        return {"state": "running", "pid": writer.pid, "confinement": writer.confinement}
-
-    def _start_writer(self, within: float) -> Writer:
-        writer = Writer(Settings(path=str(self.path), memory=int(self.config.worker_memory),
-                                 require_confinement=bool(self.config.require_confinement), within=within))
-        prune_info_logs(str(self.path))
-        return writer
-
-    def _reader(self) -> ox.Store:
-        """A new read-only open of the directory (the last one does not see later writes)."""
-        return compute(open_directory, str(self.path), read_only=True)
-
-    def _query_claim(self, ask: str) -> bool:
-        return bool(self._store.query(ask))
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()  # it flushes; the directory is free once this returns
-            self._writer = None
-        elif not self.read_only and not self._served:
-            try:
-                self._store.flush()
-            except OSError:
-                pass
-
-    # -- internals -----------------------------------------------------------------------------
-    def _bump_ops(self) -> str:
-        return meta.bump_operations(self.config.graph_ns, *meta.new_version())
 
     def _changed(self, update: str | None = None) -> None:
         previous = self._version or ""
