@@ -188,6 +188,11 @@ def service_serving() -> str:
     return f"{config.threads} threads"
 
 
+def engine_threads() -> int:
+    """The in-memory engine's threads in ``kg serve`` here (``KG_QUERY_THREADS``), for the report."""
+    return Config.from_env().query_threads
+
+
 def hello_app(workers: int) -> Proc:
     """The bare Flask app under gunicorn as ``kg serve`` runs it here: its worker class (``KG_WORKER_CLASS``)
     and, with threads, as many threads."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.load import Result
-from bench.procs import service_serving
+from bench.procs import engine_threads, service_serving
 
 
 @dataclass
@@ -130,8 +130,8 @@ def markdown(rows: list[Row], *, command: str, seconds: float, duration: float) 
         f"- Load: wrk, closed loop, 8 connections, 2 threads, {duration:g} s per measurement after 1 s of "
         "warm-up, over loopback. The client shares the 2 cores with the servers it measures.",
         f"- Service: `kg serve` (gunicorn, 1 worker, {service_serving()}, over the embedded store, "
-        "whose reads are evaluated by the in-memory engine, 4 threads, measured once it holds the graph; "
-        "2 stateless workers over the remote store). Peak RSS: the sum of each live process's peak "
+        f"whose reads are evaluated by the in-memory engine, {engine_threads()} threads, measured once it "
+        "holds the graph; 2 stateless workers over the remote store). Peak RSS: the sum of each live process's peak "
         "(VmHWM) at the end of the run. "
         "Reference: `oxigraph serve --union-default-graph`, in memory. The cache-off query mix is measured "
         "on the service and on its reference in turn, a few rounds each, and each side's median round is "
