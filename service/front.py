@@ -45,6 +45,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import IO
 
 from kg.config import Config
@@ -97,21 +98,35 @@ class SharedVersion:
                 return data.decode(errors="replace")
 
 
-class Shared:
-    """What gunicorn's master prepares for its workers: the version and the owner's socket path."""
+#: Longest path a Unix socket may be bound to here (``sun_path`` holds 108 bytes on Linux, 104 on BSDs).
+SOCKET_PATH_MAX = 100
 
-    def __init__(self) -> None:
+
+class Shared:
+    """What gunicorn's master prepares for its workers: the version and the owner's socket path.
+
+    The socket lives in a directory of mode 0700, so only this service's user can reach the owner: in
+    the data directory (``http/``, beside ``http-owner.lock``), where a server stopped by SIGKILL leaves
+    nothing behind that the next start does not reuse; in a temporary directory, removed at exit, only
+    when that path would be too long for a socket.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
         self.version = SharedVersion()
-        # A directory of our own (mode 0700): only this service's processes can reach the owner's socket,
-        # and the path stays short (a Unix socket's path is limited to about 100 bytes).
-        self._directory = tempfile.mkdtemp(prefix="kg-http-")
+        self._temporary = len(str(data_dir / "http" / "owner.sock")) > SOCKET_PATH_MAX
+        if self._temporary:
+            self._directory = tempfile.mkdtemp(prefix="kg-http-")
+        else:
+            self._directory = str(data_dir / "http")
+            os.makedirs(self._directory, mode=0o700, exist_ok=True)
+            os.chmod(self._directory, 0o700)  # made earlier with other permissions: not kept
         self.socket_path = os.path.join(self._directory, "owner.sock")
         self._maker = os.getpid()
 
     def remove(self) -> None:
-        """Remove the socket's directory, from the master only: a worker inherits the exit handler that
-        calls this, and one leaving must not take the socket from the others."""
-        if os.getpid() == self._maker:
+        """Remove a temporary socket directory, from the master only: a worker inherits the exit handler
+        that calls this, and one leaving must not take the socket from the others."""
+        if self._temporary and os.getpid() == self._maker:
             shutil.rmtree(self._directory, ignore_errors=True)
 
 

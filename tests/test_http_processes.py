@@ -195,3 +195,42 @@ def test_many_requests_handed_over_at_once_are_all_answered(two):
         answers = list(pool.map(ask, range(400)))
     assert {status for status, _ in answers} == {200}, [a for a in answers if a[0] != 200][:3]
     assert any(via for _, via in answers)
+
+
+def test_a_server_killed_outright_leaves_nothing_behind_and_starts_again_on_its_data(tmp_path):
+    # The owner's socket lives in the data directory, private to the service's user; a server stopped by
+    # SIGKILL (no exit handler runs) leaves no directory in the temporary folder, and the next server
+    # on the same data binds the socket again.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    data = tmp_path / "data"
+    for _ in range(2):
+        server = ServerProcess(data_dir=data, env={"KG_WORKERS": "2", "TMPDIR": str(scratch)}).start()
+        try:
+            _ready(server)
+            socket_dir = data / "http"
+            assert (socket_dir / "owner.sock").is_socket()
+            assert socket_dir.stat().st_mode & 0o777 == 0o700
+            answers = _from_both(server.url + "/api/types")
+            assert {r.status_code for r in answers} == {200}
+        finally:
+            server.stop(signal.SIGKILL)
+        assert [p.name for p in scratch.iterdir() if p.name.startswith("kg-http-")] == []
+
+
+def test_a_data_directory_too_deep_for_a_socket_path_gets_a_temporary_one_removed_at_exit(tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    data = tmp_path / ("d" * 60) / ("e" * 60) / "data"
+    data.parent.mkdir(parents=True)
+    server = ServerProcess(data_dir=data, env={"KG_WORKERS": "2", "TMPDIR": str(scratch)}).start()
+    try:
+        _ready(server)
+        made = [p for p in scratch.iterdir() if p.name.startswith("kg-http-")]
+        assert len(made) == 1 and (made[0] / "owner.sock").is_socket()
+        assert made[0].stat().st_mode & 0o777 == 0o700
+        assert {r.status_code for r in _from_both(server.url + "/api/types")} == {200}
+        assert not (data / "http").exists()
+    finally:
+        server.stop(signal.SIGTERM)
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("kg-http-")] == []
