@@ -9,6 +9,9 @@ nothing of what was stopped.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -147,3 +150,48 @@ def test_updates_do_not_pile_up_files_in_the_store_directory(server, http):
         assert _post(server, http, insert).status_code == 204
     assert len(list(logs.glob("LOG.old.*"))) <= 10
     assert sum(f.stat().st_size for f in logs.iterdir() if f.is_file()) < 20 * 1024**2
+
+
+def _update_processes(server) -> list[int]:
+    """The update processes under ``server`` (its gunicorn master), by pid."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,args="], capture_output=True, text=True).stdout
+    rows = [line.split(None, 2) for line in out.splitlines()]
+    under = {server.proc.pid}
+    for _ in range(4):  # master -> worker -> update process
+        under |= {int(pid) for pid, ppid, _args in rows if int(ppid) in under}
+    return [int(pid) for pid, ppid, args in rows if int(pid) in under and "kg.store.update_process" in args]
+
+
+def _waiting(server, timeout: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while not (found := _update_processes(server)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+def test_each_update_runs_in_a_process_started_before_it_arrived(server, http):
+    # The process the next update will run in is started once an update has finished; the update that
+    # takes it does not wait for an interpreter to start. One process, one update.
+    insert, ask = _mark()
+    assert _post(server, http, insert).status_code == 204
+    waiting = _waiting(server)
+    assert len(waiting) == 1
+    time.sleep(0.5)
+    assert _update_processes(server) == waiting  # it waits; it does not end, nor is another started
+    second, second_ask = _mark()
+    assert _post(server, http, second).status_code == 204
+    assert _asks(server, http, ask) and _asks(server, http, second_ask)
+    after = _waiting(server)
+    assert len(after) == 1 and after != waiting  # the first served its update and ended
+
+
+def test_a_waiting_update_process_killed_from_outside_does_not_fail_the_next_update(server, http):
+    first, _ = _mark()
+    assert _post(server, http, first).status_code == 204
+    for pid in _waiting(server):
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    insert, ask = _mark()
+    r = _post(server, http, insert)
+    assert r.status_code == 204, r.text
+    assert _asks(server, http, ask)
