@@ -118,7 +118,7 @@ class Shared:
             self._directory = tempfile.mkdtemp(prefix="kg-http-")
         else:
             self._directory = str(data_dir / "http")
-            os.makedirs(self._directory, mode=0o700, exist_ok=True)
+            os.makedirs(self._directory, mode=0o700, exist_ok=True)  # the data directory too, on a first start
             os.chmod(self._directory, 0o700)  # made earlier with other permissions: not kept
         self.socket_path = os.path.join(self._directory, "owner.sock")
         self._maker = os.getpid()

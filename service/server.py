@@ -130,7 +130,6 @@ class _Gunicorn(BaseApplication):
         if config.store == "embedded" and options["workers"] > 1:
             from service.front import Shared
 
-            config.data_dir.mkdir(parents=True, exist_ok=True)
             self.shared = Shared(config.data_dir)
             atexit.register(self.shared.remove)
         super().__init__()
