@@ -10,7 +10,7 @@ ASSETS := $(VENDOR)/.stamp
 YASGUI_VERSION  := 4.6.2
 SWAGGER_VERSION := 5
 
-.PHONY: install serve test test-fast bench lint browser clean
+.PHONY: install serve test test-fast bench bench-versus lint browser clean
 
 install: $(STAMP) $(ASSETS)
 
@@ -66,6 +66,12 @@ test-fast: $(STAMP)
 bench: install virtuoso
 	$(PY) -m bench $(BENCH_ARGS)
 	$(PY) -m bench.soak --seconds 60 --clients 32
+
+# This tree against an earlier revision, both beside Oxigraph server, in alternating rounds:
+# make bench-versus REV=cdea206 (bench/versus.py).
+bench-versus: install
+	@test -n "$(REV)" || { echo "usage: make bench-versus REV=<commit>"; exit 2; }
+	$(PY) -m bench.versus $(REV) $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check kg cli service tests bench

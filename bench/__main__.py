@@ -45,17 +45,6 @@ def _timed(args: list[str], env: dict | None = None) -> float:
     return time.perf_counter() - started
 
 
-def _post(url: str, path: Path, content_type: str, graph: str) -> None:
-    with open(path, "rb") as body:
-        requests.post(
-            url + "/store",
-            params={"graph": graph},
-            data=body,
-            headers={"Content-Type": content_type},
-            timeout=600,
-        ).raise_for_status()
-
-
 def _named_query(base: str) -> str | None:
     try:
         listing = requests.get(
@@ -112,15 +101,8 @@ def bench_size(size: int, work: Path, args, rows: list[Row], first: bool) -> Non
 
     sparql_mix = mix.sparql_requests(size, "/sparql")
     ox_mix = mix.sparql_requests(size, "/query")
-    oxi = procs.oxigraph_server().start()
+    oxi = procs.oxigraph_holding(data, graph_ns)
     try:
-        _post(oxi.url, data, "application/n-triples", graph_ns + "data")
-        for name, files in (
-            ("vocabulary", [procs.ROOT / "ontology" / "outsourcing.ttl"]),
-            ("facts", sorted((procs.ROOT / "ontology" / "data").glob("*.ttl"))),
-        ):
-            for f in files:
-                _post(oxi.url, f, "text/turtle", graph_ns + name)
         bad = load.check(oxi.url, ox_mix)
 
         # The service over the remote store (this same Oxigraph server), stateless workers.

@@ -39,8 +39,10 @@ class Proc:
         env: dict[str, str] | None = None,
         ready_path: str = "/",
         port: int | None = None,
+        cwd: Path = ROOT,
     ):
         self.port = port or free_port()
+        self.cwd = cwd
         self.args = [a.replace("{port}", str(self.port)) for a in args]
         self.env = {**os.environ, **(env or {})}
         self.ready_path = ready_path
@@ -54,7 +56,7 @@ class Proc:
     def start(self, timeout: float = 300) -> Proc:
         self.proc = subprocess.Popen(
             self.args,
-            cwd=ROOT,
+            cwd=self.cwd,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -165,6 +167,28 @@ def wait_for_query_engine(proc: Proc, timeout: float = 600) -> None:
                                + proc.output())
         time.sleep(0.2)
     raise RuntimeError(f"the in-memory query engine did not load within {timeout:g} s")
+
+
+def post_file(url: str, path: Path, content_type: str, graph: str) -> None:
+    """Add ``path`` to ``graph`` of the Oxigraph server at ``url`` (Graph Store Protocol)."""
+    with open(path, "rb") as body:
+        requests.post(url + "/store", params={"graph": graph}, data=body,
+                      headers={"Content-Type": content_type}, timeout=600).raise_for_status()
+
+
+def oxigraph_holding(data: Path, graph_ns: str) -> Proc:
+    """Oxigraph server in memory, holding what ``kg serve`` holds after ``kg load data``: the data, the
+    vocabulary and the facts, each in its graph (the service's meta graph aside)."""
+    oxi = oxigraph_server().start()
+    try:
+        post_file(oxi.url, data, "application/n-triples", graph_ns + "data")
+        post_file(oxi.url, ROOT / "ontology" / "outsourcing.ttl", "text/turtle", graph_ns + "vocabulary")
+        for facts in sorted((ROOT / "ontology" / "data").glob("*.ttl")):
+            post_file(oxi.url, facts, "text/turtle", graph_ns + "facts")
+    except BaseException:
+        oxi.stop()
+        raise
+    return oxi
 
 
 def oxigraph_server(location: Path | None = None) -> Proc:

@@ -109,16 +109,22 @@ def _read_protocol(kg) -> tuple[MultiDict, list[str], list[str]]:
 
 def _query(kg, text: str, params: MultiDict) -> Response:
     requested = params.getlist("format")
-    try:
-        analysis = core.check(kg, text)
-    except core.SparqlError:
-        analysis = None
-    if request.method == "GET" and not requested and _wants_editor(analysis):
-        # A browser following a link to a query gets the editor with it, ready to run.
-        return _editor(kg, text)
-    # SparqlError and NotAcceptable are answered by service/errors.py.
-    analysis = analysis or core.check(kg, text)
-    fmt = negotiation.for_query(core.offered_formats(analysis.form), requested)
+    # SparqlError and NotAcceptable are answered by service/errors.py: a query the pre-check refuses
+    # gets its error, never the editor.
+    analysis = core.check(kg, text)
+    offered = core.offered_formats(analysis.form)
+    if request.method == "GET" and not requested:
+        # One negotiation with the editor among the offers: a browser following a link to a query
+        # gets the editor with it, ready to run. HTML comes last, so when it does not win, the choice
+        # is the one among the query's own formats.
+        try:
+            fmt = negotiation.choose([*offered, HTML])
+        except NotAcceptable:
+            raise NotAcceptable(offered, request.headers.get("Accept", "")) from None
+        if fmt is HTML:
+            return _editor(kg, text)
+    else:
+        fmt = negotiation.for_query(offered, requested)
     answer = core.run_query(
         kg, text, fmt=fmt, analysis=analysis,
         default_graph_uri=params.getlist("default-graph-uri"),
@@ -133,17 +139,6 @@ def _query(kg, text: str, params: MultiDict) -> Response:
         "X-KG-Time-Limit": f"{answer.time_limit:g}",
         "Cache-Control": "no-cache",
     })
-
-
-def _wants_editor(analysis: core.Analysis | None) -> bool:
-    """Whether Accept prefers the query editor (HTML) to any format the query can be answered in
-    (never for a query the pre-check refuses: its error is the answer)."""
-    if analysis is None:
-        return False
-    try:
-        return negotiation.choose([*core.offered_formats(analysis.form), HTML]) is HTML
-    except NotAcceptable:
-        return False
 
 
 def _update(kg, text: str, params: MultiDict) -> Response:
