@@ -136,7 +136,10 @@ def markdown(rows: list[Row], *, command: str, seconds: float, duration: float) 
         "Reference: `oxigraph serve --union-default-graph`, in memory. The cache-off query mix is measured "
         "on the service and on its reference in turn, a few rounds each, and each side's median round is "
         "compared (the round figures are in the row's note), over the embedded store and over each remote "
-        "one; the other rows that compare with Oxigraph use its median.",
+        "one; the other rows that compare with Oxigraph use its median. At 10k and 100k the mix also runs on "
+        "both at the same time, so that both meet the same spell of the machine, and each one's CPU per "
+        "request is compared (\"both under load at once\"). `make bench-versus REV=…` serves this tree and "
+        "an earlier revision beside Oxigraph, in turns, to tell whether a change made the service slower.",
         "- Query mix: lookup by IRI, list with labels, range filter with ORDER BY/LIMIT, GROUP BY aggregate, "
         "3-way join, OPTIONAL + language filter, text filter, COUNT, ASK, DESCRIBE; 5 variants each, "
         "cycled (`bench/mix.py`). Data: `bench/datagen.py` (deterministic).",
