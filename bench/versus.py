@@ -57,8 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=6, help="rounds of the mix on each server (default 6)")
     parser.add_argument("--duration", type=float, default=6.0, help="seconds of each measurement (default 6)")
     args = parser.parse_args(argv)
-    rev = subprocess.run(["git", "rev-parse", "--short", args.rev], cwd=procs.ROOT, check=True,
-                         capture_output=True, text=True).stdout.strip()
+    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "--short", f"{args.rev}^{{commit}}"],
+                           cwd=procs.ROOT, capture_output=True, text=True)
+    if found.returncode != 0:
+        raise SystemExit(f"bench-versus: {args.rev!r} names no commit of this repository")
+    rev = found.stdout.strip()
     with tempfile.TemporaryDirectory(prefix="kg-versus-") as tmp:
         work = Path(tmp)
         data = work / "data.nt"
