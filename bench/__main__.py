@@ -290,9 +290,9 @@ def _at_once(label: str, svc: procs.Proc, svc_mix: list[mix.Request], ref: procs
     mine: list[float] = []
     theirs: list[float] = []
     rates: list[str] = []
+    servers = {"service": (svc, svc_mix), "Oxigraph": (ref, ref_mix)}
     for _ in range(AT_ONCE_RUNS):
         results: dict[str, Result] = {}
-        servers = {"service": (svc, svc_mix), "Oxigraph": (ref, ref_mix)}
         before = {name: server.cpu_seconds() for name, (server, _) in servers.items()}
         runs = [threading.Thread(target=_measure, args=(results, name, server, batch))
                 for name, (server, batch) in servers.items()]

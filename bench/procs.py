@@ -134,16 +134,20 @@ class Proc:
         self.log.close()
 
 
-def service(data_dir: Path, *, cache: bool, extra_env: dict[str, str] | None = None) -> Proc:
-    """``kg serve`` as a user runs it (gunicorn, the configured workers and threads)."""
+def service(data_dir: Path, *, cache: bool, extra_env: dict[str, str] | None = None,
+            tree: Path = ROOT, cli: str = "cli") -> Proc:
+    """``kg serve`` as a user runs it (gunicorn, the configured workers and threads); ``tree`` and ``cli``:
+    another checkout of the project, and the module its command line is in."""
     env = {
         "KG_DATA_DIR": str(data_dir),
         "KG_CACHE": "on" if cache else "off",
         "KG_HOST": "127.0.0.1",
         "KG_STORE": "embedded",
+        **({"PYTHONPATH": str(tree)} if tree != ROOT else {}),
         **(extra_env or {}),
     }
-    proc = Proc([sys.executable, "-m", "cli", "serve", "--port", "{port}"], env=env, ready_path="/healthz")
+    proc = Proc([sys.executable, "-m", cli, "serve", "--port", "{port}"], env=env, ready_path="/healthz",
+                cwd=tree)
     proc.env["KG_PORT"] = str(proc.port)
     # gunicorn's access log to a file costs little but is noise here.
     return proc

@@ -42,14 +42,6 @@ def _cli(tree: Path) -> list[str]:
     return [sys.executable, "-m", module]
 
 
-def _service(tree: Path, data_dir: Path) -> procs.Proc:
-    env = {"KG_DATA_DIR": str(data_dir), "KG_CACHE": "off", "KG_HOST": "127.0.0.1", "KG_STORE": "embedded",
-           "PYTHONPATH": str(tree)}
-    proc = procs.Proc([*_cli(tree), "serve", "--port", "{port}"], env=env, ready_path="/healthz", cwd=tree)
-    proc.env["KG_PORT"] = str(proc.port)
-    return proc
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.versus", description=__doc__.splitlines()[0])
     parser.add_argument("rev", help="the earlier revision (a commit, tag or branch)")
@@ -74,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 subprocess.run([*_cli(tree), "load", "--quiet", str(data)], cwd=tree, check=True,
                                env={**os.environ, "KG_DATA_DIR": str(store), "KG_STORE": "embedded",
                                     "PYTHONPATH": str(tree)})
-                servers[name] = _service(tree, store).start()
+                servers[name] = procs.service(store, cache=False, tree=tree, cli=_cli(tree)[-1]).start()
                 procs.wait_for_query_engine(servers[name])
             servers["Oxigraph"] = procs.oxigraph_holding(data, DEFAULT_NAMESPACE + "graph/")
             mixes = {name: mix.sparql_requests(args.size, "/query" if name == "Oxigraph" else "/sparql")

@@ -76,6 +76,7 @@ class _Started:
             theirs.close()
 
     def discard(self) -> None:
+        """Kill it (whatever it is doing), reap it and close our end."""
         with contextlib.suppress(OSError):
             self.proc.kill()
         self.proc.wait()
@@ -134,10 +135,7 @@ def apply(request: Request, deadline: float) -> tuple[str, str]:
         raise UpdateStopped(f"the update stopped the process applying it ({why.get(code, f'exit status {code}')}); "
                             "nothing of it was kept") from None
     finally:
-        with contextlib.suppress(OSError):
-            proc.kill()
-        proc.wait()  # reaped before the server opens the directory again: its lock is free by then
-        ours.close()
+        started.discard()  # reaped before the server opens the directory again: its lock is free by then
         _SPARE.prepare(request.memory, request.require_confinement)
 
 
