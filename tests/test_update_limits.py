@@ -164,8 +164,10 @@ def _update_processes(server) -> list[int]:
 
 
 def _waiting(server, timeout: float = 10.0) -> list[int]:
+    """The update processes under ``server`` once there is exactly one (a process that is ending may
+    still be listed for a moment), or whatever there is at ``timeout``."""
     deadline = time.monotonic() + timeout
-    while not (found := _update_processes(server)) and time.monotonic() < deadline:
+    while len(found := _update_processes(server)) != 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     return found
 
