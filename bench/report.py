@@ -191,8 +191,8 @@ LIMITS = {
     "so the CPU each spends per request (in the row's note) sets the ratio. Measured with both under load at "
     "once, so that both meet the same spell, the engine with the service's caps costs what Oxigraph costs, the "
     "hop to its process ~5% more, and the HTTP worker ~0.45 ms on top, besides making the evaluator 10-20% "
-    "dearer (they share the cores and caches): ~37% more CPU a request, 0.73x; taking turns, a run reads "
-    "0.67-0.85x by the spell it meets (notes: where the HTTP worker's time goes, and what was tried). "
+    "dearer (they share the cores and caches): 26-43% more CPU a request; taking turns, a run reads "
+    "0.67-0.95x by the spell it meets (notes: where the HTTP worker's time goes, and what was tried). "
     "Reads are evaluated by Oxigraph's in-memory engine, as in "
     "the reference (before it: the on-disk engine, 0.26x at 100k and 0.23x at 1M).",
     "remote": "over Oxigraph an uncached query is one round trip to the endpoint; over Virtuoso three (the "
