@@ -75,13 +75,28 @@ def test_a_write_is_seen_by_the_next_read(server, http, admin_token):
     assert note not in http.get(server.url + "/doc/kpo.ttl").text
 
 
+def _triple_product(side: int) -> str:
+    """A read whose time grows with ``side`` cubed; never asked before (the comment), so never cached."""
+    return (f"SELECT (COUNT(*) AS ?n) {{ {{ SELECT * {{ ?a ?b ?c }} LIMIT {side} }} "
+            f"{{ SELECT * {{ ?d ?e ?f }} LIMIT {side} }} {{ SELECT * {{ ?g ?h ?i }} LIMIT {side} }} }} # "
+            + uuid.uuid4().hex)
+
+
+def _side_for_a_read_of(seconds: float, server, http, side: int) -> int:
+    """The ``side`` of a triple product that reads for about ``seconds`` on this machine now: a read
+    rerun after a write (a remote store) must still end within the time limit on a slow machine, and
+    must still outlast the write on a fast one."""
+    started = time.monotonic()
+    http.get(server.url + "/sparql", params={"query": _triple_product(side)}, timeout=60)
+    took = max(0.05, time.monotonic() - started)
+    return max(40, min(400, round(side * (seconds / took) ** (1 / 3))))
+
+
 def test_a_read_that_straddles_a_write_leaves_the_new_versions_answers_cached(server, http, admin_token, request):
     # A read that began before a write and ends after it must not be kept: under the old version
     # nobody asks for it again, and keeping it would empty what the cache holds for the new one.
-    side = 150 if request.node.callspec.params["server"] == "virtuoso" else 300  # a read of a second or two
-    triple_product = (f"SELECT (COUNT(*) AS ?n) {{ {{ SELECT * {{ ?a ?b ?c }} LIMIT {side} }} "
-                      f"{{ SELECT * {{ ?d ?e ?f }} LIMIT {side} }} {{ SELECT * {{ ?g ?h ?i }} LIMIT {side} }} }} # "
-                      + uuid.uuid4().hex)
+    side = _side_for_a_read_of(1.5, server, http, 150 if request.node.callspec.params["server"] == "virtuoso" else 300)
+    triple_product = _triple_product(side)
     slow: dict = {}
     reader = threading.Thread(target=lambda: slow.update(
         answer=requests.get(server.url + "/sparql", params={"query": triple_product}, timeout=60)))

@@ -117,6 +117,20 @@ def tokens(text: str) -> list[tuple[str, str]]:
             for m in _TOKEN.finditer(text) if m.lastgroup not in ("ws", "comment")]
 
 
+def reaches_out(text: str, *, update: bool = False) -> bool:
+    """Whether the engine could read ``SERVICE`` in ``text`` (or, in an update, ``LOAD``), by the rule
+    ``analyse`` refuses them with: any run of name characters that contains the word. For code that
+    parses a text by evaluating it where nothing confines the engine (``kg.store.remote_text``).
+
+    >>> reaches_out("PREFIX e: <http://10.0.0.5/> SELECT * { SERVICEe:x { ?s ?p ?o } }")
+    True
+    >>> reaches_out("SELECT * { ?s ?p 'SERVICE' } # SERVICE")
+    False
+    """
+    return any(kind == "name" and bool(_SERVICE.search(value) or update and _LOAD.search(value))
+               for kind, value in tokens(text))
+
+
 @dataclass(frozen=True)
 class Analysis:
     """What the scan learnt about a text."""

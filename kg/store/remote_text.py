@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pyoxigraph as ox
 
-from kg.query.precheck import QUERY_FORMS, tokens
+from kg.query.precheck import QUERY_FORMS, reaches_out, tokens
 
 #: A named graph no store holds: the protocol cannot say "no named graphs", but this can.
 NO_GRAPH = "urn:x-outsourcing-kg:no-graph"
@@ -26,8 +26,9 @@ def own_syntax_error(sparql: str, prefixes: dict[str, str] | None, *, update: bo
     and column in the user's own text (Virtuoso names only the line, counting our prologue), the same
     words the embedded store gives. None when Oxigraph takes the text: only the endpoint refuses it,
     and its own message is the one to show. Parsing needs an evaluation; on an empty store it is
-    instant, and a text naming SERVICE or LOAD (which would reach out) is never evaluated here."""
-    if any(kind == "name" and value.upper() in ("SERVICE", "LOAD") for kind, value in tokens(sparql)):
+    instant, and a text the engine could read SERVICE (or LOAD) in, glued to a name as the pre-check
+    sees it, is never evaluated here."""
+    if reaches_out(sparql, update=update):
         return None
     kwargs = {"prefixes": prefixes} if prefixes else {}
     try:

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kg.query.precheck import Bounds, Malformed, PrecheckError, Refused, TooLarge, analyse, without_trailing_semicolon
+from kg.store.remote_text import own_syntax_error
 from tests.support.listener import Listener
 
 PREFIXES = {"ex": "http://example.org/", "": "http://example.org/default/"}
@@ -101,6 +102,23 @@ def test_no_juxtaposition_of_fragments_reaches_out(probe, store, pieces):
             _evaluate(ox.Store() if update else store, text, update=update)
             time.sleep(0.01)
             assert probe.connections == before_count, f"accepted, and the engine connected: {text!r}"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=st.sampled_from(BEFORE), keyword=st.sampled_from([*KEYWORDS, "LOAD", "load", "LOADSILENT"]),
+       after=st.sampled_from(AFTER), update=st.booleans())
+def test_the_remote_stores_own_parse_never_reaches_out(probe, before, keyword, after, update):
+    # kg.store.remote_text parses a text the remote endpoint rejected by evaluating it on an empty store,
+    # in the HTTP process, which nothing confines over a remote store: whatever the text, no connection.
+    url = probe.url
+    clause = f"{before}{keyword}{after.format(url=url)}"
+    text = (f"PREFIX e: <{url}>\n"
+            + (f"{clause} ; INSERT {{ ?a ?b ?c }} WHERE {{ {clause} {{ ?a ?b ?c }} }}" if update
+               else f"SELECT * WHERE {{ {clause} {{ ?a ?b ?c }} }}"))
+    before_count = probe.connections
+    own_syntax_error(text, PREFIXES, update=update)
+    time.sleep(0.01)
+    assert probe.connections == before_count, f"the remote store's own parse connected: {text!r}"
 
 
 def test_the_probe_does_see_the_engine_connect(probe, store):
