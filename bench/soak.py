@@ -261,9 +261,12 @@ class Result:
 
 
 def run(url: str, token: str, *, seconds: float, clients: int,
-        namespace: str = "https://w3id.org/outsourcing-kg/") -> Result:
+        namespace: str = "https://w3id.org/outsourcing-kg/", min_type_reads: int = 0,
+        max_seconds: float = 120.0) -> Result:
     """Closed-loop load for ``seconds``: ``clients`` readers on the mix, one writer churning a type and
-    one reader checking that type back to back; returns the figures."""
+    one reader checking that type back to back; returns the figures. With ``min_type_reads`` it runs on
+    past ``seconds`` (up to ``max_seconds``) until the churned type has been read that many times and
+    the writer has finished a cycle, so a short run on a slow machine still samples what it is for."""
     stats, ref, stop = Stats(), Reference(), threading.Event()
     threads = [threading.Thread(target=_writer, args=(url, token, stop, stats, ref), daemon=True)]
     threads += [threading.Thread(target=_reader, args=(url, namespace, stop, stats, ref, k), daemon=True)
@@ -273,6 +276,9 @@ def run(url: str, token: str, *, seconds: float, clients: int,
     for t in threads:
         t.start()
     stop.wait(seconds)
+    while min_type_reads and time.perf_counter() - started < max_seconds and (
+            stats.writes < 1 or sum(stats.type_reads.values()) < min_type_reads):
+        time.sleep(0.1)
     stop.set()
     for t in threads:
         t.join(timeout=120)

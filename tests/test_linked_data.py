@@ -55,15 +55,32 @@ def slugs(kg, select) -> list[str]:
     return found
 
 
+@pytest.fixture(scope="module")
+def one_of_each_kind(kg, select, slugs) -> list[str]:
+    """One thing of each set of classes the graph gives its things (the first by slug), and the four
+    every reader starts from: a description's query is the same for things of one kind."""
+    kinds: dict[str, set[str]] = {slug: set() for slug in slugs}
+    for row in select("SELECT ?s ?t WHERE { ?s a ?t FILTER(STRSTARTS(STR(?s), STR(outd:))) }"):
+        if kg.slug(row["s"]) in kinds:
+            kinds[kg.slug(row["s"])].add(row["t"])
+    first: dict[frozenset[str], str] = {}
+    for slug in slugs:
+        first.setdefault(frozenset(kinds[slug]), slug)
+    return sorted(set(first.values()) | {"bpo", "kpo", "bpo-earnings", "source-bpo-vs-kpo"})
+
+
 # -- every resource, every format ----------------------------------------------------------------------
 @pytest.mark.slow
-def test_every_resource_in_every_format_describes_it_and_formats_agree(server, slugs):
+def test_every_resource_in_every_format_describes_it_and_formats_agree(server, slugs, one_of_each_kind):
     # Which triples make a description is the store's part; writing them in each format is the same
-    # code whatever the store. Over a remote store every resource is read as N-Triples and Turtle (the
-    # second proves the store's answer survives a serializer) and as the HTML page a browser gets; the
-    # other formats are checked over the embedded store, where tests/test_crawl.py also opens every page.
+    # code whatever the store. Over the embedded store every resource is read in every format (and
+    # tests/test_crawl.py opens every page). Over a remote store one thing of each kind is read as
+    # N-Triples and Turtle (the second proves the store's answer survives a serializer) and as the HTML
+    # page a browser gets: what differs there is the store's answer to a description's query, which is
+    # the same query for things of one kind.
     embedded = server.env.get("KG_STORE") == "embedded"
     formats = RDF_EXTENSIONS if embedded else {ext: RDF_EXTENSIONS[ext] for ext in ("nt", "ttl")}
+    assert len(one_of_each_kind) > 20, one_of_each_kind
 
     def check(slug: str) -> list[str]:
         problems = []
@@ -95,7 +112,7 @@ def test_every_resource_in_every_format_describes_it_and_formats_agree(server, s
         return problems
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        problems = [p for found in pool.map(check, slugs) for p in found]
+        problems = [p for found in pool.map(check, slugs if embedded else one_of_each_kind) for p in found]
     assert not problems, "\n".join(problems[:20])
 
 

@@ -20,6 +20,7 @@ from kg.graph import KnowledgeGraph
 from kg.store import StoreError, StoreTimeout, meta
 from kg.store import remote as remote_module
 from kg.store.remote import PROBE_TIMEOUT, RemoteStore
+from kg.store.remote_answers import DATA_OPERATION
 from tests.support.remote import stores_under_test
 from tests.support.virtuoso import VirtuosoServer
 
@@ -358,7 +359,7 @@ def test_a_write_and_its_new_version_are_seen_together(remote, monkeypatch, guar
     monkeypatch.setattr(remote_module, "VERSION_TTL", 0.0)
     reader = RemoteStore(remote.config)
     count = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <urn:kg-test:bulk> { ?s ?p ?o } }"
-    size = 20_000  # several INSERT DATA operations in one request: Virtuoso's parser takes ~5,000 in one
+    size = 4 * DATA_OPERATION  # several INSERT DATA operations in one request, so the commit takes a while
     triples = [ox.Triple(ox.NamedNode(f"urn:kg-test:b{i}"), P, ox.Literal(str(i))) for i in range(size)]
     before = remote.store.version()
     seen: list[tuple[str, int, str]] = []
@@ -366,9 +367,12 @@ def test_a_write_and_its_new_version_are_seen_together(remote, monkeypatch, guar
 
     def watch() -> None:
         while not done.is_set():
-            v1 = reader.version()
-            n = int(next(iter(reader.query(count)))["n"].value)
-            seen.append((v1, n, reader.version()))
+            try:
+                v1 = reader.version()
+                n = int(next(iter(reader.query(count)))["n"].value)
+                seen.append((v1, n, reader.version()))
+            except StoreTimeout:
+                continue  # a read held up behind the committing write, refused: not a read that saw it
 
     watcher = threading.Thread(target=watch)
     watcher.start()
@@ -377,13 +381,17 @@ def test_a_write_and_its_new_version_are_seen_together(remote, monkeypatch, guar
             assert remote.store.replace_graph("urn:kg-test:bulk", triples, unless="<urn:kg-test:none> ?p ?o")
         else:
             remote.store.replace_graph("urn:kg-test:bulk", triples)
-        time.sleep(0.3)
+        after = remote.store.version()
+        # Until the reader has settled on the new version once: on a loaded machine that can take
+        # several seconds of Virtuoso's time after the write returns.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(v1 == v2 == after for v1, _, v2 in seen[-5:]):
+            time.sleep(0.1)
     finally:
         done.set()
         watcher.join()
         reader.close()
     try:
-        after = remote.store.version()
         settled = [(v1, n) for v1, n, v2 in seen if v1 == v2 and not meta.in_flight(v1)]
         assert {v for v, _ in settled} <= {before, after}, "a version neither before nor after the write"
         for v, n in settled:
