@@ -50,8 +50,8 @@ virtuoso:
 	    else echo "virtuoso-t missing: the remote-store tests skip Virtuoso (install the Debian package virtuoso-opensource)"; fi; }
 
 # The suite runs in one pytest worker per core, up to four (pytest-xdist; a worker that runs out of
-# tests takes some from the other). Most of a test's time is spent waiting on a server, so on two
-# cores two workers take about 200 s where one took 350. TEST_JOBS=0 runs it in a single process.
+# tests takes some from the other). On two cores it takes 380-460 s (the tests' own times add up to
+# 730-880 s; Virtuoso's share ~1/4). TEST_JOBS=0 runs it in a single process.
 TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
 
 test: install browser virtuoso
