@@ -6,6 +6,7 @@ service slower. Here both trees serve the same data at the same time, and the qu
 ``bench/mix.py``) runs on each tree and on Oxigraph server in turn, round after round, the order
 reversed every round. Each tree's ratio to Oxigraph is the median of its rounds' ratios, each taken
 against the Oxigraph round beside it, so a spell that slows the machine weighs on all three alike.
+Then ``ASK {}`` (cache off), the cost every request pays, runs on the two trees in turn the same way.
 
 The earlier revision is taken from git (``git archive``) into a temporary folder and run with this
 tree's virtual environment: its own ``kg load`` fills its own store, and its own ``kg serve`` answers.
@@ -34,6 +35,10 @@ def _tree(rev: str, into: Path) -> Path:
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
+
+
+#: The request that costs the service the least besides the cache: what every request pays.
+ASK = mix.Request("ASK {}", "/sparql?query=ASK%20%7B%7D", mix.RESULTS)
 
 
 def _cli(tree: Path) -> list[str]:
@@ -76,10 +81,14 @@ def main(argv: list[str] | None = None) -> int:
                 if bad:
                     raise SystemExit(f"{name} does not answer the mix: {bad}")
             rates, cpu = _rounds(servers, mixes, args)
+            # Then the fixed cost of a request, alone: ``ASK {}`` (cache off) on the two trees in turn.
+            trees_only = {name: servers[name] for name in trees}
+            ask_rates, ask_cpu = _rounds(trees_only, {name: [ASK] for name in trees_only}, args)
         finally:
             for proc in servers.values():
                 proc.stop()
     _report(rates, cpu, args, triples)
+    _report_ask(ask_rates, ask_cpu, rev)
     return 0
 
 
@@ -110,6 +119,17 @@ def _report(rates: dict[str, list[float]], cpu: dict[str, list[float]], args, tr
     print("|---|---|---|---|")
     for name, values in rates.items():
         ratios = [mine / theirs for mine, theirs in zip(values, reference, strict=True)]
+        print(f"| {name} | {statistics.median(values):,.0f} | {statistics.median(ratios):.3f} "
+              f"({min(ratios):.2f}-{max(ratios):.2f}) | {statistics.median(cpu[name]):,.0f} |")
+
+
+
+def _report_ask(rates: dict[str, list[float]], cpu: dict[str, list[float]], rev: str) -> None:
+    print(f"\n`ASK {{}}`, cache off, the two trees in turn (ratio: the median of each round's ratio to {rev})\n")
+    print("| server | median req/s | ratio | CPU µs per request (median) |")
+    print("|---|---|---|---|")
+    for name, values in rates.items():
+        ratios = [mine / theirs for mine, theirs in zip(values, rates[rev], strict=True)]
         print(f"| {name} | {statistics.median(values):,.0f} | {statistics.median(ratios):.3f} "
               f"({min(ratios):.2f}-{max(ratios):.2f}) | {statistics.median(cpu[name]):,.0f} |")
 
