@@ -112,24 +112,23 @@ def _rounds(servers: dict[str, procs.Proc], mixes: dict[str, list[mix.Request]],
 
 
 def _report(rates: dict[str, list[float]], cpu: dict[str, list[float]], args, triples: int) -> None:
-    reference = rates["Oxigraph"]
     print(f"\n{triples:,} triples, query mix cache off, {args.rounds} rounds of "
           f"{args.duration:g} s ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n")
-    print("| server | median req/s | ratio to Oxigraph (median of rounds) | CPU µs per request (median) |")
-    print("|---|---|---|---|")
-    for name, values in rates.items():
-        ratios = [mine / theirs for mine, theirs in zip(values, reference, strict=True)]
-        print(f"| {name} | {statistics.median(values):,.0f} | {statistics.median(ratios):.3f} "
-              f"({min(ratios):.2f}-{max(ratios):.2f}) | {statistics.median(cpu[name]):,.0f} |")
-
+    _table(rates, cpu, "Oxigraph")
 
 
 def _report_ask(rates: dict[str, list[float]], cpu: dict[str, list[float]], rev: str) -> None:
-    print(f"\n`ASK {{}}`, cache off, the two trees in turn (ratio: the median of each round's ratio to {rev})\n")
-    print("| server | median req/s | ratio | CPU µs per request (median) |")
+    print("\n`ASK {}`, cache off, the two trees in turn\n")
+    _table(rates, cpu, rev)
+
+
+def _table(rates: dict[str, list[float]], cpu: dict[str, list[float]], reference: str) -> None:
+    """One row a server: its median rate, the median of its rounds' ratios to ``reference``'s round
+    beside them, and its median CPU a request."""
+    print(f"| server | median req/s | ratio to {reference} (median of rounds) | CPU µs per request (median) |")
     print("|---|---|---|---|")
     for name, values in rates.items():
-        ratios = [mine / theirs for mine, theirs in zip(values, rates[rev], strict=True)]
+        ratios = [mine / theirs for mine, theirs in zip(values, rates[reference], strict=True)]
         print(f"| {name} | {statistics.median(values):,.0f} | {statistics.median(ratios):.3f} "
               f"({min(ratios):.2f}-{max(ratios):.2f}) | {statistics.median(cpu[name]):,.0f} |")
 
