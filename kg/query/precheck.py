@@ -36,7 +36,7 @@ kg.query.precheck.Refused: SERVICE (federated query) is not allowed here: ... (f
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urljoin
 
@@ -138,7 +138,6 @@ class Analysis:
     form: str | None  #: SELECT | ASK | CONSTRUCT | DESCRIBE | UPDATE | None (let the parser say)
     from_graphs: tuple[str, ...] = ()
     from_named: tuple[str, ...] = ()
-    problems: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def has_dataset(self) -> bool:
@@ -159,8 +158,6 @@ def analyse(text: str, prefixes: dict[str, str], *, update: bool = False, bounds
     # Short texts (the usual queries, asked again and again) are scanned once; long ones every time.
     scan = _scan_cached if len(text) <= 8192 else _scan
     analysis = scan(text, items, update, bounds.max_depth, bounds.max_operators)
-    for problem in analysis.problems:
-        _raise(problem, update)
     if update and analysis.form in QUERY_FORMS:
         raise Malformed(f"this is a {analysis.form} query, not an update: send it as 'query', not 'update'")
     if not update and analysis.form == "UPDATE":
@@ -169,45 +166,16 @@ def analyse(text: str, prefixes: dict[str, str], *, update: bool = False, bounds
     return analysis
 
 
-def _raise(problem: str, update: bool) -> None:
-    kind, _, detail = problem.partition(":")
-    if kind == "service":
-        raise Refused(f"SERVICE (federated query) is not allowed here: this endpoint never contacts other "
-                      f"services (found in {detail!r}; a name that contains the word SERVICE is refused too, "
-                      "since the engine would read it as the keyword)")
-    if kind == "load":
-        raise Refused(f"LOAD is not allowed: this endpoint never fetches documents; send the data itself with "
-                      f"INSERT DATA (found in {detail!r}; a name that contains the word LOAD is refused in an "
-                      "update too, since the engine would read it as the keyword)")
-    if kind == "depth":
-        raise TooLarge(f"brackets are nested more than {detail} deep (the limit, KG_MAX_QUERY_DEPTH)")
-    if kind == "operators":
-        raise TooLarge(f"more than {detail} operators (64 per level of KG_MAX_QUERY_DEPTH); "
-                       "write long alternatives with IN (...) or VALUES")
-    if kind == "unterminated":
-        raise Malformed(f"a string is not closed at {detail}")
-    if kind == "escape":
-        raise Malformed(f"\\u escapes are only accepted inside strings and IRIs, not at {detail}")
-    if kind == "relative" and not update:
-        raise Malformed(f"FROM <{detail}> is a relative IRI and the query has no BASE")
-    if kind == "prefix" and not update:
-        raise Malformed(f"FROM uses the undeclared prefix '{detail}:'")
-
-
 def _where(text: str, offset: int) -> str:
-    """``line:column`` (from 1) of an offset, as Oxigraph's messages give them."""
+    """``line:column`` (from 1) of an offset, and the text from there, as Oxigraph's messages give them."""
     line = text.count("\n", 0, offset) + 1
-    return f"{line}:{offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"{line}:{column}: {text[offset:offset + 40]!r}"
 
 
 def _scan(text: str, prefix_items: tuple[tuple[str, str], ...], update: bool, max_depth: int,
           max_operators: int) -> Analysis:
-    problems: list[str] = []
     prefixes = dict(prefix_items)
-    base: str | None = None
-    form: str | None = None
-    from_graphs: list[str] = []
-    from_named: list[str] = []
     depth = operators = 0
     toks: list[tuple[str, str]] = []
     for match in _TOKEN.finditer(text):
@@ -219,44 +187,59 @@ def _scan(text: str, prefix_items: tuple[tuple[str, str], ...], update: bool, ma
         if kind == "open":
             depth += 1
             if depth > max_depth:
-                return Analysis(form, problems=(f"depth:{max_depth}",))
+                raise TooLarge(f"brackets are nested more than {max_depth} deep (the limit, KG_MAX_QUERY_DEPTH)")
         elif kind == "close":
             depth = max(0, depth - 1)
         elif kind == "op" and value != "^^" or kind == "name" and value.upper() in _OPERATOR_WORDS:
             operators += 1
             if operators > max_operators:
-                return Analysis(form, problems=(f"operators:{max_operators}",))
+                raise TooLarge(f"more than {max_operators} operators (64 per level of KG_MAX_QUERY_DEPTH); "
+                               "write long alternatives with IN (...) or VALUES")
         elif kind == "unterminated":
-            return Analysis(form, problems=(f"unterminated:{_where(text, match.start())}: "
-                                            f"{text[match.start():match.start() + 40]!r}",))
+            raise Malformed(f"a string is not closed at {_where(text, match.start())}")
         elif kind == "name":
             # Any name that contains the keyword, wherever: the engine matches keywords without a
             # word break, so 'SERVICEx:', 'trueSERVICE' and 'ex:a.SERVICE' are all suspect.
             if _SERVICE.search(value):
-                problems.append(f"service:{value[:60]}")
-            elif update and _LOAD.search(value):
-                problems.append(f"load:{value[:60]}")
+                raise Refused(f"SERVICE (federated query) is not allowed here: this endpoint never contacts "
+                              f"other services (found in {value[:60]!r}; a name that contains the word SERVICE "
+                              "is refused too, since the engine would read it as the keyword)")
+            if update and _LOAD.search(value):
+                raise Refused(f"LOAD is not allowed: this endpoint never fetches documents; send the data itself "
+                              f"with INSERT DATA (found in {value[:60]!r}; a name that contains the word LOAD is "
+                              "refused in an update too, since the engine would read it as the keyword)")
         elif kind == "other" and value == "\\":
             # Oxigraph reads \u escapes inside strings and IRIs only; anywhere else they are errors.
-            return Analysis(form, problems=(f"escape:{_where(text, match.start())}: "
-                                            f"{text[match.start():match.start() + 10]!r}",))
+            raise Malformed(f"\\u escapes are only accepted inside strings and IRIs, not at "
+                            f"{_where(text, match.start())}")
         toks.append((kind, value))
-    if problems:
-        return Analysis(form, problems=tuple(problems))
+    return _dataset(toks, prefixes, update)
+
+
+def _dataset(toks: list[tuple[str, str]], prefixes: dict[str, str], update: bool) -> Analysis:
+    """The form, and the FROM and FROM NAMED graphs resolved against BASE and the prefixes. An update
+    names no dataset this way (its USING and WITH are the store's to read), so what cannot be resolved
+    there is left to the engine; in a query it is refused."""
+    base: str | None = None
+    form: str | None = None
+    from_graphs: list[str] = []
+    from_named: list[str] = []
 
     def resolve(kind: str, value: str) -> str | None:
         if kind == "iri":
             iri = _UCHAR.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), value[1:-1])
             if ":" not in iri.split("/", 1)[0] or iri.startswith(("/", "#")):
                 if base is None:
-                    problems.append("relative:" + iri)
+                    if not update:
+                        raise Malformed(f"<{iri}> is a relative IRI and the query has no BASE")
                     return None
                 iri = urljoin(base, iri)
             return iri
         if kind == "name" and ":" in value:
             prefix, _, local = value.partition(":")
             if prefix not in prefixes:
-                problems.append("prefix:" + prefix)
+                if not update:
+                    raise Malformed(f"{value} uses the undeclared prefix '{prefix}:'")
                 return None
             return prefixes[prefix] + _LOCAL_ESC.sub(r"\1", local)
         return None
@@ -288,7 +271,7 @@ def _scan(text: str, prefix_items: tuple[tuple[str, str], ...], update: bool, ma
             elif form is None and word in UPDATE_WORDS:
                 form = "UPDATE"
         i += 1
-    return Analysis(form, tuple(from_graphs), tuple(from_named), tuple(problems))
+    return Analysis(form, tuple(from_graphs), tuple(from_named))
 
 
 _scan_cached = lru_cache(maxsize=512)(_scan)
