@@ -7,9 +7,10 @@ error cannot be Turtle). Which of the three is chosen by ``service.negotiation``
 answer, unless the URL already named a format (``/doc/x.jsonld``): then the error comes in that
 format's family. An unexpected exception is logged with its traceback and answered 500 without one.
 
-Two answers are the same on every route, whatever raised them: a request past its time limit is 503
-"Time limit reached" with ``Retry-After``; a store that cannot be reached is 503 "Store unavailable"
-with a fixed message, its address and the socket error going to the server log only.
+Three answers are the same on every route, whatever raised them: a request past its time limit is 503
+"Time limit reached" with ``Retry-After``; a request whose evaluator died under it is 503 "Query
+stopped" with ``Retry-After`` and the reason; a store that cannot be reached, or failed, is 503 "Store
+unavailable" with a fixed message, its address and the error going to the server log only.
 """
 
 from __future__ import annotations
@@ -77,6 +78,13 @@ def deadline(limit: float | None = None) -> Problem:
                    f"the request did not finish within {within}; try again later, or ask for less",
                    kind="time-limit", headers={"Retry-After": RETRY_DEADLINE},
                    **({"timeout": limit} if limit else {}))
+
+
+def stopped(detail: str, **extra: Any) -> Problem:
+    """503 for a request whose evaluation stopped by itself (its process ran out of memory, or was
+    killed from outside): the reason is the client's to see, since its own request caused it or may
+    succeed again."""
+    return Problem(503, "Query stopped", detail, headers={"Retry-After": RETRY_DEADLINE}, **extra)
 
 
 def store_down(reason: str, *, unreachable: bool = True) -> Problem:
@@ -149,8 +157,9 @@ def register(app: Flask) -> None:
             headers["Allow"] = ", ".join(exc.valid_methods)
         return render(Problem(exc.code or 500, exc.name, detail, headers=headers))
 
+    from kg.query.evaluation import WorkerCrashed
     from kg.query.sparql import SparqlError, Stopped, TimedOut, Unavailable
-    from kg.store import GraphMoved, StoreTimeout, StoreUnavailable
+    from kg.store import GraphMoved, StoreError, StoreTimeout, StoreUnavailable, UpdateStopped
 
     # Core errors that carry their own answer: one mapping here instead of one per view.
     @app.errorhandler(NotAcceptable)
@@ -169,7 +178,7 @@ def register(app: Flask) -> None:
         if isinstance(exc, Unavailable):
             return render(store_down(exc.detail, unreachable=isinstance(exc.__cause__, StoreUnavailable)))
         if isinstance(exc, Stopped):
-            return render(Problem(503, exc.title, exc.detail, headers={"Retry-After": RETRY_DEADLINE}, **exc.extra))
+            return render(stopped(exc.detail, **exc.extra))
         # What is left (malformed, refused, an unknown graph, a bad parameter) is the request's fault.
         return render(Problem(400, exc.title, exc.detail, **exc.extra))
 
@@ -190,6 +199,17 @@ def register(app: Flask) -> None:
         # Which limit ran out is not known here (the query's, or a remote store's own control timeout).
         log.info("time limit reached on %s %s: %s", request.method, request.path, exc)
         return render(deadline())
+
+    @app.errorhandler(WorkerCrashed)
+    @app.errorhandler(UpdateStopped)
+    def _stopped(exc: StoreError) -> Response:
+        # The process evaluating for this request died under it (a lookup's, a page's, as a query's).
+        log.warning("evaluation stopped on %s %s: %s", request.method, request.path, exc)
+        return render(stopped(str(exc)))
+
+    @app.errorhandler(StoreError)
+    def _store_failed(exc: StoreError) -> Response:
+        return render(store_down(str(exc), unreachable=False))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

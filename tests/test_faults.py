@@ -6,6 +6,8 @@ comes back, and broken files in ontology/extensions/.
 - A remote store that stops answering gives 503 with a message saying so on every route (never the
   store's address: that goes to the server log), /healthz reports it, and the service recovers by
   itself when the store returns (no restart).
+- An evaluator that dies under a read (killed from outside) gives 503 "Query stopped" on every route,
+  the same as on ``/sparql``; when it was the in-memory copy, the read is answered from the disk.
 - An unreadable or corrupt extension file does not stop the service: it starts, serves the rest,
   and names the file on /healthz.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -185,3 +188,59 @@ def test_broken_extension_files_are_reported_and_the_rest_is_served(tmp_path):
         assert requests.get(proc.url + "/doc/good-lpo", timeout=10).status_code == 200
     finally:
         proc.stop()
+
+
+CRASH_ROUTES = [("/api/types", "application/json"), ("/api/compare?types=bpo,kpo", "application/json"),
+                ("/doc/kpo", "text/html"), ("/api/queries/skills-of-type", "text/csv"),
+                ("/sparql?query=ASK%7B%3Fs%20%3Fp%20%3Fo%7D", "application/sparql-results+json")]
+
+
+@pytest.fixture(scope="module", params=["disk", "memory"])
+def engine_server(request, tmp_path_factory):
+    proc = ServerProcess(data_dir=tmp_path_factory.mktemp(f"crash-{request.param}") / "data", env={
+        "KG_QUERY_ENGINE": request.param, "KG_CACHE": "off", "KG_VALIDATE": "0", "KG_QUERY_TIMEOUT": "60"}).start()
+    yield request.param, proc
+    proc.kill()
+
+
+def _evaluator_pid(proc: ServerProcess, source: str) -> int:
+    """The pid of the ready evaluator of ``source`` (the disk's starts on a query's first need)."""
+    deadline = time.monotonic() + 30
+    while True:
+        requests.get(proc.url + "/sparql", params={"query": "ASK {}"}, timeout=30)
+        engine = requests.get(proc.url + "/healthz", timeout=30).json()["query_engine"]
+        found = engine.get("engine" if source == "memory" else "disk") or {}
+        if found.get("state") == "ready":
+            return found["pid"]
+        assert time.monotonic() < deadline, f"no {source} evaluator became ready: {engine}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize(("path", "accept"), CRASH_ROUTES)
+def test_an_evaluator_killed_under_a_read_is_a_503_on_every_route_or_is_retried(engine_server, path, accept):
+    """An evaluator that dies under a request (killed from outside here: the system's out-of-memory
+    killer, an operator) gives that request the same answer on every route: 503 "Query stopped" with
+    Retry-After, in the negotiated format, or, when it was the in-memory copy, the answer itself,
+    from the disk. Frozen first, so that the request is surely waiting on it when it dies."""
+    source, proc = engine_server
+    pid = _evaluator_pid(proc, source)
+    os.kill(pid, signal.SIGSTOP)
+    answers: list[requests.Response] = []
+    asker = threading.Thread(target=lambda: answers.append(
+        requests.get(proc.url + path, headers={"Accept": accept}, timeout=90)))
+    asker.start()
+    time.sleep(1.0)  # the request reaches the frozen evaluator in milliseconds
+    os.kill(pid, signal.SIGKILL)
+    asker.join(90)
+    r = answers[0]
+    if source == "memory":
+        assert r.status_code == 200, (path, r.status_code, r.text[:300])
+    else:
+        assert r.status_code == 503, (path, r.status_code, r.text[:300])
+        assert r.headers["Retry-After"] and "Traceback" not in r.text
+        told_in = ("text/html" if "html" in accept else "application/problem+json"
+                   if "json" in accept or path.startswith("/api/") else "text/plain")
+        assert r.headers["Content-Type"].startswith(told_in), r.headers["Content-Type"]
+        assert "Query stopped" in r.text and "killed from outside" in r.text, r.text[:300]
+    again = requests.get(proc.url + path, headers={"Accept": accept}, timeout=90)
+    assert again.status_code == 200, (path, again.text[:300])
