@@ -5,10 +5,9 @@ The token is compared in constant time and never logged or echoed.
 
 from __future__ import annotations
 
-import hmac
-
 from flask import request
 
+from service.bearer import bearer_token, is_admin
 from service.current import current_kg
 from service.errors import Problem
 
@@ -21,10 +20,10 @@ def require_admin() -> str:
     if not expected:
         raise Problem(403, "Writes disabled",
                       "this deployment has no admin token configured (KG_ADMIN_TOKEN), so every write is refused")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
+    authorization = request.headers.get("Authorization")
+    if not bearer_token(authorization):
         raise Problem(401, "Unauthorized", "writes need the header 'Authorization: Bearer <admin token>'",
                       headers=_CHALLENGE)
-    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
+    if not is_admin(authorization, expected):
         raise Problem(401, "Unauthorized", "the bearer token is not valid", headers=_CHALLENGE)
     return "admin"

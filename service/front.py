@@ -50,6 +50,7 @@ from typing import IO
 
 from kg.config import Config
 from kg.query.cache import ResultCache
+from service.bearer import is_admin
 from service.cache_key import SKIP_HEADERS, lookup_key
 
 #: Headers of one connection, not of the message: never passed on (RFC 9110, section 7.6.1).
@@ -233,6 +234,16 @@ class _Handed(socketserver.StreamRequestHandler):
         raise NotImplementedError("the app writes its body through the iterable it returns")
 
 
+def _is_write(environ: dict) -> bool:
+    """Whether the request is a write by its method, path and type alone (a form posted to ``/sparql``
+    must be read to know, and is, within ``KG_MAX_BODY``)."""
+    method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO") or "/"
+    if method in ("PUT", "DELETE", "PATCH") or method == "POST" and path.startswith("/api/types"):
+        return True
+    kind = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    return method == "POST" and kind == "application/sparql-update"
+
+
 class _Channel:
     """A front thread's connection to the owner."""
 
@@ -319,7 +330,10 @@ class Front:
 
     def _body(self, environ: dict) -> bytes | None:
         """The request's body, read whole up to one byte past ``KG_MAX_BODY`` (the owner answers 413 for
-        that); None when it has none."""
+        that); None when it has none, or when the owner refuses the request on its headers alone, which
+        it does without reading a byte: a body announced past ``KG_MAX_BODY`` (413, the announced length
+        handed on), a write without the admin token (401/403, handed on as a request without a body, so
+        that if the two ever disagreed, the write the owner took would be empty)."""
         length = environ.get("CONTENT_LENGTH") or ""
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if not chunked and length in ("", "0"):
@@ -328,6 +342,12 @@ class Front:
             declared = int(length) if length else None
         except ValueError:
             declared = None
+        if declared is not None and declared > self.config.max_body:
+            return None
+        if _is_write(environ) and not is_admin(environ.get("HTTP_AUTHORIZATION"), self.config.admin_token):
+            environ["CONTENT_LENGTH"] = "0"
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+            return None
         limit = self.config.max_body + 1
         data = environ["wsgi.input"].read(limit if declared is None else min(declared, limit))
         # Handed over whole: its length is known now, whatever framing the client used.

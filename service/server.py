@@ -159,7 +159,10 @@ class _Gunicorn(BaseApplication):
         if not owner:
             logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
             log.info("HTTP worker %d stands in front of the process holding the store", os.getpid())
-            return front.Front(self.kg_config, self.shared)
+            from service.answer_headers import AnswerHeaders
+
+            # The app's answer headers on what a front answers by itself (a cache hit, the owner away).
+            return AnswerHeaders(front.Front(self.kg_config, self.shared))
         from service.app import create_app
 
         app = create_app(self.kg_config)

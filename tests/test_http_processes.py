@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -139,6 +140,49 @@ def test_requests_are_handed_over_whole(two):
         assert head.headers["Content-Type"] == document.headers["Content-Type"]
 
 
+def _head_only(server: ServerProcess, head: str) -> tuple[int, dict[str, str]]:
+    """Send a request's head and none of the body it announces; the status and headers that come
+    back (a socket timeout fails the test: the answer waited for the body)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+    lines = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}
+
+
+def test_what_the_store_holder_refuses_on_the_headers_is_refused_before_the_body_by_either(two):
+    """A body announced past KG_MAX_BODY, and a write without the admin token, are answered at once
+    by whichever process takes the connection, without waiting for a byte of the body: a front
+    refuses the same requests on their headers as the process holding the store."""
+    host = f"Host: 127.0.0.1:{two.port}"
+    heads = [
+        (f"POST /sparql HTTP/1.1\n{host}\nContent-Type: application/sparql-update\nContent-Length: 15000\n", 401),
+        (f"POST /sparql HTTP/1.1\n{host}\nContent-Type: application/sparql-update; charset=utf-8\n"
+         "Authorization: Bearer wrong\nContent-Length: 15000\n", 401),
+        (f"POST /api/types HTTP/1.1\n{host}\nContent-Type: text/turtle\nContent-Length: 15000\n", 401),
+        (f"PUT /api/types/lpo HTTP/1.1\n{host}\nContent-Type: text/turtle\nAuthorization: bearer x\n"
+         "Transfer-Encoding: chunked\n", 401),
+        (f"DELETE /api/types/kpo HTTP/1.1\n{host}\nContent-Length: 15000\n", 401),
+        (f"POST /sparql HTTP/1.1\n{host}\nContent-Type: application/sparql-query\nContent-Length: 900000000\n", 413),
+    ]
+    seen: set[str | None] = set()
+    rounds = 0
+    while len(seen) < 2:
+        assert rounds < 100, "one of the two processes took no connection in 100 rounds"
+        rounds += 1
+        for head, expected in heads:
+            status, headers = _head_only(two, head)
+            assert status == expected, (head, status, headers)
+            assert headers.get("x-content-type-options") == "nosniff", headers
+            seen.add(headers.get("via"))
+    assert _fresh("GET", two.url + "/api/types/kpo").status_code == 200  # nothing was written
+
+
 def test_when_the_process_holding_the_store_dies_another_takes_over_with_every_write(two, admin_token):
     auth = {"Authorization": f"Bearer {admin_token}", "Content-Type": "text/turtle"}
     assert _fresh("POST", two.url + "/api/types", data=LPO, headers=auth).status_code == 201
@@ -149,6 +193,8 @@ def test_when_the_process_holding_the_store_dies_another_takes_over_with_every_w
     while True:
         r = _fresh("GET", two.url + "/api/types")
         statuses.add(r.status_code)
+        # What a front says by itself while no process holds the store carries the app's headers too.
+        assert r.headers.get("X-Content-Type-Options") == "nosniff", r.headers
         if r.status_code == 503:
             assert r.headers.get("Retry-After")
         if r.status_code == 200 and "lpo" in r.text:

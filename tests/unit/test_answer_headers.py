@@ -1,4 +1,4 @@
-"""The answer headers layer (service/headers.py) at the WSGI boundary: what it adds to an answer, and
+"""The answer headers layer (service/answer_headers.py) at the WSGI boundary: what it adds to an answer, and
 what it leaves alone, whatever the view already set and however the header names are spelled.
 
 Driven through werkzeug's test client around the real middleware; the "view" is a WSGI callable that
@@ -9,14 +9,14 @@ from __future__ import annotations
 import pytest
 from werkzeug.test import Client
 
-from service.headers import CORS_METHODS, _AnswerHeaders
+from service.answer_headers import CORS_METHODS, AnswerHeaders
 
 
 def answering(headers: list[tuple[str, str]], status: str = "200 OK"):
     def app(environ, start_response):
         start_response(status, list(headers))
         return [b"body"]
-    return Client(_AnswerHeaders(app))
+    return Client(AnswerHeaders(app))
 
 
 def names(response) -> list[str]:
