@@ -23,7 +23,7 @@ from kg.ontology.loader import Ontology, load
 from kg.query import deadline
 from kg.query.cache import ResultCache
 from kg.query.pool import QueryPool
-from kg.query.trusted import Query, bounded_batch
+from kg.query.trusted import Query, bounded_batch, one_version
 from kg.store import GraphMoved, Store, meta, open_store
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,8 @@ class KnowledgeGraph:
         stop = time.monotonic() + deadline.remaining(self.config.query_timeout)
         while True:
             try:
-                return read()
+                with one_version():  # the embedded store's batches; a remote store checks its own
+                    return read()
             except GraphMoved:
                 if time.monotonic() >= stop:
                     raise

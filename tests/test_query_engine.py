@@ -311,3 +311,46 @@ def test_a_batch_of_queries_sees_one_version_while_writes_land(tmp_path, engine)
         assert all(len(set(values)) == 1 for values in seen), [v for v in seen if len(set(v)) > 1][:5]
     finally:
         kg.close()
+
+
+@pytest.mark.parametrize("engine", ["memory", "disk"])
+def test_a_read_of_two_batches_that_a_write_cuts_across_is_read_again_whole(tmp_path, engine):
+    """A view that reads in two batches (a type's page), with a write committing between them: the
+    second batch notices, and the view is read again, whole, on the new version (the service runs
+    every GET view so, ``KnowledgeGraph.consistent``); never answered half from each version."""
+    from kg.config import Config
+    from kg.graph import KnowledgeGraph
+    from kg.query.trusted import Query, one_version
+    from kg.store import GraphMoved
+
+    config = Config(data_dir=tmp_path / "data", validate_on_load=False, cache=False, query_engine=engine)
+    kg = KnowledgeGraph.open(config)
+
+    def count() -> int:
+        return int(next(iter(kg.query_all([Query(COUNT_MARKS, union_default=False)], timeout=10)[0]))["n"].value)
+
+    def mark(n: int) -> None:
+        kg.store.update(f"INSERT DATA {{ GRAPH <urn:kg-test:engine> {{ <urn:kg-test:s{n}> <urn:kg-test:p> {n} }} }}")
+
+    runs: list[int] = []
+
+    def read() -> tuple[int, int]:
+        first = count()
+        if not runs:
+            mark(1)  # lands between the two batches, once
+        runs.append(first)
+        return first, count()
+
+    try:
+        assert kg.consistent(read) == (1, 1)
+        assert runs == [0, 1]
+        # Without being read again, the same cut is refused rather than answered from two versions.
+        with one_version():
+            assert count() == 1
+            mark(2)
+            with pytest.raises(GraphMoved):
+                count()
+        with one_version():  # and no write between them: nothing to refuse
+            assert (count(), count()) == (2, 2)
+    finally:
+        kg.close()

@@ -31,6 +31,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from kg.formats import BY_KEY, Format, NotAcceptable, formats_for
+from kg.query import deadline as request_deadline
 from kg.query import precheck
 from kg.query.evaluation import Batch, Job, Outcome, WorkerCrashed, WorkerTimeout, execute
 from kg.query.precheck import Analysis, Bounds
@@ -229,7 +230,8 @@ def run_query(
     """
     analysis = analysis or check(kg, text)
     limit = effective_timeout(kg, timeout)
-    deadline = time.monotonic() + limit
+    # Within what is left of the request's own deadline (a named query's parameters were read first).
+    deadline = time.monotonic() + request_deadline.remaining(limit)
     cap = int(kg.config.max_rows if max_rows is None else min(max_rows, kg.config.max_rows))
     dataset = dataset_for(kg, analysis, default_graph_uri, named_graph_uri, timeout=limit)
     subs = tuple(sorted((substitutions or {}).items()))

@@ -10,12 +10,17 @@ them in Python (JSON, as a client gets) cost more than many of the queries.
 Queries without a timeout (loading, validation, writes) stay in-process.
 
 A request's queries travel together (``bounded_batch``): one round trip, one deadline, one version
-of the graph for all of them.
+of the graph for all of them. A view that needs more than one batch (a type's page reads the type,
+then the evidence of what it found) runs under ``one_version``: a write that commits between two of
+its batches raises ``GraphMoved``, and the service reads the whole view again (``KnowledgeGraph.consistent``),
+as it does over a remote store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +28,10 @@ import pyoxigraph as ox
 
 from kg.query import deadline
 from kg.query.evaluation import Batch, Job, Outcome
-from kg.store.base import QueryResult, StoreError, StoreTimeout
+from kg.store.base import GraphMoved, QueryResult, StoreError, StoreTimeout
+
+#: The version the first batch of a ``one_version`` block was pinned at (empty before it).
+_first_version: ContextVar[list[str] | None] = ContextVar("kg_first_version", default=None)
 
 
 @dataclass(frozen=True)
@@ -64,8 +72,28 @@ def bounded_batch(kg: Any, queries: list[Query], *, timeout: float) -> list[Quer
     limit = deadline.remaining(min(float(timeout), kg.config.query_timeout))
     if limit <= 0:
         raise StoreTimeout("the request's time limit was reached before this query could start")
-    outcomes = pool.run(Batch(kg.store.version(), tuple(q.job(kg) for q in queries)), limit)
+    version = kg.store.version()
+    outcomes = pool.run(Batch(version, tuple(q.job(kg) for q in queries)), limit)
+    first = _first_version.get()
+    if first is not None:
+        if not first:
+            first.append(version)
+        elif kg.store.version() != first[0]:
+            # The version moves before the copy takes a write, so an unchanged one means that no
+            # write reached what this block's batches read, from before the first to after this one.
+            raise GraphMoved("the graph changed between two reads of this request")
     return [result_of(outcome) for outcome in outcomes]
+
+
+@contextmanager
+def one_version() -> Iterator[None]:
+    """The batches of the block answer from one version of the graph, or the second one to see a
+    write raises ``GraphMoved`` (one batch alone needs no check: it is evaluated on one version)."""
+    token = _first_version.set([])
+    try:
+        yield
+    finally:
+        _first_version.reset(token)
 
 
 def result_of(outcome: Outcome) -> QueryResult:
