@@ -374,3 +374,37 @@ def test_a_user_or_password_in_the_endpoint_address_is_refused_without_echoing_i
         RemoteStore(Config.from_env({"store": "remote", "sparql_endpoint": "http://kg:hunter2@127.0.0.1:9/query"},
                                     environ={}))
     assert "hunter2" not in str(refused.value) and "KG_SPARQL_USER" in str(refused.value)
+
+
+def test_an_update_whose_answer_is_lost_is_not_sent_again():
+    """A write the endpoint applied but whose answer never came (the connection dropped after the
+    work, by a proxy or the store) is reported, never sent again on a new connection: an update that
+    is not idempotent (a counter raised) would be applied twice. Reads may be sent again."""
+    from kg.store import StoreUnavailable
+
+    server = OxigraphServer().start()
+    gateway = AuthGateway(server.url, lose=b"kg-test-lose", close=b"kg-test-close")
+    store = RemoteStore(Config.from_env({"store": "remote", "validate_on_load": False,
+                                         "sparql_endpoint": gateway.url + "/query",
+                                         "sparql_update_endpoint": gateway.url + "/update"}, environ={}))
+    count = "SELECT ?n WHERE { GRAPH <urn:x:g> { <urn:x:s> <urn:x:n> ?n } }"
+    try:
+        store.update("INSERT DATA { GRAPH <urn:x:g> { <urn:x:s> <urn:x:n> 0 } }")  # the connection is kept
+        raise_it = ("# kg-test-lose\nDELETE { GRAPH <urn:x:g> { <urn:x:s> <urn:x:n> ?n } } "
+                    "INSERT { GRAPH <urn:x:g> { <urn:x:s> <urn:x:n> ?m } } "
+                    "WHERE { GRAPH <urn:x:g> { <urn:x:s> <urn:x:n> ?n } BIND(?n + 1 AS ?m) }")
+        updates_before = sum(1 for path, _ in gateway.seen if path.startswith("/update"))
+        with pytest.raises(StoreUnavailable, match="dropped the connection"):
+            store.update(raise_it)
+        assert [int(r["n"].value) for r in store.query(count, timeout=10)] == [1]  # applied once
+        assert sum(1 for path, _ in gateway.seen if path.startswith("/update")) == updates_before + 1
+        store.update(raise_it.replace("kg-test-lose", "answered"))  # the next write finds a new connection
+        # A read whose connection the gateway closes once it has answered: the write after it is sent
+        # on a new one, not lost with the old.
+        assert not store.query("ASK { <urn:x:kg-test-close> ?p ?o }", timeout=10)
+        store.update(raise_it.replace("kg-test-lose", "answered again"))
+        assert [int(r["n"].value) for r in store.query(count, timeout=10)] == [3]
+    finally:
+        store.close()
+        gateway.stop()
+        server.stop()

@@ -272,7 +272,11 @@ def slow(remote):
 def test_a_partial_answer_is_a_timeout_and_the_store_answers_afterwards(virtuoso, remote, slow):
     quirk = requests.post(virtuoso.url + "/sparql", data={"query": slow, "timeout": "500"},
                           headers={"Accept": JSON}, timeout=60)
-    assert quirk.status_code == 200 and quirk.headers.get("X-SQL-State")  # "anytime": a 200 with part of it
+    # "Anytime": a 200 with part of the answer; on a loaded machine (a CI run) Virtuoso may give up
+    # with its timeout error instead, which the store reads as a timeout as well.
+    anytime = quirk.status_code == 200 and quirk.headers.get("X-SQL-State")
+    timed_out = quirk.status_code == 500 and ("SR171" in quirk.text or "S1T00" in quirk.text)
+    assert anytime or timed_out, (quirk.status_code, quirk.headers, quirk.text[:500])
     started = time.monotonic()
     with pytest.raises(StoreTimeout):
         remote.store.query(slow, timeout=1)

@@ -48,6 +48,7 @@ import contextlib
 import contextvars
 import http.client
 import random
+import select
 import socket
 import sys
 import threading
@@ -725,11 +726,14 @@ class RemoteStore(GraphWrites):
         target = parts.path + ("?" + parts.query if parts.query else "")
         headers = dict(request.header_items())
         digest = self._credentials.digest_for(self._local)
+        # An update whose answer is lost may have been applied: it is never sent a second time. Its
+        # kept connection is checked before it is sent instead (the usual loss: the server closed it).
+        idempotent = wrapper.queryType != "INSERT"
         reconnected = challenged = False
         while True:
             if digest is not None and (authorization := digest.authorization(request.get_method(), target)):
                 headers["Authorization"] = authorization
-            conn, reused = self._connection(parts, timeout)
+            conn, reused = self._connection(parts, timeout, fresh=not idempotent)
             if watchdog is not None:
                 watchdog.watch(conn)
             try:
@@ -765,7 +769,7 @@ class RemoteStore(GraphWrites):
                 self.close()
                 if watchdog is not None and watchdog.fired:
                     raise StoreTimeout(f"the SPARQL endpoint did not answer within {timeout:g} s") from exc
-                if reused and not reconnected:
+                if reused and not reconnected and idempotent:
                     reconnected = True
                     continue  # the server closed an idle kept-alive connection: retry on a new one
                 raise StoreUnavailable(f"the SPARQL endpoint {self.endpoint} dropped the connection") from exc
@@ -802,9 +806,14 @@ class RemoteStore(GraphWrites):
             return StoreUnavailable(f"the SPARQL endpoint is unavailable ({status}): {text}")
         return StoreError(f"the SPARQL endpoint refused the {what} ({status}): {text}")
 
-    def _connection(self, parts: urllib.parse.SplitResult, timeout: float):
+    def _connection(self, parts: urllib.parse.SplitResult, timeout: float, *, fresh: bool = False):
+        """This thread's kept-alive connection to that endpoint, or a new one; with ``fresh``, a kept
+        one the server has closed (or sent anything on while idle) is replaced before it is used."""
         key = (parts.scheme, parts.hostname, parts.port)
         conn = getattr(self._local, "conn", None)
+        if fresh and conn is not None and conn.sock is not None and _readable(conn.sock):
+            self.close()
+            conn = None
         if conn is not None and getattr(self._local, "key", None) == key:
             conn.timeout = timeout
             if conn.sock is not None:
@@ -815,6 +824,14 @@ class RemoteStore(GraphWrites):
         conn = cls(parts.hostname, parts.port, timeout=timeout)
         self._local.conn, self._local.key = conn, key
         return conn, False
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether an idle connection has something to read: its end, on a connection the server closed.
+    (``poll``, not ``select``: a descriptor past 1,023 is out of ``select``'s range.)"""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def guarded_replace(graph_ns: str, graph: str, triples: list[ox.Triple], unless: str, token: str) -> str:

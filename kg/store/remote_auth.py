@@ -7,6 +7,7 @@ a log line or a ``repr``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import threading
@@ -67,9 +68,15 @@ class Credentials:
         return state
 
     def redact(self, text: str) -> str:
-        for secret in (self._password, self._token):
-            if secret:
-                text = text.replace(secret, "***")
+        """``text`` (an endpoint's error message) without the secrets in any form an echo of the request
+        could carry them: as given, %-encoded (a URL, a form), and as a Basic header (base64)."""
+        secrets = [s for s in (self._password, self._token) if s]
+        if self._user is not None and self._password:
+            secrets.append(base64.b64encode(f"{self._user}:{self._password}".encode()).decode())
+        secrets += [encoded for s in secrets
+                    for encoded in (urllib.parse.quote(s), urllib.parse.quote(s, safe=""), urllib.parse.quote_plus(s))]
+        for secret in sorted(set(secrets), key=len, reverse=True):  # the longest first: one may hold another
+            text = text.replace(secret, "***")
         return text
 
 

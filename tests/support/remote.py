@@ -139,20 +139,26 @@ class AuthGateway:
     """An HTTP gateway that lets through to an endpoint only requests with the right credentials
     (HTTP Basic, or a bearer token), as the proxies in front of real stores do. Oxigraph server has no
     authentication of its own; this puts the remote store's Basic and bearer support on a real wire.
+    Without credentials it lets everything through.
 
-    Every request it saw is kept in ``seen`` as (path, Authorization header or None)."""
+    Every request it saw is kept in ``seen`` as (path, Authorization header or None). With ``lose``,
+    a request whose body holds those bytes is passed on, and its answer then lost: the connection is
+    closed without one, as by a proxy or a store that fails once the work is done. With ``close``, a
+    request whose body or path holds those bytes is answered, and then its kept-alive connection closed, as a
+    server closes one it finds idle."""
 
     def __init__(self, upstream: str, *, user: str | None = None, password: str | None = None,
-                 token: str | None = None):
+                 token: str | None = None, lose: bytes | None = None, close: bytes | None = None):
         import base64
         import http.server
         import threading
         import urllib.error
         import urllib.request
 
+        expected: str | None = None
         if token is not None:
             expected = f"Bearer {token}"
-        else:
+        elif user is not None:
             expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self.seen: list[tuple[str, str | None]] = []
         gateway = self
@@ -167,7 +173,7 @@ class AuthGateway:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 given = self.headers.get("Authorization")
                 gateway.seen.append((self.path, given))
-                if given != expected:
+                if expected is not None and given != expected:
                     self.send_response(401)
                     self.send_header("WWW-Authenticate", 'Basic realm="store"' if token is None else "Bearer")
                     self.send_header("Content-Length", "0")
@@ -182,11 +188,17 @@ class AuthGateway:
                         status, headers, data = answer.status, answer.headers, answer.read()
                 except urllib.error.HTTPError as exc:
                     status, headers, data = exc.code, exc.headers, exc.read()
+                if lose is not None and lose in body:
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 self.send_header("Content-Type", headers.get("Content-Type", "application/octet-stream"))
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                if close is not None and (close in body or close in self.path.encode()):
+                    self.wfile.flush()
+                    self.close_connection = True
 
             do_GET = do_POST = _forward
 
