@@ -50,5 +50,9 @@ def _keyed_body(environ: dict) -> bytes | None:
         return None
     body = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(body)
+    if len(body) < length:
+        # Less than announced (a client that stopped, or a front that withheld a body past KG_MAX_BODY):
+        # the app answers from the announced length, uncached.
+        return None
     environ["CONTENT_LENGTH"] = str(len(body))
     return body
