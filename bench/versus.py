@@ -6,7 +6,8 @@ service slower. Here both trees serve the same data at the same time, and the qu
 ``bench/mix.py``) runs on each tree and on Oxigraph server in turn, round after round, the order
 reversed every round. Each tree's ratio to Oxigraph is the median of its rounds' ratios, each taken
 against the Oxigraph round beside it, so a spell that slows the machine weighs on all three alike.
-Then ``ASK {}`` (cache off), the cost every request pays, runs on the two trees in turn the same way.
+Then ``ASK {}`` (cache off), the cost every request pays, and the service's own routes (documents,
+a type, a comparison: ``bench.mix.route_requests``, cache off), run on the two trees in turn the same way.
 
 The earlier revision is taken from git (``git archive``) into a temporary folder and run with this
 tree's virtual environment: its own ``kg load`` fills its own store, and its own ``kg serve`` answers.
@@ -84,11 +85,16 @@ def main(argv: list[str] | None = None) -> int:
             # Then the fixed cost of a request, alone: ``ASK {}`` (cache off) on the two trees in turn.
             trees_only = {name: servers[name] for name in trees}
             ask_rates, ask_cpu = _rounds(trees_only, {name: [ASK] for name in trees_only}, args)
+            routes = mix.route_requests(args.size, None)
+            route_rates, route_cpu = _rounds(trees_only, {name: routes for name in trees_only}, args)
         finally:
             for proc in servers.values():
                 proc.stop()
     _report(rates, cpu, args, triples)
-    _report_ask(ask_rates, ask_cpu, rev)
+    print("\n`ASK {}`, cache off, the two trees in turn\n")
+    _table(ask_rates, ask_cpu, rev)
+    print("\nThe service's routes (/doc, /api/types, /api/compare), cache off, the two trees in turn\n")
+    _table(route_rates, route_cpu, rev)
     return 0
 
 
@@ -115,11 +121,6 @@ def _report(rates: dict[str, list[float]], cpu: dict[str, list[float]], args, tr
     print(f"\n{triples:,} triples, query mix cache off, {args.rounds} rounds of "
           f"{args.duration:g} s ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n")
     _table(rates, cpu, "Oxigraph")
-
-
-def _report_ask(rates: dict[str, list[float]], cpu: dict[str, list[float]], rev: str) -> None:
-    print("\n`ASK {}`, cache off, the two trees in turn\n")
-    _table(rates, cpu, rev)
 
 
 def _table(rates: dict[str, list[float]], cpu: dict[str, list[float]], reference: str) -> None:
