@@ -131,6 +131,10 @@ TRANSPORTS = ("post", "form", "get")
 #: How long ``auto`` waits for each way at start: an engine that will answer does so at once, and
 #: one that never answers (Virtuoso, direct POST) must not hold a replica's start for long.
 PROBE_TIMEOUT = 2.0
+#: What Virtuoso's 500 says when it stopped a query at a time limit: its transaction timeout, its
+#: statement timeout, and its own cancel of an "anytime" query that a loaded machine did not let
+#: reach a partial answer ("Async statement killed by SQLCancel").
+VIRTUOSO_TIMEOUTS = ("SR171", "S1T00", "SQLCancel")
 #: Attempts of a write the engine aborted as a deadlock victim (it rolled all of it back).
 DEADLOCK_ATTEMPTS = 5
 #: The graph (under the graph namespace) that lists the graphs the store does not see, itself included,
@@ -798,7 +802,7 @@ class RemoteStore(GraphWrites):
             return CredentialsRefused(f"the SPARQL endpoint refused the {what} ({status}): {advice}")
         if status == 400:
             return SyntaxError(text or f"the endpoint rejected the {what}")
-        if status in (408, 504) or (status == 500 and ("SR171" in text or "S1T00" in text)):
+        if status in (408, 504) or (status == 500 and any(code in text for code in VIRTUOSO_TIMEOUTS)):
             return StoreTimeout(f"the SPARQL endpoint timed out ({status}): {text}")
         if status == 500 and ("SR172" in text or "40001" in text):
             return _Deadlock(f"the SPARQL endpoint aborted the {what} as a deadlock victim: {text}")
