@@ -8,6 +8,7 @@ answer; errors are ``application/problem+json``.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, jsonify, render_template, request
 from werkzeug.datastructures import MultiDict
@@ -91,15 +92,10 @@ def _page(items: list, limit: int, offset: int) -> dict:
     if offset + limit < len(items):
         args = request.args.to_dict()
         args.update(limit=str(limit), offset=str(offset + limit))
-        nxt = request.path + "?" + "&".join(f"{k}={_quote(v)}" for k, v in args.items())
+        # Names encoded as values are: a name holding ``&``, ``=`` or ``#`` stays one parameter.
+        nxt = request.path + "?" + urlencode(args, quote_via=quote)
     return {"items": items[offset:offset + limit], "total": len(items), "limit": limit, "offset": offset,
             "next": nxt}
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
 
 
 def _filter_concept(kg, raw: str | None, cls: str, name: str) -> str | None:

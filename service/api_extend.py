@@ -16,12 +16,13 @@ import json
 from flask import Blueprint, Response, jsonify, request
 
 from kg.extension import errors, preview, write
+from kg.extension.form import SLUG
 from kg.extension.intake import Outcome
 from kg.formats import for_submission, formats_for, submission_media_types
 from service.auth import require_admin
 from service.current import current_kg
 from service.errors import Problem
-from service.headers import require_utf8
+from service.headers import read_body, require_utf8
 from service.openapi import Param, json_response, operation, problem_response
 
 bp = Blueprint("api_extend", __name__)
@@ -78,7 +79,7 @@ def _submission() -> tuple[bytes, str]:
         )
     # Checked before the body is read; kg.extension.submission then decodes it as strict UTF-8 (400 otherwise).
     require_utf8()
-    return request.get_data(cache=False), row.key
+    return read_body(current_kg().config.max_body), row.key
 
 
 def _dry_run() -> bool:
@@ -154,7 +155,7 @@ def _register() -> None:
         "The submission's format, when the Content-Type cannot say it.",
     )
     slug = Param(
-        "slug", {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"}, "The type's slug.", location="path"
+        "slug", {"type": "string", "pattern": f"^{SLUG.pattern.strip('^$')}$"}, "The type's slug.", location="path"
     )
     common = {
         "400": problem_response("The body cannot be read: a syntax error (with its `line`), or not UTF-8."),

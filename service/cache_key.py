@@ -31,7 +31,9 @@ def lookup_key(environ: dict) -> tuple | None:
             return None
     elif method not in ("GET", "HEAD"):
         return None
-    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
+    host = environ.get("HTTP_HOST")
+    if host is None:  # HTTP/1.0 without Host (an HTTP/1.1 one is refused): answered by the app
+        return None
     return ("response", method == "POST", environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO") or "/",
             environ.get("QUERY_STRING", ""), environ.get("CONTENT_TYPE", ""), body,
             environ.get("HTTP_ACCEPT", ""), environ.get("HTTP_ACCEPT_LANGUAGE", ""), host,

@@ -67,6 +67,7 @@ class Problem(Exception):
 STORE_DOWN = "the graph store cannot be reached; try again shortly"
 STORE_FAILED = "the graph store failed to answer; the error was logged"
 RETRY_DEADLINE = "1"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 RETRY_STORE_DOWN = "5"
 
 
@@ -90,10 +91,20 @@ def stopped(detail: str, **extra: Any) -> Problem:
 def store_down(reason: str, *, unreachable: bool = True) -> Problem:
     """503 for a store that cannot be reached (or, ``unreachable=False``, failed a query): a fixed
     message for the client, the reason logged at WARNING."""
-    log.warning("graph store %s on %s %s: %s", "unreachable" if unreachable else "failed", request.method,
-                request.path, _redacted(reason))
+    log.warning("graph store %s on %s: %s", "unreachable" if unreachable else "failed", _request_line(),
+                _one_line(_redacted(reason)))
     return Problem(503, "Store unavailable", STORE_DOWN if unreachable else STORE_FAILED,
                    kind="store-unavailable", headers={"Retry-After": RETRY_STORE_DOWN})
+
+
+def _request_line() -> str:
+    """The request's method and path as the log shows them: one line, whatever the path decodes to."""
+    return _one_line(f"{request.method} {request.path}")
+
+
+def _one_line(text: str) -> str:
+    # A path or a store's message may hold a decoded newline: escaped, it cannot forge a log line.
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _redacted(text: str) -> str:
@@ -173,7 +184,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(SparqlError)
     def _sparql(exc: SparqlError) -> Response:
         if isinstance(exc, TimedOut):
-            log.info("time limit reached on %s %s: %s", request.method, request.path, exc.detail)
+            log.info("time limit reached on %s: %s", _request_line(), _one_line(exc.detail))
             return render(deadline(exc.extra.get("timeout")))
         if isinstance(exc, Unavailable):
             return render(store_down(exc.detail, unreachable=isinstance(exc.__cause__, StoreUnavailable)))
@@ -197,14 +208,14 @@ def register(app: Flask) -> None:
     @app.errorhandler(StoreTimeout)
     def _store_slow(exc: StoreTimeout) -> Response:
         # Which limit ran out is not known here (the query's, or a remote store's own control timeout).
-        log.info("time limit reached on %s %s: %s", request.method, request.path, exc)
+        log.info("time limit reached on %s: %s", _request_line(), _one_line(str(exc)))
         return render(deadline())
 
     @app.errorhandler(WorkerCrashed)
     @app.errorhandler(UpdateStopped)
     def _stopped(exc: StoreError) -> Response:
         # The process evaluating for this request died under it (a lookup's, a page's, as a query's).
-        log.warning("evaluation stopped on %s %s: %s", request.method, request.path, exc)
+        log.warning("evaluation stopped on %s: %s", _request_line(), _one_line(str(exc)))
         return render(stopped(str(exc)))
 
     @app.errorhandler(StoreError)
@@ -213,6 +224,6 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s", _request_line())
         return render(Problem(500, "Internal Server Error",
                               "the server failed to answer; the error was logged"))

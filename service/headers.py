@@ -5,11 +5,14 @@ forms included, are decoded here with the strict UTF-8 codec only, never with a 
 names (Python's codec registry holds quadratic decoders such as ``punycode`` and non-text ones such
 as ``rot13``). Bytes that are not UTF-8 are 400.
 
+A request's Host header must name a host (RFC 9112 §3.2): documents, links and redirects are built on it.
+
 The headers of answers are ``service/answer_headers.py``'s (``register`` puts them on the app).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import parse_qsl
 
@@ -78,8 +81,15 @@ def read_body(limit: int) -> bytes:
     """The request body, at most ``limit`` bytes (413 beyond: said by Content-Length before any read)."""
     declared = request.content_length
     if declared is not None and declared > limit:
-        raise Problem(413, "Content Too Large", f"the request body has {declared} bytes; the limit is {limit}")
-    data = request.get_data(cache=False)
+        raise Problem(413, "Content Too Large",
+                      f"the request body has {declared} bytes, larger than the limit of {limit} bytes")
+    if declared is None:
+        # Chunked: werkzeug's stream ends quietly at MAX_CONTENT_LENGTH, so a body cut there would pass
+        # for a whole one (an update applied in part). One byte past the limit, read from the server's
+        # own stream, says whether more was sent.
+        data = request.environ["wsgi.input"].read(limit + 1)
+    else:
+        data = request.get_data(cache=False)
     if len(data) > limit:
         raise Problem(413, "Content Too Large", f"the request body is larger than the limit of {limit} bytes")
     return data
@@ -106,9 +116,51 @@ def form_body(limit: int) -> MultiDict:
     return MultiDict(fields)
 
 
+# -- the host a request names ------------------------------------------------------------------------
+
+#: A host name or IPv4 address, or an IPv6 literal in brackets, then a port: what werkzeug builds URLs
+#: from (any other value it reads as no host at all), the literal and the port checked besides.
+_HOST = re.compile(r"(?:[a-z0-9.-]+|\[([a-f0-9]*:[a-f0-9.:]+)\])(?::([1-9][0-9]{0,4}))?", re.ASCII | re.IGNORECASE)
+#: How much of a refused Host header is repeated in the error.
+_HOST_ECHO = 100
+
+
+def valid_host(value: str) -> bool:
+    """Whether ``value`` (a Host header) names a host this service's IRIs can be built on.
+
+    >>> [valid_host(h) for h in ("kg.example.org", "127.0.0.1:8000", "[::1]:80", "[1:2]", "a:99999", "a b", "")]
+    [True, True, True, False, False, False, False]
+    """
+    match = _HOST.fullmatch(value)
+    if match is None:
+        return False
+    literal, port = match.groups()
+    if literal is not None:
+        try:
+            ipaddress.IPv6Address(literal)
+        except ValueError:
+            return False
+    return port is None or int(port) <= 65535
+
+
+def require_host() -> None:
+    """400 for a request whose Host header is missing (HTTP/1.1), repeated or not a host (RFC 9112 §3.2):
+    documents, links and redirects are built on it, and would otherwise name no host, or fail."""
+    host = request.environ.get("HTTP_HOST")
+    if host is None:
+        if request.environ.get("SERVER_PROTOCOL") == "HTTP/1.1":
+            raise Problem(400, "Bad Request", "an HTTP/1.1 request must name its host in a Host header",
+                          kind="bad-host")
+        return
+    if not valid_host(host):
+        shown = host if len(host) <= _HOST_ECHO else host[:_HOST_ECHO] + "…"
+        raise Problem(400, "Bad Request", f"the Host header {shown!r} is not a host name or address, with "
+                      "an optional port, given once", kind="bad-host")
 
 
 def register(app: Flask) -> None:
-    """Add the answer headers (``service/answer_headers.py``) to everything the app sends. Call it in
-    the factory after ``response_cache.register``, so that replayed answers leave through it too."""
+    """Check the request's Host before any view builds an address on it, and add the answer headers
+    (``service/answer_headers.py``) to everything the app sends. Call it in the factory after
+    ``response_cache.register``, so that replayed answers leave through it too."""
+    app.before_request(require_host)
     app.wsgi_app = AnswerHeaders(app.wsgi_app)

@@ -262,8 +262,10 @@ def document(name: str):
     headers = variant_headers(doc_url, fmt, page)
     headers["Link"] += ", " + vocabulary_link(rw)
     v = caching.validators(kg, "doc", slug, fmt.key, rw.base, *((f"{INCOMING}={page}",) if page > 1 else ()))
-    if (early := caching.not_modified(v, headers)) is not None:
-        return early
+    # 304 only for a document that exists (``If-None-Match: *`` names any current one): the first page
+    # is known to by one question, before the description is built; a later page once it is.
+    if page == 1 and caching.is_fresh(v) and exists(kg, iri):
+        return caching.not_modified(v, headers)
     try:
         description = describe_page(kg, iri, page)
     except PageOutOfRange as exc:
@@ -271,6 +273,8 @@ def document(name: str):
         return not_found(fmt, f"{exc}; the last page is {last}", {"Vary": "Accept"})
     if not description.triples:
         return not_found(fmt, f"the graph knows nothing about {rw.to_public(iri)}", {"Vary": "Accept"})
+    if (early := caching.not_modified(v, headers)) is not None:
+        return early
     incoming = description.incoming
     if incoming.partial:
         headers["Link"] += ", " + ", ".join(paging_links(asked or doc_url, incoming))

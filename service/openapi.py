@@ -63,6 +63,18 @@ from flask import Blueprint, Flask, request
 
 from service.errors import Problem
 
+#: Numbers in ASCII digits only: ``int`` and ``float`` also read other scripts' digits, ``1_000`` and
+#: ``infinity``.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
+def _as_python(pattern: str) -> str:
+    """An OpenAPI (ECMA-262) pattern as Python reads it the same: its closing ``$`` is the end of the
+    value, where Python's would also match before a final newline (``lpo\\n`` for ``^[a-z]+$``)."""
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern
+
+
 #: Operations carry this attribute name on their (wrapped) view function.
 ATTR = "openapi_operation"
 
@@ -142,10 +154,12 @@ class Param:
                 raise ValueError
             return values
         if kind == "integer":
-            if not re.fullmatch(r"[+-]?\d{1,18}", raw.strip()):
+            if not _INTEGER.fullmatch(raw.strip()):
                 raise ValueError
             value: Any = int(raw)
         elif kind == "number":
+            if not _NUMBER.fullmatch(raw.strip()):
+                raise ValueError
             value = float(raw)
             if not math.isfinite(value):
                 raise ValueError
@@ -160,7 +174,7 @@ class Param:
                 raise ValueError
             if len(raw) > s.get("maxLength", 10_000) or len(raw) < s.get("minLength", 0):
                 raise ValueError
-            if "pattern" in s and not re.search(s["pattern"], raw):
+            if "pattern" in s and not re.search(_as_python(s["pattern"]), raw):
                 raise ValueError
         if "enum" in s and value not in s["enum"]:
             raise ValueError
@@ -265,11 +279,26 @@ def bind_params(op: Operation, args: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
+def check_path(op: Operation, values: Mapping[str, Any]) -> None:
+    """404 when a path segment does not fit its parameter's schema: no resource has such a name."""
+    for param in op.params:
+        raw = values.get(param.name) if param.location == "path" else None
+        if not isinstance(raw, str):
+            continue
+        try:
+            param.parse(raw)
+        except (ValueError, OverflowError):
+            raise Problem(404, "Not Found", f"nothing at {op.path}: its {param.name} must be {param.expected()}, "
+                                            f"not {raw[:80]!r}", kind="not-found", parameter=param.name,
+                          expected=param.expected()) from None
+
+
 def wrap(op: Operation, view: Callable) -> Callable:
     """``view`` with its query parameters checked and passed as keyword arguments, ``op`` attached."""
 
     @functools.wraps(view)
     def wrapper(**path_values: Any):
+        check_path(op, path_values)
         return view(**path_values, **bind_params(op, request.args))
 
     setattr(wrapper, ATTR, op)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import pytest
+import requests
 
 
 def _slugs(body):
@@ -53,6 +56,20 @@ def test_paging(server, http):
     assert len(first["items"]) == 1 and first["total"] >= 2 and first["next"]
     second = http.get(server.url + first["next"]).json()
     assert second["offset"] == 1 and second["items"][0]["slug"] != first["items"][0]["slug"]
+
+
+@pytest.mark.parametrize("extra", ["%23x=1", "a%26offset%3D900=1", "q%3D=%26%3D%23", "sp%20ace=%2F%3F"])
+def test_the_next_link_carries_each_parameter_as_sent(server, http, extra):
+    # A parameter whose name or value holds & = # ? or / stays one parameter in the next page's address.
+    first = http.get(server.url + "/api/skills?limit=1&" + extra)
+    assert first.status_code == 200, first.text
+    nxt = first.json()["next"]
+    second = http.get(server.url + nxt)
+    assert second.status_code == 200, (nxt, second.text)
+    assert second.json()["offset"] == 1
+    sent = requests.utils.urlparse(server.url + "/?" + extra).query
+    assert dict(parse_qsl(requests.utils.urlparse(nxt).query)) == {**dict(parse_qsl(sent)), "limit": "1",
+                                                                   "offset": "1"}
 
 
 def test_one_type_with_facts_and_provenance(server, http, select):

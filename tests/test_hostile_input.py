@@ -293,12 +293,17 @@ BIG = 1_100_000  # over the default KG_MAX_BODY of 1 000 000 bytes
     ("PUT", "/api/types/zz", "application/json", None),
     ("POST", "/api/queries/skills-of-type", "application/x-www-form-urlencoded", "type"),
 ])
-def test_oversized_body_is_413(server, http, admin_token, method, path, ctype, field):
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_oversized_body_is_413(server, http, admin_token, method, path, ctype, field, framing):
     before = version(server)
-    payload = "#" * BIG
-    data = f"{field}={payload}" if field else payload
+    # What the limit would cut, read alone, is a whole request: an update that would be applied in part.
+    start = "INSERT DATA { GRAPH <urn:kg-test:cut> { <urn:kg-test:a> <urn:kg-test:b> 'cut' } } ;\n"
+    payload = (start if ctype == "application/sparql-update" else "") + "#" * BIG
+    data = (f"{field}={payload}" if field else payload).encode()
+    # Chunked: no length announced, so the limit can only be found while reading.
+    body = data if framing == "length" else (data[i:i + 65536] for i in range(0, len(data), 65536))
     accept = JSON if path.startswith("/api") else TEXT
-    r = http.request(method, server.url + path, data=data.encode(),
+    r = http.request(method, server.url + path, data=body,
                      headers={**auth(admin_token), "Content-Type": ctype, "Accept": accept})
     assert_clean_error(r, 413, accept)
     assert "limit" in r.text
@@ -379,12 +384,84 @@ def test_wrong_method_is_405_with_allow(server, http, admin_token, method, path,
 
 def test_malformed_lookup_parameters_are_400_not_500(server, http):
     for path, params in (("/api/types", {"limit": "lots"}), ("/api/types", {"offset": "-5"}),
+                         # Digits of another script, and Python's own spellings of numbers.
+                         ("/api/types", {"limit": "\u0661"}), ("/api/types", {"offset": "1_0"}),
+                         ("/api/skills", {"limit": "\uff11"}),
                          ("/api/compare", {"types": "bpo"}), ("/api/compare", {"types": "bpo,xpo"}),
                          ("/api/search", {}), ("/api/queries/skills-of-type", {"type": "<x>"}),
                          ("/api/skills", {"limit": "1e9"})):
         r = http.get(server.url + path, params=params, headers={"Accept": JSON})
         assert 400 <= r.status_code < 500, (path, params, r.status_code, r.text[:300])
         assert_clean_error(r, r.status_code, JSON)
+
+
+# -- the Host header: every document, link and redirect is built on it --------------------------------
+
+BAD_HOSTS = ["[1:2]", "[:::::]", "[::1.2.3.4.5]", "[::1", "[fe80::1%eth0]", "evil<x", "a b", "x@evil.example",
+             "\u00e9vil.example", "example.org:0", "example.org:99999", "example.org:80:80", "example.org:x",
+             "example.org, other.example", ""]
+HOST_ROUTES = ["/", "/doc/bpo", "/id/bpo", "/ontology.html", "/.well-known/void", "/api/types",
+               "/sparql?query=ASK%7B%7D"]
+
+
+@pytest.mark.parametrize("host", BAD_HOSTS)
+def test_a_host_header_that_names_no_host_is_400_on_every_route(server, host):
+    # http.client: requests would not send some of these values as they are.
+    import http.client
+
+    for path in HOST_ROUTES:
+        for accept in ACCEPTS:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            try:
+                conn.putrequest("GET", path, skip_host=True)
+                conn.putheader("Host", host.encode("utf-8"))
+                conn.putheader("Accept", accept)
+                conn.endheaders()
+                answer = conn.getresponse()
+                body = answer.read().decode("utf-8", "replace")
+            finally:
+                conn.close()
+            kind = expected_type(path.split("?")[0], accept)
+            assert answer.status == 400, (host, path, answer.status, body[:300])
+            assert answer.getheader("Content-Type").split(";")[0] == kind, (host, path, accept)
+            assert "Host" in body and "Traceback" not in body
+
+
+def test_a_request_without_host_is_400_in_http_1_1_and_answered_in_http_1_0(server):
+    import socket
+
+    def send(request_line: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(f"{request_line}\r\nAccept: text/plain\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        return data
+
+    assert send("GET /api/types HTTP/1.1").startswith(b"HTTP/1.1 400 ")
+    assert send("GET /api/types HTTP/1.0").split(b"\r\n", 1)[0].endswith(b" 200 OK")
+
+
+@pytest.mark.parametrize("host", ["[::1]", "127.0.0.1:1", "kg.example.org", "KG.Example.org:8443"])
+def test_a_valid_host_is_the_one_documents_name(server, http, host):
+    r = http.get(server.url + "/doc/bpo.nt", headers={"Host": host})
+    assert r.status_code == 200, r.text[:300]
+    assert f"<http://{host.lower()}/id/bpo>".encode() in r.content.lower()
+
+
+# -- path segments -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("accept", ACCEPTS)
+@pytest.mark.parametrize("method, path", [("GET", "/api/types/" + "k" * 5000), ("DELETE", "/api/types/lpo%0A"),
+                                          ("PUT", "/api/types/LPO"), ("DELETE", "/api/types/" + "k" * 300)])
+def test_a_path_segment_that_cannot_name_a_resource_is_404_and_is_not_echoed_whole(server, http, admin_token,
+                                                                                   method, path, accept):
+    before = version(server)
+    r = http.request(method, server.url + path, headers={**auth(admin_token), "Accept": accept})
+    assert_clean_error(r, 404, accept)
+    if accept == JSON:
+        assert len(r.json()["detail"]) < 400  # the path is the problem's instance; the detail clips it
+    assert version(server) == before
 
 
 def test_the_problem_document_is_json_even_for_hostile_paths(server, http):

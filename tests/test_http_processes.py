@@ -144,6 +144,24 @@ def test_requests_are_handed_over_whole(two):
         assert head.headers["Content-Type"] == document.headers["Content-Type"]
 
 
+def test_a_head_through_either_process_leaves_the_gets_after_it_whole(two):
+    """A HEAD is answered without a body; the GET of the same address, which shares its cache key, must
+    still get the whole body from either process, and either process's HEAD the GET's length."""
+    for path in ("/api/types?asked=by-head", "/doc/kpo.ttl?asked=by-head", "/?asked=by-head"):
+        heads: list[requests.Response] = []
+        while len({r.headers.get("Via") for r in heads}) < 2:  # a HEAD first through each process
+            assert len(heads) < 400, "one of the two processes took no connection in 400"
+            heads.append(_fresh("HEAD", two.url + path))
+        gets = _from_both(two.url + path)
+        bodies = {r.content for r in gets}
+        assert len(bodies) == 1 and len(next(iter(bodies))) > 0, [(r.headers.get("Via"), len(r.content)) for r in gets]
+        length = str(len(bodies.pop()))
+        assert {r.headers["Content-Length"] for r in gets} == {length}
+        for head in (*heads, *(_fresh("HEAD", two.url + path) for _ in range(20))):
+            assert head.status_code == 200 and head.content == b""
+            assert head.headers["Content-Length"] == length, (path, head.headers)
+
+
 def _head_only(server: ServerProcess, head: str) -> tuple[int, dict[str, str]]:
     """Send a request's head and none of the body it announces; the status and headers that come
     back (a socket timeout fails the test: the answer waited for the body)."""

@@ -363,6 +363,16 @@ def test_etag_last_modified_and_conditional_get(server, http):
         )
 
 
+@pytest.mark.parametrize("path", ["/doc/no-such-thing", "/doc/no-such-thing.html", "/doc/kpo?incoming=9999",
+                                  "/doc/kpo.ttl?incoming=9999"])
+@pytest.mark.parametrize("condition", [{"If-None-Match": "*"}, {"If-Modified-Since": "Fri, 31 Dec 2099 23:59:59 GMT"}])
+def test_a_condition_on_a_document_that_does_not_exist_is_404_not_304(server, http, path, condition):
+    # "*" matches a current representation only (RFC 9110 §13.1.2): there is none to be unmodified.
+    assert http.get(server.url + path, headers=condition).status_code == 404
+    assert http.get(server.url + path.replace("no-such-thing", "kpo").split("?")[0],
+                    headers=condition).status_code == 304
+
+
 # -- deployment addresses ------------------------------------------------------------------------------
 def test_request_host_moves_things_keeps_terms_and_the_canonical_name(server, http, kg):
     r = http.get(f"{server.url}/doc/kpo.nt", headers={"Host": "mirror.example.org:8080"})

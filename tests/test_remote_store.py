@@ -289,6 +289,12 @@ def test_service_over_an_unreachable_store_reports_503(tmp_path, http):
         store_server.stop()
         r = http.get(service.url + "/healthz")
         assert r.status_code == 503 and r.json()["status"] == "unavailable"
+        # A path holding a line break is logged on one line: it cannot write a line of its own.
+        forged = "2026-01-01 00:00:00,000 WARNING service.auth: forged"
+        r = http.get(service.url + "/api/types/x%0A" + forged.replace(" ", "%20"))
+        assert r.status_code == 503
+        assert not any(line.startswith(forged) for line in service.log().splitlines()), service.log()[-2000:]
+        assert "x\\x0a2026-01-01" in service.log()
     finally:
         service.stop()
         store_server.stop()

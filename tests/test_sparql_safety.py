@@ -52,6 +52,22 @@ def test_service_is_refused_and_nothing_is_contacted(server, http, listener, tem
     assert listener.connections == 0
 
 
+@pytest.mark.parametrize("template", [
+    "SELECT * WHERE {{ ?s ?p ?o BIND(1<'>' AS ?y) SERVICE <{url}> {{ ?s ?p ?o }} }} #'",
+    "SELECT * WHERE {{ ?s <<(?s?p'>')>> SERVICE <{url}> {{ ?s ?p ?o }} }} #'",
+    "SELECT * WHERE {{ FILTER(1<" + "(" * 10_000 + "1" + ")" * 10_000 + "&&1>0) }}",
+])
+def test_a_less_than_that_hides_code_from_the_scan_is_400_and_contacts_nothing(server, http, listener, template):
+    # The scan would read an IRI where the engine reads "less than" (or "<<"), then a SERVICE or brackets
+    # nested past the limit: refused as what it is, never handed to an engine.
+    query = template.format(url=listener.url)
+    r = http.post(server.url + "/sparql", data=query.encode(),
+                  headers={"Accept": JSON, "Content-Type": "application/sparql-query"})
+    assert r.status_code == 400, r.text
+    assert "reads two ways" in r.json()["detail"]
+    assert listener.connections == 0
+
+
 @pytest.mark.parametrize("query", [
     "SELECT ?s WHERE { ?s ?p ?o FILTER(?o = 'SERVICE <http://127.0.0.1:1/> {}') } LIMIT 1",
     "SELECT ?s WHERE { ?s ?p ?o # SERVICE <http://127.0.0.1:1/> { }\n } LIMIT 1",

@@ -111,3 +111,26 @@ def test_accepted_updates_survive_a_killed_server(writable, http, admin_token):
     writable.kill()  # SIGKILL: no shutdown code runs
     writable.start()
     assert value in _values(writable, http)[0]
+
+
+def test_a_write_of_fresh_values_reads_the_same_before_and_after_a_restart(writable, http, admin_token):
+    # UUID(), RAND() and NOW() take a new value each time they are evaluated: what the server answers
+    # after such a write must be what the store wrote, not the same update evaluated again elsewhere.
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    subject = f"https://example.org/fresh-{uuid.uuid4().hex}"
+    update = (f"INSERT {{ GRAPH <{GRAPH}> {{ <{subject}> <https://example.org/id> ?u ; "
+              f"<https://example.org/r> ?r ; <https://example.org/at> ?t }} }} "
+              "WHERE { BIND(UUID() AS ?u) BIND(RAND() AS ?r) BIND(NOW() AS ?t) }")
+    assert http.post(writable.url + "/sparql", data={"update": update}, headers=auth).status_code == 204
+    query = {"query": f"SELECT ?p ?v WHERE {{ GRAPH <{GRAPH}> {{ <{subject}> ?p ?v }} }} ORDER BY ?p"}
+
+    def read() -> list:
+        r = http.get(writable.url + "/sparql", params=query, headers={"Accept": JSON, "Cache-Control": "no-cache"})
+        assert r.status_code == 200, r.text
+        return [(b["p"]["value"], b["v"]["value"]) for b in r.json()["results"]["bindings"]]
+
+    before = read()
+    assert len(before) == 3
+    writable.kill()
+    writable.start()
+    assert read() == before

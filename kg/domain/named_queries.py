@@ -44,7 +44,13 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 TYPES = ("iri", "string", "language", "integer", "decimal")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_LANG = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
+#: A language tag (BCP 47's outline), matched whole: ``$`` would take a trailing newline.
+_LANG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+#: Numbers in ASCII digits only: ``int`` and ``Decimal`` also read other scripts' digits and ``1_000``. A
+#: decimal's exponent has two digits at most: ``1e-999999999`` is a short text whose decimal form
+#: (the literal bound) is a billion characters.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,2})?")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 MAX_STRING = 500
 
@@ -94,7 +100,7 @@ class QueryParam:
         elif self.type == "string":
             schema["maxLength"] = MAX_STRING
         elif self.type == "language":
-            schema["pattern"] = _LANG.pattern
+            schema["pattern"] = f"^{_LANG.pattern}$"
         elif self.type == "iri":
             schema["maxLength"] = 2000
         if self.enum:
@@ -145,7 +151,7 @@ def parse_query_file(path: Path, *, strict: bool = True) -> NamedQuery:
     if not isinstance(meta, dict):
         raise QueryFileError(f"{path}: the #+ header must be a YAML mapping")
     name = str(meta.get("name") or path.stem)
-    if strict and not _NAME.match(name):
+    if strict and not _NAME.fullmatch(name):
         raise QueryFileError(f"{path}: name {name!r} must be lowercase letters, digits and hyphens")
     params = []
     for raw in meta.get("params") or []:
@@ -155,7 +161,7 @@ def parse_query_file(path: Path, *, strict: bool = True) -> NamedQuery:
         pname = str(raw["name"])
         if kind not in TYPES:
             raise QueryFileError(f"{path}: parameter {pname}: type must be one of {', '.join(TYPES)}")
-        if not _VAR.match(pname):
+        if not _VAR.fullmatch(pname):
             raise QueryFileError(f"{path}: parameter name {pname!r} is not a SPARQL variable name")
         params.append(QueryParam(
             name=pname, type=kind, description=str(raw.get("description", "")),
@@ -326,21 +332,23 @@ def _parse(kg: KnowledgeGraph, p: QueryParam, raw: str | None) -> ox.NamedNode |
             raise BadParameter(p, raw, "too long")
         return ox.Literal(raw)
     if p.type == "language":
-        if not _LANG.match(raw):
+        if not _LANG.fullmatch(raw):
             raise BadParameter(p, raw)
         return ox.Literal(raw.lower())
     if p.type == "integer":
-        if not re.fullmatch(r"[+-]?\d{1,18}", raw.strip()):
+        if not _INTEGER.fullmatch(raw.strip()):
             raise BadParameter(p, raw)
         number = int(raw)
         _check_range(p, raw, number)
         return ox.Literal(str(number), datatype=ox.NamedNode(XSD + "integer"))
     if p.type == "decimal":
+        if len(raw) > 40 or not _DECIMAL.fullmatch(raw.strip()):
+            raise BadParameter(p, raw)
         try:
             number_d = Decimal(raw.strip())
         except InvalidOperation:
             raise BadParameter(p, raw) from None
-        if not number_d.is_finite() or len(raw) > 40:
+        if not number_d.is_finite():
             raise BadParameter(p, raw)
         _check_range(p, raw, number_d)
         text = format(number_d, "f")
@@ -370,7 +378,7 @@ def _iri(kg: KnowledgeGraph, p: QueryParam, raw: str) -> ox.NamedNode:
         iri = raw
     elif sep and prefix in kg.prefixes:
         iri = kg.prefixes[prefix] + local
-    elif _SLUG.match(raw):
+    elif _SLUG.fullmatch(raw):
         iri = kg.iri(raw)
     else:
         raise BadParameter(p, raw)

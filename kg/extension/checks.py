@@ -60,7 +60,7 @@ def the_type(kg: KnowledgeGraph, submission: Submission, replace: str | None) ->
                       "add the line 'outd:<slug> a out:OutsourcingType' or 'id:' in the simple form")
     type_iri = str(types[0])
     slug = kg.slug(type_iri)
-    if not isinstance(types[0], URIRef) or slug is None or not SLUG.match(slug):
+    if not isinstance(types[0], URIRef) or slug is None or not SLUG.fullmatch(slug):
         message = (f"the type's IRI must be {kg.config.id_ns}<slug> with a slug of lower-case letters, digits "
                    f"and hyphens (found {types[0].n3()})")
         raise Invalid(message, violations=[{"focus": type_iri, "message": message}])
@@ -135,7 +135,7 @@ def _check_scope(kg: KnowledgeGraph, g: Graph, type_iri: str, context: StoreCont
         if iri.startswith(kg.config.vocab_ns) or iri == kg.config.ontology_iri:
             problems.append(finding(iri, None, f"a submission cannot define or change vocabulary terms ({name}); "
                                     "it describes one outsourcing type", CHECK.scope))
-        elif slug is None or not SLUG.match(slug):
+        elif slug is None or not SLUG.fullmatch(slug):
             problems.append(finding(iri, None, f"{name} is outside this graph's namespace ({kg.config.id_ns}<slug>); "
                                     "a submission describes only its type and new things of its own", CHECK.scope))
         elif context.exists(iri):

@@ -82,10 +82,10 @@ def form_to_graph(document: Any, config: Config) -> Graph:
     if not isinstance(document, dict):
         raise Invalid("the form must be a mapping of field names to values (see docs/extending.md)")
     slug = document.get("id")
-    if not isinstance(slug, str) or not SLUG.match(slug):
+    if not isinstance(slug, str) or not SLUG.fullmatch(slug):
         raise Invalid("the form needs 'id': a slug of lower-case letters, digits and hyphens, e.g. 'lpo'")
     lang = document.get("lang", "en")
-    if not isinstance(lang, str) or not _LANGUAGE_TAG.match(lang):
+    if not isinstance(lang, str) or not _LANGUAGE_TAG.fullmatch(lang):
         raise Invalid("'lang' must be a language tag such as 'en'")
     graph = Graph()
     subject = URIRef(config.id_ns + slug)
@@ -105,7 +105,7 @@ def form_to_graph(document: Any, config: Config) -> Graph:
             raise Invalid(f"'new.{group}' must be a list")
         for index, entry in enumerate(entries):
             where = f"new.{group}[{index}]"
-            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not SLUG.match(entry["id"]):
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not SLUG.fullmatch(entry["id"]):
                 raise Invalid(f"'{where}' needs an 'id' slug")
             node = URIRef(config.id_ns + entry["id"])
             kind = NEW_KINDS[group]
@@ -157,13 +157,13 @@ def resolve_reference(value: str, config: Config, *, allow_any_iri: bool = False
     >>> resolve_reference("outd:bpo", Config.from_env(environ={}))
     'https://w3id.org/outsourcing-kg/id/bpo'
     """
-    if value.startswith("outd:") and SLUG.match(value[5:]):
+    if value.startswith("outd:") and SLUG.fullmatch(value[5:]):
         return config.id_ns + value[5:]
-    if SLUG.match(value):
+    if SLUG.fullmatch(value):
         return config.id_ns + value
-    if value.startswith(config.id_ns) and SLUG.match(value[len(config.id_ns) :]):
+    if value.startswith(config.id_ns) and SLUG.fullmatch(value[len(config.id_ns) :]):
         return value
-    if allow_any_iri and _HTTP_IRI.match(value):
+    if allow_any_iri and _HTTP_IRI.fullmatch(value):
         return value
     raise Invalid(f"{value!r} is not a slug or an IRI of this graph")
 

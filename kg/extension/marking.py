@@ -42,7 +42,7 @@ def _record_iri(kg: KnowledgeGraph, g: Graph, type_slug: str, prop: str, value) 
     digest = hashlib.sha1(f"{prop} {value}".encode()).hexdigest()[:10]
     for base in (f"{short}-{value_slug}" if value_slug else short, f"{short}-{digest}",
                  f"evidence-{type_slug[:40]}-{digest}"):
-        if SLUG.match(base) and (URIRef(kg.iri(base)), None, None) not in g:
+        if SLUG.fullmatch(base) and (URIRef(kg.iri(base)), None, None) not in g:
             return URIRef(kg.iri(base))
     return URIRef(kg.iri(f"evidence-{digest}-{hashlib.sha1(type_slug.encode()).hexdigest()[:10]}"))
 

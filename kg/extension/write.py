@@ -76,7 +76,7 @@ def add(
 
 def remove(kg: KnowledgeGraph, slug: str) -> None:
     """Drop an added type's graph; source types are protected and a type still referenced stays."""
-    if not SLUG.match(slug):
+    if not SLUG.fullmatch(slug):
         raise UnknownType(f"{slug!r} is not a slug")
     with write_lock(kg):
         graph_iri = kg.graph("extension/" + slug)

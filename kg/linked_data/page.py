@@ -279,7 +279,8 @@ def format_money(amount: str, currency: str | None, unit: str | None) -> str:
     except InvalidOperation:
         text = amount
     else:
-        text = f"{number:,.0f}" if number == number.to_integral_value() else f"{number:,.2f}"
+        text = amount if _too_long_written_out(number) else \
+            f"{number:,.0f}" if number == number.to_integral_value() else f"{number:,.2f}"
     symbol = CURRENCY_SYMBOLS.get((currency or "").upper())
     money = f"{symbol}{text}" if symbol else f"{text} {currency}".strip()
     return f"{money} per {unit}" if unit else money
@@ -608,14 +609,34 @@ def _incoming(ix: _Index, subject: str) -> list[Group]:
 
 
 def _literal_text(lit: ox.Literal) -> str:
+    """How a page shows a literal's value: numbers in full with thousands separators, unless long.
+
+    >>> _literal_text(ox.Literal("1200000", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#decimal")))
+    '1,200,000'
+    >>> _literal_text(ox.Literal("1E+999999999", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#decimal")))
+    '1E+999999999'
+    """
     dt = lit.datatype.value if lit.datatype else ""
     if dt.endswith(("#decimal", "#double", "#float")):
         try:
             number = Decimal(lit.value)
+            if _too_long_written_out(number):
+                return lit.value
             return f"{number:,.0f}" if number == number.to_integral_value() else str(number.normalize())
         except InvalidOperation:
             return lit.value
     return lit.value
+
+
+#: Decimal places past which a number is shown as it is written, not in full.
+_MAX_WRITTEN_OUT = 40
+
+
+def _too_long_written_out(number: Decimal) -> bool:
+    """Whether writing ``number`` out in full is long: ``1E+999999999`` is 12 characters in the graph
+    and a billion digits on a page."""
+    return not number.is_finite() or abs(number.adjusted()) > _MAX_WRITTEN_OUT
+
 
 
 def _english(lit: ox.Literal) -> bool:

@@ -17,6 +17,7 @@ are retried, once, within their own time left.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from typing import Any
 from kg.config import DEFAULT_WORKER_MEMORY
 from kg.query.evaluation import Batch, Outcome, WorkerBusy, WorkerCrashed, WorkerTimeout, Write
 from kg.query.evaluator import EngineLost, Evaluator
+from kg.query.precheck import tokens
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,22 @@ APPLY_TIMEOUT = 5.0
 #: right after a bulk load, and the next load succeeded), so a failure is tried again, each time after
 #: twice as long; a cause that lasts (the copy does not fit ``KG_WORKER_MEMORY``) ends the tries.
 LOAD_ATTEMPTS = 3
+
+
+#: Functions whose value differs at each evaluation (a fresh UUID, random number, blank node, clock).
+_ONCE_ONLY = re.compile(r"UUID|RAND|NOW|BNODE", re.I)
+
+
+def repeatable(update: str) -> bool:
+    """Whether applying ``update`` again writes what it wrote the first time: not when it calls a
+    function of ``_ONCE_ONLY`` (looked for in every bare word, as the pre-check looks for SERVICE).
+
+    >>> repeatable("INSERT DATA { <urn:a> <urn:b> 'NOW' }")
+    True
+    >>> repeatable("INSERT { <urn:a> <urn:b> ?u } WHERE { BIND(UUID() AS ?u) }")
+    False
+    """
+    return not any(kind == "name" and ":" not in value and _ONCE_ONLY.search(value) for kind, value in tokens(update))
 
 
 class QueryPool:
@@ -118,6 +136,8 @@ class QueryPool:
         loading or holds another version, a failure), load a copy of the new version now."""
         if self.mode != "memory":
             return
+        if update is not None and not repeatable(update):
+            update = None  # applied again, it would not write what the store wrote: the copy is reloaded
         engine = self._engine
         if (update is not None and engine is not None and engine.state == "ready" and self._loading is None
                 and self._timer is None and engine.version == previous):

@@ -24,6 +24,12 @@ Why it is written this way (each point answers a way the previous scan was beate
   update any that contains ``LOAD``. Strings, IRIs, comments and variables cannot hide a keyword
   from the engine, and the scan reads them exactly as the grammar does (escapes included), so they
   cannot hide one from the scan either.
+- **One reading of ``<``.** ``<`` opens an IRI, or is the operator "less than", or begins ``<<``: the
+  engine's parser decides by where it stands, the scan by its tokens, and ``1<'>' SERVICE ... #'``
+  reads as a comparison with a string to the one and as an IRI and a string to the other. The
+  operator can stand only after a value inside parentheses, and ``<<`` only after another ``<``; an
+  IRI in either place is read both ways: it is refused when its two readings differ in what the scan
+  counts or skips (a quote, ``#``, a bracket), and what its other reading holds of operators counts.
 
 >>> analyse("PREFIX ex: <http://ex/> SELECT * FROM ex:g WHERE { ?s ?p '# SERVICE' }", {}).form
 'SELECT'
@@ -98,6 +104,12 @@ _TOKEN = re.compile(
 #: The pattern's group names that stand for one kind of token.
 _KINDS = {"long": "string", "short": "string", "open_long": "unterminated", "open_short": "unterminated"}
 _OPERATOR_WORDS = frozenset({"UNION", "OPTIONAL", "MINUS", "FILTER", "BIND", "GRAPH", "VALUES", "EXISTS"})
+#: Tokens a value ends with: after one, inside parentheses, ``<`` may be the operator.
+_VALUE_ENDS = frozenset({"var", "string", "number", "name", "iri", "lang", "bnode", "close"})
+#: What an IRI may hold that, read as code, opens a string or a comment or a bracket.
+_TWO_READINGS = re.compile(r"['#()\[\]]")
+#: What an IRI may hold that, read as code, is an operator.
+_OPERATOR_CHARS = re.compile(r"[+\-*/=!&|]")
 _SERVICE = re.compile(r"service", re.I)
 _LOAD = re.compile(r"load", re.I)
 _UCHAR = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
@@ -117,18 +129,21 @@ def tokens(text: str) -> list[tuple[str, str]]:
             for m in _TOKEN.finditer(text) if m.lastgroup not in ("ws", "comment")]
 
 
-def reaches_out(text: str, *, update: bool = False) -> bool:
-    """Whether the engine could read ``SERVICE`` in ``text`` (or, in an update, ``LOAD``), by the rule
-    ``analyse`` refuses them with: any run of name characters that contains the word. For code that
-    parses a text by evaluating it where nothing confines the engine (``kg.store.remote_text``).
+def reaches_out(text: str, prefixes: dict[str, str] | None = None, *, update: bool = False) -> bool:
+    """Whether ``text`` must not be evaluated where nothing confines the engine (``kg.store.remote_text``
+    parses texts that way): ``analyse`` refuses it, for SERVICE (or LOAD), for a ``<`` it cannot read
+    one way, for its size or depth, or as malformed.
 
     >>> reaches_out("PREFIX e: <http://10.0.0.5/> SELECT * { SERVICEe:x { ?s ?p ?o } }")
     True
     >>> reaches_out("SELECT * { ?s ?p 'SERVICE' } # SERVICE")
     False
     """
-    return any(kind == "name" and bool(_SERVICE.search(value) or update and _LOAD.search(value))
-               for kind, value in tokens(text))
+    try:
+        analyse(text, prefixes or {}, update=update)
+    except PrecheckError:
+        return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -176,7 +191,9 @@ def _where(text: str, offset: int) -> str:
 def _scan(text: str, prefix_items: tuple[tuple[str, str], ...], update: bool, max_depth: int,
           max_operators: int) -> Analysis:
     prefixes = dict(prefix_items)
-    depth = operators = 0
+    operators = 0
+    # The open brackets, innermost last; "(" where an expression may stand, "t" for a triple term's "<<(".
+    opened: list[str] = []
     toks: list[tuple[str, str]] = []
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup
@@ -185,11 +202,25 @@ def _scan(text: str, prefix_items: tuple[tuple[str, str], ...], update: bool, ma
         kind = _KINDS.get(kind, kind)
         value = match.group()
         if kind == "open":
-            depth += 1
-            if depth > max_depth:
+            term = value == "(" and toks[-2:] == [("op", "<"), ("op", "<")]
+            opened.append("t" if term else value)
+            if len(opened) > max_depth:
                 raise TooLarge(f"brackets are nested more than {max_depth} deep (the limit, KG_MAX_QUERY_DEPTH)")
         elif kind == "close":
-            depth = max(0, depth - 1)
+            if opened:
+                opened.pop()
+        elif kind == "iri" and toks and (toks[-1] == ("op", "<")
+                                         or toks[-1][0] in _VALUE_ENDS and opened[-1:] == ["("]):
+            # The engine may read this "<" as an operator (after a value, inside parentheses) or as the
+            # second of "<<": both readings must agree on what the scan counts and skips.
+            if _TWO_READINGS.search(value):
+                raise Malformed(f"'<' reads two ways at {_where(text, match.start())}: as an IRI, or as "
+                                "'less than' (or '<<') followed by code; put a space after '<' when it "
+                                "compares, or write the IRI with %-escapes for ' # ( ) [ ]")
+            operators += len(_OPERATOR_CHARS.findall(value))
+            if operators > max_operators:
+                raise TooLarge(f"more than {max_operators} operators (64 per level of KG_MAX_QUERY_DEPTH); "
+                               "write long alternatives with IN (...) or VALUES")
         elif kind == "op" and value != "^^" or kind == "name" and value.upper() in _OPERATOR_WORDS:
             operators += 1
             if operators > max_operators:

@@ -28,7 +28,7 @@ def own_syntax_error(sparql: str, prefixes: dict[str, str] | None, *, update: bo
     and its own message is the one to show. Parsing needs an evaluation; on an empty store it is
     instant, and a text the engine could read SERVICE (or LOAD) in, glued to a name as the pre-check
     sees it, is never evaluated here."""
-    if reaches_out(sparql, update=update):
+    if reaches_out(sparql, prefixes, update=update):
         return None
     kwargs = {"prefixes": prefixes} if prefixes else {}
     try:

@@ -91,7 +91,16 @@ def test_an_empty_or_missing_value_takes_the_default(kg, typed):
     ("share", "NaN", "a decimal number"),
     ("share", "Infinity", "a decimal number"),
     ("share", "half", "a decimal number"),
+    # Digits of other scripts and Python's spellings are not numbers of SPARQL or XSD.
+    ("count", "\u0661", "an integer"),
+    ("count", "1_0", "an integer"),
+    ("share", "\u0660.5", "a decimal number"),
+    ("share", "0_5", "a decimal number"),
+    # Short to send, a billion digits to write out.
+    ("share", "1e-999999999", "a decimal number"),
+    ("share", "1e-100", "a decimal number"),
     ("lang", "en_GB", "a language tag"),
+    ("lang", "en\n", "a language tag"),
     ("level", "medium", "one of low, high"),
     ("text", "x" * 501, "a string of at most 500 characters"),
     ("text", "a\x00b", "NUL characters are not allowed"),

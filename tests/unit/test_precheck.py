@@ -9,6 +9,7 @@ Whether the largest texts the bounds accept are safe for an evaluator's stack is
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pyoxigraph as ox
@@ -16,7 +17,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kg.query.precheck import Bounds, Malformed, PrecheckError, Refused, TooLarge, analyse, without_trailing_semicolon
+from kg.query.precheck import (
+    Bounds,
+    Malformed,
+    PrecheckError,
+    Refused,
+    TooLarge,
+    analyse,
+    reaches_out,
+    without_trailing_semicolon,
+)
 from kg.store.remote_text import own_syntax_error
 from tests.support.listener import Listener
 
@@ -170,6 +180,86 @@ def test_escapes_outside_strings_and_iris_are_refused():
 def test_unterminated_strings_are_refused(text):
     with pytest.raises(Malformed, match="not closed"):
         analyse(text, PREFIXES)
+
+
+# -- "<": an IRI, "less than", or the start of "<<" --------------------------------------------------
+
+# Each hides what follows its "<" from a scan that reads an IRI there, while the engine reads an operator
+# (or "<<") and then code: SERVICE, LOAD, or brackets nested past the limit.
+TWO_READINGS = [
+    "SELECT * {{ BIND(1<'>' AS ?y) SERVICE <{url}> {{ ?s ?p ?o }} }} #'",
+    "SELECT * {{ ?s ?p ?o FILTER(?o<'>') SERVICE <{url}> {{ ?a ?b ?c }} }} #'",
+    "SELECT * {{ ?s ?p ?o FILTER(?o<a#>" + "'" * 3 + "\n) SERVICE <{url}> {{ ?a ?b ?c }}\n" + "'" * 3 + ") }}",
+    "SELECT * {{ ?s ?p ?o FILTER(1<(1)>0 && 'x'<'>' ) SERVICE <{url}> {{ ?a ?b ?c }} }} #'",
+    "SELECT * {{ ?s <<(?s?p'>')>> SERVICE <{url}> {{ ?a ?b ?c }} }} #'",
+    "SELECT * {{ ?s ?p ( ?x <a'> ) SERVICE <{url}> {{ ?a ?b ?c }} }} #'",
+]
+
+
+@pytest.mark.parametrize("template", TWO_READINGS)
+def test_a_less_than_that_reads_as_an_iri_to_the_scan_is_refused(probe, template):
+    text = template.format(url=probe.url)
+    with pytest.raises(PrecheckError, match="reads two ways"):
+        analyse(text, PREFIXES)
+    assert reaches_out(text, PREFIXES)  # never parsed by an unconfined engine either
+
+
+def test_the_first_reading_does_reach_the_engines_service(probe):
+    # The witness: evaluated unconfined, the first text connects, so the scan's refusal is what stops it.
+    before_count = probe.connections
+    _evaluate(ox.Store(), TWO_READINGS[0].format(url=probe.url))
+    time.sleep(0.2)
+    assert probe.connections > before_count
+
+
+def test_an_update_that_hides_load_behind_a_less_than_is_refused():
+    text = "INSERT { <a:s> <a:p> ?y } WHERE { BIND(1<'>' AS ?y) } ; LOAD <http://127.0.0.1:9/l> #'"
+    with pytest.raises(PrecheckError, match="reads two ways"):
+        analyse(text, PREFIXES, update=True)
+
+
+def test_nesting_and_operators_hidden_behind_a_less_than_are_refused():
+    with pytest.raises(PrecheckError):
+        analyse("SELECT * { FILTER(1<" + "(" * 10_000 + "1" + ")" * 10_000 + "&&1>0) }", {})
+    with pytest.raises(TooLarge):
+        analyse("SELECT * { FILTER(1<1" + "+1" * 5000 + ">0) }", {}, bounds=Bounds(max_length=10**6))
+
+
+@pytest.mark.parametrize("text", [
+    "SELECT * WHERE { ?s <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> ?o }",
+    "SELECT * WHERE { ?s ?p ?o FILTER(?o<3 && ?o < 5 && ?o<=?s && 1<2) }",
+    "SELECT * WHERE { ?s ?p ?o FILTER(?o = <http://dbpedia.org/resource/Python_(language)>) }",
+    "SELECT * WHERE { ?s ?p ?o FILTER(?o IN (<http://x.org/a#b>, <http://x.org/c#d>)) }",
+    "SELECT * WHERE { <<( ?s <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> ?o )>> ?p ?x }",
+    "SELECT * WHERE { ?s (<http://x.org/a#b>/<http://x.org/c#d>)* ?o }",
+    "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?s HAVING (COUNT(*)<3)",
+])
+def test_iris_and_comparisons_that_read_one_way_pass(text):
+    assert analyse(text, PREFIXES).form == "SELECT"
+
+
+# Every combination: a value, "<" or "<<", what an IRI may hold that code reads otherwise, what follows its
+# ">", a SERVICE clause or not, and what may hide the rest of the line from one reader.
+LONG_QUOTE = "'" * 3
+AROUND_LESS_THAN = list(itertools.product(
+    ["1", "?o", "'x'", "(1)"], ["<", "<<"], ["'", "a'", "#", "a#", "(", ")", "?s?p'", "x"],
+    ["'", LONG_QUOTE, "", "0"], ["SERVICE <{url}> { ?a ?b ?c }", ""], ["#'", "'", LONG_QUOTE, "#", ""]))
+
+
+def test_no_text_around_a_less_than_that_the_scan_accepts_reaches_out(probe, store):
+    accepted = 0
+    for value, less, inside, after, clause, closer in AROUND_LESS_THAN:
+        tail = f"{clause.replace('{url}', probe.url)} {closer}\n"
+        # BIND, not FILTER: a comparison that fails leaves ?y unbound and the rows there for SERVICE.
+        for text in (f"SELECT * WHERE {{ ?s ?p ?o BIND({value}{less}{inside}>{after} AS ?y) {tail}}}",
+                     f"SELECT * WHERE {{ ?s ?p ( {value}{less}{inside}>{tail}) }}"):
+            if _accepted(text):
+                accepted += 1
+                before_count = probe.connections
+                _evaluate(store, text)
+                assert probe.connections == before_count, f"accepted, and the engine connected: {text!r}"
+    time.sleep(0.2)
+    assert accepted > 100  # the combinations that read one way are evaluated, not refused wholesale
 
 
 # -- bounds --------------------------------------------------------------------------------------
