@@ -40,6 +40,12 @@ def lookup_key(environ: dict) -> tuple | None:
             environ.get("wsgi.url_scheme", "http"))
 
 
+def stored_size(key: tuple, body: bytes) -> int:
+    """What an entry holds, for the cache's byte limit: its key as well as its body, since a key holds
+    headers as sent (an Accept-Language can be hundreds of kilobytes over a small answer)."""
+    return len(body) + sum(len(part) for part in key if isinstance(part, str | bytes))
+
+
 def _keyed_body(environ: dict) -> bytes | None:
     """A small query body, read once and put back for the app; None for anything else."""
     if environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower() not in _BODY_TYPES:

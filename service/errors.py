@@ -171,6 +171,7 @@ def register(app: Flask) -> None:
     from kg.query.evaluation import WorkerCrashed
     from kg.query.sparql import SparqlError, Stopped, TimedOut, Unavailable
     from kg.store import GraphMoved, StoreError, StoreTimeout, StoreUnavailable, UpdateStopped
+    from service.body_deadline import BodyTimeout, stop_reading
 
     # Core errors that carry their own answer: one mapping here instead of one per view.
     @app.errorhandler(NotAcceptable)
@@ -192,6 +193,11 @@ def register(app: Flask) -> None:
             return render(stopped(exc.detail, **exc.extra))
         # What is left (malformed, refused, an unknown graph, a bad parameter) is the request's fault.
         return render(Problem(400, exc.title, exc.detail, **exc.extra))
+
+    @app.errorhandler(BodyTimeout)
+    def _body_late(exc: BodyTimeout) -> Response:
+        stop_reading(request.environ)
+        return render(Problem(408, "Request Timeout", str(exc), kind="request-timeout"))
 
     @app.errorhandler(StoreUnavailable)
     def _store_down(exc: StoreUnavailable) -> Response:

@@ -51,7 +51,7 @@ from typing import IO
 from kg.config import Config
 from kg.query.cache import ResultCache
 from service.bearer import is_admin
-from service.cache_key import SKIP_HEADERS, lookup_key
+from service.cache_key import SKIP_HEADERS, lookup_key, stored_size
 
 #: Headers of one connection, not of the message: never passed on (RFC 9110, section 7.6.1).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
@@ -323,7 +323,7 @@ class Front:
             self._release(channel, reuse)
             # Kept with the Via header: what a front answers from its cache, it once had from the owner.
             stored = [*((k, v) for k, v in headers if k.lower() not in SKIP_HEADERS), VIA]
-            self.cache.put(version, key, (status, stored, data), size=len(data))
+            self.cache.put(version, key, (status, stored, data), size=stored_size(key, data))
             start_response(status, [*stored, ("Content-Length", str(len(data))), ("X-KG-Cache", "miss")])
             return [data]
         start_response(status, [*headers, VIA])

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask, Response, g, request
 
-from service.cache_key import SKIP_HEADERS, lookup_key
+from service.cache_key import SKIP_HEADERS, lookup_key, stored_size
 
 CACHED_PREFIXES = ("/doc/", "/ontology", "/api/", "/.well-known/void", "/context.jsonld", "/openapi.json")
 CACHED_PATHS = ("/",)
@@ -100,6 +100,6 @@ def register(app: Flask) -> None:
             return response
         body = response.get_data()
         headers = [(k, v) for k, v in response.headers.items() if k.lower() not in SKIP_HEADERS]
-        kg.cache.put(version, key, ("200 OK", headers, body), size=len(body))
+        kg.cache.put(version, key, ("200 OK", headers, body), size=stored_size(key, body))
         response.headers["X-KG-Cache"] = "miss"
         return response

@@ -139,7 +139,9 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        app = self._load()
+        from service.body_deadline import BodyDeadline
+
+        app = BodyDeadline(self._load(), self.kg_config.query_timeout)
         return taking_turns(app) if self.kg_config.worker_class == "gevent" else app
 
     def _load(self):

@@ -333,3 +333,51 @@ def test_a_store_that_cannot_be_reached_is_not_named(stopped_store):
     assert warnings, log[-3000:]
     assert any("refused" in line.lower() for line in warnings), warnings[:3]
     assert ADMIN_TOKEN not in log
+
+
+# -- a body that never comes ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=["1", "2"], ids=["one process", "two processes"])
+def quick(request, tmp_path_factory) -> Iterator[ServerProcess]:
+    """A server whose requests have 2 s: what a body that never arrives may cost."""
+    proc = ServerProcess(data_dir=tmp_path_factory.mktemp("quick") / "data", env={
+        "KG_VALIDATE": "0", "KG_QUERY_TIMEOUT": "2", "KG_WORKERS": request.param}).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.mark.parametrize(("path", "headers", "declared"), [
+    ("/sparql", {"Content-Type": FORM}, 100),  # keyed by the answers cache: read before Flask
+    ("/sparql", {"Content-Type": "application/sparql-query"}, 200_000),  # read by the view
+    ("/sparql", {**AUTH, "Content-Type": "application/sparql-update"}, 100),
+    ("/api/queries/skills-of-type", {"Content-Type": FORM}, 500_000),
+    ("/api/types", {**AUTH, "Content-Type": "text/turtle"}, 100),
+], ids=["form", "query", "update", "named query", "submission"])
+def test_a_body_announced_and_never_sent_is_408_at_the_time_limit(quick, path, headers, declared):
+    status, answer, elapsed = raw_request(quick, "POST", path, {**headers, "Content-Length": str(declared)},
+                                          first=b"q", timeout=15)
+    assert status == 408, answer
+    assert 1.5 < elapsed < 6
+
+
+def test_bodies_that_never_come_do_not_keep_others_waiting(quick):
+    # Each costs the client one socket; held open past the limit, they would take every greenlet.
+    socks = []
+    try:
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", quick.port), timeout=10)
+            sock.sendall(f"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: {FORM}\r\n"
+                         "Content-Length: 100\r\n\r\nq".encode())
+            socks.append(sock)
+        time.sleep(3)  # past the limit: each was answered 408 and its reading ended
+        assert requests.get(quick.url + "/healthz", timeout=5).status_code == 200
+        answered = 0
+        for sock in socks:
+            try:
+                answered += sock.recv(64).startswith(b"HTTP/1.1 408")
+            except OSError:
+                pass
+        assert answered > 250
+    finally:
+        for sock in socks:
+            sock.close()

@@ -197,3 +197,41 @@ def test_bodies_past_the_key_limit_or_without_a_length_are_answered_uncached(ser
                          headers={"Content-Type": "application/sparql-query"}) for _ in range(2)]
     assert all(r.status_code == 200 and r.json()["boolean"] is True for r in chunked)
     assert all(r.headers.get("X-KG-Cache") != "hit" for r in chunked)
+
+
+def test_headers_in_cache_keys_count_against_the_caches_byte_limit(tmp_path):
+    # A key holds Accept-Language as sent: ninety 8 KB lines over a few bytes of answer. Counted by the
+    # body alone, 1,024 such entries held about 800 MB until the next write; counted whole, the cache
+    # stays within its 64 MB.
+    import http.client
+    import subprocess
+    from pathlib import Path
+
+    proc = ServerProcess(data_dir=tmp_path / "data", env={"KG_VALIDATE": "0"}).start()
+    try:
+        worker = int(subprocess.run(["pgrep", "-P", str(proc.proc.pid)], capture_output=True, text=True,
+                                    check=True).stdout.split()[0])
+
+        def rss_mb() -> float:
+            status = Path(f"/proc/{worker}/status").read_text()
+            return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
+
+        def ask(n: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=30)
+            conn.putrequest("GET", f"/sparql?query=ASK%7B%7D&n={n}")
+            for line in range(90):
+                conn.putheader("Accept-Language", f"{line:02d}" + "x" * 8000)
+            conn.endheaders()
+            answer = conn.getresponse()
+            answer.read()
+            conn.close()
+            assert answer.status == 200
+
+        ask(0)
+        before = rss_mb()
+        for n in range(1, 300):
+            ask(n)
+        grown = rss_mb() - before
+        assert grown < 150, f"the HTTP process grew by {grown:.0f} MB for 300 small answers"
+    finally:
+        proc.stop()

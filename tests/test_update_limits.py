@@ -201,3 +201,37 @@ def test_a_waiting_update_process_killed_from_outside_does_not_fail_the_next_upd
     r = _post(server, http, insert)
     assert r.status_code == 204, r.text
     assert _asks(server, http, ask)
+
+
+def test_what_an_update_stopped_near_its_limit_is_answered_is_what_the_store_holds(tmp_path, http):
+    # The limit can fall after the update committed, while its process flushes the store or replies:
+    # the answer must say what the store holds, now and after a restart. Limits are swept around the
+    # update's own duration, so that some fall in that window on any machine.
+    env = {"KG_ADMIN_TOKEN": TOKEN, "KG_VALIDATE": "0", "KG_CACHE": "off", "KG_QUERY_TIMEOUT": "60"}
+    facts = "https://w3id.org/outsourcing-kg/graph/facts"
+
+    def cross(graph: str) -> str:  # tens of thousands of new triples: about a second's work
+        return (f"INSERT {{ GRAPH <{graph}> {{ ?s <https://example.org/p> ?o }} }} WHERE {{ "
+                f"{{ SELECT DISTINCT ?s WHERE {{ GRAPH <{facts}> {{ ?s ?a ?b }} }} }} "
+                f"{{ SELECT DISTINCT ?o WHERE {{ GRAPH <{facts}> {{ ?o ?c ?d }} }} }} }}")
+
+    def holds(proc, graph: str) -> bool:
+        return _asks(proc, http, f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+
+    proc = ServerProcess(data_dir=tmp_path / "data", env=env).start()
+    try:
+        started = time.monotonic()
+        assert _post(proc, http, cross("https://example.org/cross/first")).status_code == 204
+        took = time.monotonic() - started
+        answered = {}
+        for factor in (0.6, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.4):
+            graph = f"https://example.org/cross/{factor}"
+            r = _post(proc, http, cross(graph), params={"timeout": f"{took * factor:.3f}"})
+            assert r.status_code in (204, 503), r.text
+            answered[graph] = r.status_code == 204
+        assert {g: holds(proc, g) for g in answered} == answered
+        proc.kill()
+        proc.start()
+        assert {g: holds(proc, g) for g in answered} == answered
+    finally:
+        proc.stop()

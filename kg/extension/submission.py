@@ -31,6 +31,7 @@ from kg.extension.errors import Invalid, Malformed, TooLarge, UnsupportedFormat
 from kg.extension.form import form_to_graph
 from kg.formats import for_submission, submission_media_types
 from kg.safety.guard import no_network
+from kg.terms import to_ox
 
 #: Largest submission accepted from any channel (HTTP also has ``KG_MAX_BODY``).
 MAX_BYTES = 512 * 1024
@@ -89,7 +90,20 @@ def parse(data: bytes | str, fmt: str, config: Config, *, max_bytes: int = MAX_B
         raise TooLarge(f"the submission holds {len(submission.graph)} triples; the limit is {MAX_TRIPLES}")
     if len(submission.graph) == 0:
         raise Invalid("the submission holds no triples")
+    _storable(submission.graph)
     return submission
+
+
+def _storable(graph: Graph) -> None:
+    """Malformed for a term rdflib read that the store cannot hold (an IRI with a space written as
+    ``\\u0020``, a lone surrogate in a literal): said here, not as a failure of the write."""
+    for triple in graph:
+        for term in triple:
+            try:
+                to_ox(term)
+            except (ValueError, TypeError) as exc:
+                shown = str(term).encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")[:120]
+                raise Malformed(f"{shown!r} cannot be stored: {exc}") from None
 
 
 def _merged(dataset: Dataset, fmt: str) -> Submission:

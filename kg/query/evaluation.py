@@ -73,7 +73,7 @@ class Write:
 
 @dataclass
 class Outcome:
-    """What a job (or a write) produced. ``status`` is ok | syntax | unacceptable | error."""
+    """What a job (or a write) produced. ``status`` is ok | syntax | unacceptable | memory | error."""
 
     status: str
     kind: str = ""  #: results | boolean | graph
@@ -103,7 +103,7 @@ def execute_reported(store: Any, job: Job, prefixes: dict[str, str] | None) -> O
     try:
         return execute(store, job, prefixes)
     except MemoryError:
-        return Outcome("error", message="the query needed more memory than an evaluator may use")
+        return Outcome("memory", message="the query needed more memory than an evaluator may use")
     except OSError as exc:
         return Outcome("error", message=f"the store could not be read: {exc}")
     except Exception as exc:  # noqa: BLE001 - reported to the server, which answers with it

@@ -258,6 +258,8 @@ def run_query(
     if outcome.status == "unacceptable":
         kind_formats = GRAPH_FORMATS if outcome.kind == "graph" else RESULT_FORMATS
         raise NotAcceptable(kind_formats, fmt.media_type)
+    if outcome.status == "memory":  # the query's own doing, as when it stops its evaluator
+        raise Stopped(outcome.message)
     if outcome.status != "ok":
         raise Unavailable(f"the query failed in the store: {outcome.message}")
     form = analysis.form or ("CONSTRUCT" if outcome.kind == "graph" else

@@ -27,7 +27,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from kg.query import deadline
-from kg.query.evaluation import Batch, Job, Outcome
+from kg.query.evaluation import Batch, Job, Outcome, WorkerCrashed
 from kg.store.base import GraphMoved, QueryResult, StoreError, StoreTimeout
 
 #: The version the first batch of a ``one_version`` block was pinned at (empty before it).
@@ -100,6 +100,8 @@ def result_of(outcome: Outcome) -> QueryResult:
     """A trusted job's outcome as the store would have answered it (``SyntaxError``, ``StoreError``)."""
     if outcome.status == "syntax":
         raise SyntaxError(outcome.message)
+    if outcome.status == "memory":
+        raise WorkerCrashed(outcome.message)
     if outcome.status != "ok":
         raise StoreError(outcome.message or f"the query failed ({outcome.status})")
     if outcome.kind == "graph":

@@ -23,7 +23,7 @@ from kg.config import Config
 from kg.offload import compute
 from kg.query.precheck import without_trailing_semicolon
 from kg.store import meta, update_process
-from kg.store.base import GraphWrites, QueryResult, StoreError, StoreUnavailable
+from kg.store.base import GraphWrites, QueryResult, StoreError, StoreTimeout, StoreUnavailable, UpdateStopped
 from kg.store.directory import open_directory, prune_info_logs
 from kg.store.remote_text import own_syntax_error
 
@@ -125,7 +125,8 @@ class EmbeddedStore(GraphWrites):
 
         On a store directory the request runs in a process of its own (``kg.store.update_process``),
         stopped after ``timeout`` seconds (the configured query time limit by default) with nothing
-        kept: StoreTimeout; UpdateStopped when it died by itself (its memory limit)."""
+        kept: StoreTimeout; UpdateStopped when it died by itself (its memory limit). An update that had
+        committed when it was stopped (flushing, or replying) stands, and returns as any other."""
         if self.read_only:
             raise StoreError("this store was opened read-only")
         kwargs = {"prefixes": prefixes} if prefixes else {}
@@ -139,7 +140,14 @@ class EmbeddedStore(GraphWrites):
                     except SyntaxError as exc:
                         raise SyntaxError(own_syntax_error(sparql, prefixes, update=True) or str(exc)) from None
                 else:
-                    self._apply_apart(sparql, text, prefixes or {}, time.monotonic() + limit)
+                    try:
+                        self._apply_apart(sparql, text, prefixes or {}, time.monotonic() + limit)
+                    except (StoreTimeout, UpdateStopped):
+                        if self._read_meta()[0] == self._version:
+                            raise  # nothing of it was kept, as the error says
+                        # It committed (the update and its version bump are one transaction) before the
+                        # process was stopped, flushing or replying: the write stands, and is answered so.
+                        log.warning("an update committed as its time limit was reached; it is kept")
             except OSError as exc:
                 raise StoreError(str(exc)) from exc
             self._changed(text)

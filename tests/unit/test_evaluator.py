@@ -526,3 +526,13 @@ def test_a_batch_pinned_at_the_write_being_applied_waits_for_the_copy_to_take_it
     holding.join()
     assert counts == [N + 1]
     assert pool.answered["disk"] == before["disk"], "answered by the copy, not the disk"
+
+
+def test_a_query_that_ran_out_of_memory_is_a_stopped_query_not_a_failed_store():
+    # Its own doing, as when it stops its evaluator: 503 "Query stopped" on every route, not "Store
+    # unavailable" (kg.query.sparql maps the same outcome to Stopped).
+    from kg.query.evaluation import Outcome, WorkerCrashed
+    from kg.query.trusted import result_of
+
+    with pytest.raises(WorkerCrashed, match="more memory"):
+        result_of(Outcome("memory", message="the query needed more memory than an evaluator may use"))

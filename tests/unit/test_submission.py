@@ -233,3 +233,15 @@ def test_refusals_carry_no_transport_detail():
     # The core says what was wrong; which HTTP status or exit code that is, the outer layers decide.
     for exc in (refused(b"\xff", "turtle"), refused("x", "application/rdf+xml"), refused("#" * 9, "ttl", max_bytes=8)):
         assert not hasattr(exc, "status") and "/api/" not in str(exc)
+
+
+@pytest.mark.parametrize("text", [
+    '<https://w3id.org/outsourcing-kg/id/x> a <http://outsourcing.about.com/a\\u0020b> .',
+    '<https://w3id.org/outsourcing-kg/id/x> <urn:p> "Legal \\uD800 Outsourcing" .',
+    '<https://w3id.org/outsourcing-kg/id/x> <urn:p> "x"^^<urn:a\\u0020b> .',
+])
+def test_a_term_that_parses_but_cannot_be_stored_is_malformed_not_a_failed_write(text):
+    # rdflib reads these (with a warning); the store refuses them. Said at parse time, as a 400, rather
+    # than as a 500 from the write.
+    with pytest.raises(errors.Malformed, match="cannot be stored"):
+        parse(text.encode(), "ttl", CONFIG)
