@@ -71,7 +71,7 @@ class BodyDeadline:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         sock = environ.get("gunicorn.socket")
-        if sock is None:
+        if sock is None or not _has_body(environ):  # most requests: nothing to wait for
             return self.app(environ, start_response)
         environ["wsgi.input"] = _TimedInput(environ["wsgi.input"], sock, time.monotonic() + self.seconds,
                                             self.seconds)
@@ -80,6 +80,10 @@ class BodyDeadline:
         except BodyTimeout as exc:
             # Read before any view could answer (a front, the answers cache): said in plain text.
             return timed_out(environ, start_response, exc)
+
+
+def _has_body(environ: dict) -> bool:
+    return environ.get("CONTENT_LENGTH") not in (None, "", "0") or "HTTP_TRANSFER_ENCODING" in environ
 
 
 def timed_out(environ: dict, start_response: Callable, exc: BodyTimeout) -> list[bytes]:

@@ -34,6 +34,9 @@ PROBLEM_BASE = "https://w3id.org/outsourcing-kg/problems/"
 PROBLEM_JSON, PAGE, TEXT = BY_KEY["problem"], BY_KEY["html"], BY_KEY["text"]
 #: Where an error is JSON unless the client prefers a page: the API and its description.
 API_PATHS = ("/api", "/openapi.json")
+#: Longest Accept header weighed (``service/headers.py`` refuses a longer one with 431): browsers send a
+#: few hundred bytes; ninety 8 KB lines took most of a second to weigh, on every route, a 404 included.
+MAX_ACCEPT = 8192
 #: How much of what a client asked for is repeated in a 406 (an Accept header can be kilobytes).
 ECHO_LIMIT = 200
 
@@ -122,6 +125,8 @@ def representation(asked: Format | None = None) -> Format:
             return PAGE
         return PROBLEM_JSON if asked.media_type.endswith(("/json", "+json")) else TEXT
     offered = (PROBLEM_JSON, PAGE) if request.path.startswith(API_PATHS) else (TEXT, PROBLEM_JSON, PAGE)
+    if len(request.headers.get("Accept", "")) > MAX_ACCEPT:  # not weighed (service/headers.py)
+        return offered[0]
     return negotiation.best(request.accept_mimetypes, offered) or offered[0]
 
 

@@ -20,9 +20,12 @@ from flask import Flask, request
 from werkzeug.datastructures import MultiDict
 
 from service.answer_headers import AnswerHeaders
-from service.errors import Problem
+from service.errors import MAX_ACCEPT, Problem
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+#: Fields a form may have: the protocol's forms have a handful (a query, its graphs, a format, a time
+#: limit); half a million empty ones took a second to parse.
+MAX_FORM_FIELDS = 1000
 
 #: The spellings of UTF-8 a ``charset`` parameter may use (compared without case).
 UTF8_NAMES = frozenset({"utf-8", "utf8"})
@@ -108,6 +111,8 @@ def form_body(limit: int) -> MultiDict:
     would be told its query is missing) and keeps %-escapes that are not UTF-8 as text.
     """
     text = text_body(limit)
+    if text.count("&") >= MAX_FORM_FIELDS:
+        raise Problem(400, "Bad Request", f"the form has more than {MAX_FORM_FIELDS} fields", kind="too-many-fields")
     try:
         fields = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
     except UnicodeDecodeError as exc:
@@ -158,9 +163,17 @@ def require_host() -> None:
                       "an optional port, given once", kind="bad-host")
 
 
+def limit_accept() -> None:
+    """431 for an Accept header too long to weigh (RFC 6585 §5); the error itself is then told without it."""
+    if len(request.headers.get("Accept", "")) > MAX_ACCEPT:
+        raise Problem(431, "Request Header Fields Too Large",
+                      f"the Accept header is longer than {MAX_ACCEPT} characters", kind="accept-too-long")
+
+
 def register(app: Flask) -> None:
     """Check the request's Host before any view builds an address on it, and add the answer headers
     (``service/answer_headers.py``) to everything the app sends. Call it in the factory after
     ``response_cache.register``, so that replayed answers leave through it too."""
     app.before_request(require_host)
+    app.before_request(limit_accept)
     app.wsgi_app = AnswerHeaders(app.wsgi_app)

@@ -20,6 +20,7 @@ import requests
 JSON = "application/json, */*;q=0.1"
 HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"  # a browser's
 TEXT = "text/plain, */*;q=0.1"  # a command-line client: text first, anything else will do
+FORM = "application/x-www-form-urlencoded"
 ACCEPTS = (JSON, HTML, TEXT)
 
 # -- SPARQL that the grammar or its static rules (SPARQL 1.1 Query §19.8, §18.2) forbid ---------------
@@ -473,3 +474,39 @@ def test_the_problem_document_is_json_even_for_hostile_paths(server, http):
     r = http.get(server.url + path, headers={"Accept": HTML})
     assert_clean_error(r, 404, HTML)
     assert "<script>alert(1)</script>" not in r.text
+
+
+# -- headers and forms too large to weigh --------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/sparql?query=ASK%7B%7D", "/doc/kpo", "/api/types", "/no-such-route"])
+def test_an_accept_header_too_long_to_weigh_is_431_at_once(server, path):
+    import http.client
+    import time
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        started = time.monotonic()
+        conn.putrequest("GET", path)
+        for line in range(90):  # gunicorn joins repeated lines into one header: 720 KB
+            conn.putheader("Accept", ", ".join(f"text/x-{line}-{n};q=0.{n % 10}" for n in range(300)))
+        conn.endheaders()
+        answer = conn.getresponse()
+        body = answer.read()
+        elapsed = time.monotonic() - started
+    finally:
+        conn.close()
+    assert answer.status == 431, body[:300]
+    assert answer.getheader("Content-Type").split(";")[0] in ("text/plain", "application/problem+json"), body[:400]
+    assert b"Accept" in body
+    assert elapsed < 2
+
+
+def test_a_form_with_thousands_of_fields_is_400(server, http):
+    data = "query=ASK%7B%7D&" + "&".join(f"format=z{n}" for n in range(20_000))
+    r = http.post(server.url + "/sparql", data=data, headers={"Content-Type": FORM, "Accept": JSON})
+    assert_clean_error(r, 400, JSON)
+    assert "fields" in r.json()["detail"]
+    # A form of the protocol's size is read.
+    r = http.post(server.url + "/sparql", data={"query": "ASK {}", "format": ["json"] * 50},
+                  headers={"Accept": JSON})
+    assert r.status_code == 200, r.text
