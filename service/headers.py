@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from flask import Flask, request
 from werkzeug.datastructures import MultiDict
@@ -163,6 +163,19 @@ def require_host() -> None:
                       "an optional port, given once", kind="bad-host")
 
 
+def require_utf8_query() -> None:
+    """400 for a query string whose bytes, %-escaped or not, are not UTF-8: werkzeug would read them as
+    U+FFFD, and the request would run on other text than the client sent (a form is 400 the same way)."""
+    raw = request.query_string
+    if not raw:
+        return
+    try:
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Problem(400, "Bad Request", f"the query string is not valid UTF-8 once its %-escapes are read: "
+                      f"{exc.reason}", kind="invalid-utf-8") from None
+
+
 def limit_accept() -> None:
     """431 for an Accept header too long to weigh (RFC 6585 §5); the error itself is then told without it."""
     if len(request.headers.get("Accept", "")) > MAX_ACCEPT:
@@ -176,4 +189,5 @@ def register(app: Flask) -> None:
     ``response_cache.register``, so that replayed answers leave through it too."""
     app.before_request(require_host)
     app.before_request(limit_accept)
+    app.before_request(require_utf8_query)
     app.wsgi_app = AnswerHeaders(app.wsgi_app)

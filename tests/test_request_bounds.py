@@ -189,6 +189,19 @@ def test_bytes_that_are_not_utf8_are_400(server, name):
     assert version(server) == before
 
 
+@pytest.mark.parametrize("name", sorted(NOT_UTF8))
+def test_a_query_string_that_is_not_utf8_is_400_on_every_route(server, name):
+    # Werkzeug reads such bytes as U+FFFD: the request would run on other text than was sent.
+    pct = quote_from_bytes(NOT_UTF8[name])
+    for path in (f"/sparql?query=ASK%7B%7D%23{pct}", f"/api/queries/search-concepts?text=a{pct}",
+                 f"/api/search?q=kpo{pct}", f"/doc/kpo?x={pct}", f"/api/types?{pct}=1"):
+        r = requests.get(server.url + path, headers={"Accept": JSON}, timeout=30)
+        assert_problem(r, 400, "UTF-8")
+    # The same text in UTF-8 is read.
+    r = requests.get(server.url + "/sparql?query=ASK%7B%7D%23%C3%A9", headers={"Accept": JSON}, timeout=30)
+    assert r.status_code == 200, r.text
+
+
 def test_utf8_text_arrives_intact_on_every_query_transport(server):
     text = "é 😀 ﬀ \u2028"
     query = f'SELECT ?x WHERE {{ BIND("{text}" AS ?x) }}'
