@@ -155,7 +155,7 @@ def _register() -> None:
         "The submission's format, when the Content-Type cannot say it.",
     )
     slug = Param(
-        "slug", {"type": "string", "pattern": f"^{SLUG.pattern.strip('^$')}$"}, "The type's slug.", location="path"
+        "slug", {"type": "string", "pattern": SLUG.pattern}, "The type's slug.", location="path"
     )
     common = {
         "400": problem_response("The body cannot be read: a syntax error (with its `line`), or not UTF-8."),

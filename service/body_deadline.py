@@ -79,14 +79,14 @@ class BodyDeadline:
             return self.app(environ, start_response)
         except BodyTimeout as exc:
             # Read before any view could answer (a front, the answers cache): said in plain text.
-            return timed_out(environ, start_response, exc)
+            return _timed_out(environ, start_response, exc)
 
 
 def _has_body(environ: dict) -> bool:
     return environ.get("CONTENT_LENGTH") not in (None, "", "0") or "HTTP_TRANSFER_ENCODING" in environ
 
 
-def timed_out(environ: dict, start_response: Callable, exc: BodyTimeout) -> list[bytes]:
+def _timed_out(environ: dict, start_response: Callable, exc: BodyTimeout) -> list[bytes]:
     """The 408 answer, and no more reading of the connection: what is left of the body would be
     waited for before the next request, as long as the client likes."""
     stop_reading(environ)

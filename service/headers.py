@@ -184,9 +184,10 @@ def limit_accept() -> None:
 
 
 def register(app: Flask) -> None:
-    """Check the request's Host before any view builds an address on it, and add the answer headers
-    (``service/answer_headers.py``) to everything the app sends. Call it in the factory after
-    ``response_cache.register``, so that replayed answers leave through it too."""
+    """Check the request's head before any view runs (its Host, its Accept's length, its query string's
+    UTF-8), and add the answer headers (``service/answer_headers.py``) to everything the app sends.
+    Call it in the factory after ``response_cache.register``, so that replayed answers leave through it
+    too."""
     app.before_request(require_host)
     app.before_request(limit_accept)
     app.before_request(require_utf8_query)
